@@ -1,0 +1,19 @@
+import { writeFile } from 'node:fs/promises';
+import { buildApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { createDatabase } from '../src/db/client.js';
+import { renderOpenApi } from '../src/plugins/swagger.js';
+
+/**
+ * `npm run openapi`: writes openapi/openapi.json from the route schemas. The document depends on code
+ * only, so the app is built without touching any database: the pool below is never queried.
+ */
+const config = loadConfig({ LOG_LEVEL: 'silent', MIGRATE_ON_START: 'false' });
+const database = createDatabase({ url: 'postgres://unused@127.0.0.1:1/unused', poolMax: 1 });
+const app = await buildApp(config, { database, redis: null });
+await app.ready();
+const target = new URL('../openapi/openapi.json', import.meta.url);
+await writeFile(target, renderOpenApi(app));
+await app.close();
+await database.close();
+process.stdout.write(`wrote ${target.pathname}\n`);

@@ -1,0 +1,90 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance, type FastifyBaseLogger, type RawServerDefault } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Redis } from 'ioredis';
+import type { DestinationStream } from 'pino';
+import type { Bus } from './bus/bus.js';
+import { createMemoryBus } from './bus/memory-bus.js';
+import { createRedisBus } from './bus/redis-bus.js';
+import type { Config } from './config.js';
+import { type DatabaseHandle, createDatabase, pgliteDirFor } from './db/client.js';
+import { createRedis } from './lib/redis.js';
+import { genReqId, loggerOptions } from './logging.js';
+import { apiRoutes } from './modules/api.routes.js';
+import { healthRoutes } from './modules/health/health.routes.js';
+import { errorHandlerPlugin, notFoundHandler } from './plugins/error-handler.js';
+import { infrastructurePlugin } from './plugins/infrastructure.js';
+import { metricsPlugin } from './plugins/metrics.js';
+import { securityPlugin } from './plugins/security.js';
+import { swaggerPlugin } from './plugins/swagger.js';
+import { websocketPlugin } from './plugins/websocket.js';
+
+export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config;
+  }
+}
+
+/**
+ * Infrastructure a caller may supply instead of having the app build it from config. The app closes
+ * only what it built itself.
+ */
+export interface AppOverrides {
+  database?: DatabaseHandle;
+  /** A Redis command connection; `null` forces the no-Redis setup even when REDIS_URL is set. */
+  redis?: Redis | null;
+  bus?: Bus;
+  /** Where logs go (default stdout); tests pass a stream to assert on what is logged. */
+  logStream?: DestinationStream;
+}
+
+/** Trust the nearest `hops` proxies (what fastify does for a numeric trustProxy). */
+function trustHops(hops: number) {
+  return (_address: string, hop: number) => hop < hops;
+}
+
+export async function buildApp(config: Config, overrides: AppOverrides = {}): Promise<App> {
+  const app = Fastify({
+    logger: loggerOptions(config.logLevel, overrides.logStream),
+    genReqId,
+    requestIdHeader: false,
+    trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy,
+    bodyLimit: config.bodyLimitBytes,
+    routerOptions: { ignoreTrailingSlash: true },
+    ajv: { customOptions: { allErrors: true } },
+  }).withTypeProvider<TypeBoxTypeProvider>() as App;
+
+  app.decorate('config', config);
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  const database = overrides.database ?? createDatabase({ url: config.database.url, poolMax: config.database.poolMax, pgliteDir: pgliteDirFor(config.dataDir) });
+  const redis = overrides.redis !== undefined ? overrides.redis : config.redis.url ? createRedis(config.redis.url) : null;
+  const onHandlerError = (error: unknown, channel: string) => app.log.error({ err: error, channel }, 'bus handler failed');
+  const bus = overrides.bus ?? (redis ? createRedisBus({ redis, prefix: config.redis.keyPrefix, onHandlerError }) : createMemoryBus(onHandlerError));
+
+  try {
+    await app.register(errorHandlerPlugin);
+    await app.register(infrastructurePlugin, {
+      database,
+      redis,
+      bus,
+      migrateOnStart: config.database.migrateOnStart,
+      owns: { database: !overrides.database, redis: overrides.redis === undefined && redis !== null, bus: !overrides.bus },
+    });
+    await app.register(metricsPlugin, { token: config.metricsToken });
+    await app.register(securityPlugin, { config });
+    app.setNotFoundHandler({ preHandler: app.rateLimit() }, notFoundHandler);
+    await app.register(swaggerPlugin, { publicUrl: config.publicUrl });
+    await app.register(websocketPlugin, { maxPayloadBytes: config.ws.maxPayloadBytes });
+    await app.register(healthRoutes);
+    await app.register(apiRoutes, { prefix: '/api/v1' });
+  } catch (error) {
+    await app.close().catch(() => {});
+    throw error;
+  }
+  return app;
+}

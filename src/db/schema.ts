@@ -1,0 +1,199 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  boolean,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+import { newId } from '../lib/ids.js';
+
+/*
+ * Core tables. Migrations in /migrations are generated from this file by drizzle-kit
+ * (`npm run db:generate`); never edit a committed migration, add a new one.
+ */
+
+const id = () => uuid('id').primaryKey().$defaultFn(() => newId());
+const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
+const updatedAt = () => timestamp('updated_at', { withTimezone: true }).notNull().defaultNow();
+/** Sequence numbers are bigint in SQL; JS numbers are exact up to 2^53, far beyond any chat. */
+const seqColumn = (name: string) => bigint(name, { mode: 'number' }).notNull().default(0);
+
+export const userRoles = ['user', 'support', 'admin'] as const;
+export const userStatuses = ['active', 'banned'] as const;
+
+export const users = pgTable(
+  'users',
+  {
+    id: id(),
+    username: text('username').notNull(),
+    email: text('email'),
+    emailVerifiedAt: timestamp('email_verified_at', { withTimezone: true }),
+    phone: text('phone'),
+    phoneVerifiedAt: timestamp('phone_verified_at', { withTimezone: true }),
+    passwordHash: text('password_hash').notNull(),
+    displayName: text('display_name').notNull(),
+    about: text('about'),
+    avatarUrl: text('avatar_url'),
+    role: text('role', { enum: userRoles }).notNull().default('user'),
+    status: text('status', { enum: userStatuses }).notNull().default('active'),
+    bannedAt: timestamp('banned_at', { withTimezone: true }),
+    banReason: text('ban_reason'),
+    lastSeenAt: timestamp('last_seen_at', { withTimezone: true }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('users_username_lower_key').on(sql`lower(${t.username})`),
+    uniqueIndex('users_email_lower_key').on(sql`lower(${t.email})`),
+    uniqueIndex('users_phone_key').on(t.phone),
+    check('users_role_check', sql`${t.role} in ('user', 'support', 'admin')`),
+    check('users_status_check', sql`${t.status} in ('active', 'banned')`),
+  ],
+);
+
+/** A signed-in device. Refresh tokens rotate within a session; reuse of a rotated token revokes it. */
+export const sessions = pgTable(
+  'sessions',
+  {
+    id: id(),
+    userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    deviceName: text('device_name'),
+    userAgent: text('user_agent'),
+    ip: text('ip'),
+    createdAt: createdAt(),
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true }).notNull().defaultNow(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+    revokedReason: text('revoked_reason'),
+  },
+  (t) => [index('sessions_user_id_idx').on(t.userId)],
+);
+
+/** Every refresh token ever issued, by hash; `rotatedAt` set means it was used and must not come back. */
+export const refreshTokens = pgTable(
+  'refresh_tokens',
+  {
+    tokenHash: text('token_hash').primaryKey(),
+    sessionId: uuid('session_id').notNull().references(() => sessions.id, { onDelete: 'cascade' }),
+    createdAt: createdAt(),
+    rotatedAt: timestamp('rotated_at', { withTimezone: true }),
+  },
+  (t) => [index('refresh_tokens_session_id_idx').on(t.sessionId)],
+);
+
+/** A one-time code sent to a phone or mailbox; only its hash is stored. */
+export const otpChallenges = pgTable(
+  'otp_challenges',
+  {
+    id: id(),
+    userId: uuid('user_id').references(() => users.id, { onDelete: 'cascade' }),
+    purpose: text('purpose').notNull(),
+    channel: text('channel', { enum: ['sms', 'email'] }).notNull(),
+    destination: text('destination').notNull(),
+    codeHash: text('code_hash').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    sendCount: integer('send_count').notNull().default(1),
+    lastSentAt: timestamp('last_sent_at', { withTimezone: true }).notNull().defaultNow(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    consumedAt: timestamp('consumed_at', { withTimezone: true }),
+    payload: jsonb('payload'),
+    ip: text('ip'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('otp_challenges_destination_created_idx').on(t.destination, t.createdAt),
+    index('otp_challenges_ip_created_idx').on(t.ip, t.createdAt),
+    check('otp_challenges_channel_check', sql`${t.channel} in ('sms', 'email')`),
+  ],
+);
+
+export const conversationKinds = ['direct', 'group', 'broadcast', 'support'] as const;
+export const retentionModes = ['persistent', 'disappearing', 'ephemeral'] as const;
+
+/** `lastSeq` is the gapless per-conversation message counter; sending bumps it in the insert's transaction. */
+export const conversations = pgTable(
+  'conversations',
+  {
+    id: id(),
+    kind: text('kind', { enum: conversationKinds }).notNull(),
+    title: text('title'),
+    description: text('description'),
+    avatarUrl: text('avatar_url'),
+    /** Public handle used by `/ws/chat/:room`. */
+    roomName: text('room_name').notNull(),
+    /** `smallerUserId:largerUserId` for direct chats, so a pair can have only one. */
+    directKey: text('direct_key'),
+    createdBy: uuid('created_by').references(() => users.id, { onDelete: 'set null' }),
+    lastSeq: seqColumn('last_seq'),
+    lastMessageAt: timestamp('last_message_at', { withTimezone: true }),
+    retention: text('retention', { enum: retentionModes }).notNull().default('persistent'),
+    ttlSeconds: integer('ttl_seconds'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('conversations_room_name_key').on(t.roomName),
+    uniqueIndex('conversations_direct_key_key').on(t.directKey),
+    check('conversations_kind_check', sql`${t.kind} in ('direct', 'group', 'broadcast', 'support')`),
+    check('conversations_retention_check', sql`${t.retention} in ('persistent', 'disappearing', 'ephemeral')`),
+  ],
+);
+
+export const memberRoles = ['owner', 'admin', 'member'] as const;
+
+/** Membership plus the member's own view: receipts (`readSeq`, `deliveredSeq`), cleared history, flags. */
+export const conversationMembers = pgTable(
+  'conversation_members',
+  {
+    conversationId: uuid('conversation_id').notNull().references(() => conversations.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    role: text('role', { enum: memberRoles }).notNull().default('member'),
+    joinedAt: timestamp('joined_at', { withTimezone: true }).notNull().defaultNow(),
+    readSeq: seqColumn('read_seq'),
+    deliveredSeq: seqColumn('delivered_seq'),
+    clearedSeq: seqColumn('cleared_seq'),
+    mutedUntil: timestamp('muted_until', { withTimezone: true }),
+    archived: boolean('archived').notNull().default(false),
+    pinned: boolean('pinned').notNull().default(false),
+  },
+  (t) => [
+    primaryKey({ columns: [t.conversationId, t.userId] }),
+    index('conversation_members_user_id_idx').on(t.userId, t.conversationId),
+    check('conversation_members_role_check', sql`${t.role} in ('owner', 'admin', 'member')`),
+  ],
+);
+
+/** The durable log. History pages walk `(conversation_id, seq)`; `(sender_id, client_id)` makes sends idempotent. */
+export const messages = pgTable(
+  'messages',
+  {
+    id: id(),
+    conversationId: uuid('conversation_id').notNull().references(() => conversations.id, { onDelete: 'cascade' }),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    senderId: uuid('sender_id').references(() => users.id, { onDelete: 'set null' }),
+    clientId: text('client_id').notNull(),
+    type: text('type').notNull(),
+    body: text('body'),
+    replyToId: uuid('reply_to_id'),
+    forwardFromId: uuid('forward_from_id'),
+    mentions: jsonb('mentions').$type<string[]>(),
+    metadata: jsonb('metadata').$type<Record<string, unknown>>(),
+    createdAt: createdAt(),
+    editedAt: timestamp('edited_at', { withTimezone: true }),
+    deletedAt: timestamp('deleted_at', { withTimezone: true }),
+    expiresAt: timestamp('expires_at', { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex('messages_conversation_seq_key').on(t.conversationId, t.seq),
+    uniqueIndex('messages_sender_client_key').on(t.senderId, t.clientId),
+    index('messages_expires_at_idx').on(t.expiresAt).where(sql`${t.expiresAt} is not null`),
+  ],
+);

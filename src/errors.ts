@@ -1,0 +1,66 @@
+/**
+ * Stable machine-readable error codes. REST answers them as application/problem+json
+ * `{type, title, status, detail, code, requestId, errors?, ...extensions}`; the socket's `error` frame
+ * carries the same `code`. Codes are part of the public contract: add new ones, never rename.
+ */
+export const errorCatalog = {
+  BAD_REQUEST: { status: 400, title: 'Bad request' },
+  VALIDATION_FAILED: { status: 400, title: 'The request is invalid' },
+  MALFORMED_JSON: { status: 400, title: 'The request body is not valid JSON' },
+  INVALID_CURSOR: { status: 400, title: 'The pagination cursor is invalid' },
+  UNAUTHORIZED: { status: 401, title: 'Authentication is required' },
+  FORBIDDEN: { status: 403, title: 'Not allowed' },
+  NOT_FOUND: { status: 404, title: 'Not found' },
+  ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
+  METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
+  NOT_ACCEPTABLE: { status: 406, title: 'Not acceptable' },
+  CONFLICT: { status: 409, title: 'Conflict' },
+  PAYLOAD_TOO_LARGE: { status: 413, title: 'The request body is too large' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported content type' },
+  RATE_LIMITED: { status: 429, title: 'Too many requests' },
+  INTERNAL_ERROR: { status: 500, title: 'Internal server error' },
+  SERVICE_UNAVAILABLE: { status: 503, title: 'Service unavailable' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ErrorCode = keyof typeof errorCatalog;
+
+export interface FieldError {
+  /** Where the problem is, e.g. `body.username` or `query.limit`. */
+  field: string;
+  message: string;
+}
+
+/** A domain error. Services throw these; transports turn them into problem+json or `error` frames. */
+export class AppError extends Error {
+  override name = 'AppError';
+  readonly status: number;
+  readonly title: string;
+
+  constructor(
+    readonly code: ErrorCode,
+    readonly detail?: string,
+    /** Extra members of the problem body (e.g. `retryAfter`), part of the contract of that code. */
+    readonly extensions: Record<string, unknown> = {},
+    readonly errors?: FieldError[],
+  ) {
+    super(detail ?? errorCatalog[code].title);
+    this.status = errorCatalog[code].status;
+    this.title = errorCatalog[code].title;
+  }
+
+  /** fastify reads statusCode from thrown errors (e.g. inside plugins). */
+  get statusCode(): number {
+    return this.status;
+  }
+}
+
+export function isAppError(error: unknown): error is AppError {
+  return error instanceof AppError;
+}
+
+/** The generic code for a bare HTTP status (errors raised by fastify or plugins, not by us). */
+export function codeForStatus(status: number): ErrorCode {
+  const match = (Object.keys(errorCatalog) as ErrorCode[]).find((code) => errorCatalog[code].status === status);
+  if (match) return match;
+  return status >= 500 ? 'INTERNAL_ERROR' : 'BAD_REQUEST';
+}

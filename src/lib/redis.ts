@@ -1,0 +1,38 @@
+import { Redis } from 'ioredis';
+
+/**
+ * The command connection shared by the bus (publish), rate limiting and presence. Commands fail fast
+ * during an outage (one retry) instead of queueing forever; reconnects go on in the background.
+ */
+export function createRedis(url: string): Redis {
+  const client = new Redis(url, {
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2000,
+    retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
+  });
+  // Errors surface through failing commands and /health/ready; an unhandled 'error' event would crash.
+  client.on('error', () => {});
+  return client;
+}
+
+/** Resolves when the server answers PING within `timeoutMs`. */
+export async function pingRedis(client: Redis, timeoutMs = 1000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('redis ping timed out')), timeoutMs);
+  });
+  try {
+    await Promise.race([client.ping(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function closeRedis(client: Redis): Promise<void> {
+  if (client.status === 'end') return;
+  try {
+    await client.quit();
+  } catch {
+    client.disconnect();
+  }
+}

@@ -1,0 +1,67 @@
+import { Type, type TSchema } from 'typebox';
+
+/*
+ * Shared wire conventions: camelCase JSON, ISO 8601 UTC timestamps, opaque string ids, and lists
+ * as `{items, nextCursor}` driven by `?cursor=&limit=`.
+ */
+
+export const Id = Type.String({ format: 'uuid', description: 'Opaque identifier.' });
+export const Timestamp = Type.String({ format: 'date-time', description: 'ISO 8601, UTC.' });
+
+export const Problem = Type.Object(
+  {
+    type: Type.String({ description: 'URI identifying the problem type; stable per code.' }),
+    title: Type.String(),
+    status: Type.Integer(),
+    code: Type.String({ description: 'Stable machine-readable error code, e.g. VALIDATION_FAILED.' }),
+    detail: Type.Optional(Type.String()),
+    requestId: Type.Optional(Type.String({ description: 'Matches the x-request-id response header.' })),
+    errors: Type.Optional(
+      Type.Array(Type.Object({ field: Type.String({ description: 'e.g. body.username or query.limit' }), message: Type.String() })),
+    ),
+  },
+  {
+    $id: 'Problem',
+    additionalProperties: true,
+    description: 'RFC 9457 problem details (application/problem+json). Codes may add members, e.g. retryAfter.',
+  },
+);
+
+export const ProblemRef = Type.Ref('Problem');
+
+const problemDescriptions: Record<number, string> = {
+  400: 'Invalid request (code VALIDATION_FAILED lists the fields)',
+  401: 'Missing or invalid credentials',
+  403: 'Not allowed',
+  404: 'Not found',
+  409: 'Conflict',
+  413: 'Too large',
+  429: 'Rate limited (retryAfter in seconds)',
+  503: 'A dependency is unavailable',
+};
+
+/** Error responses for a route's schema, documented as application/problem+json: `problemResponses(400, 404)`. */
+export function problemResponses(...statuses: number[]) {
+  return Object.fromEntries(
+    statuses.map((status) => [
+      status,
+      { description: problemDescriptions[status] ?? 'Error', content: { 'application/problem+json': { schema: ProblemRef } } },
+    ]),
+  );
+}
+
+export const MAX_PAGE_LIMIT = 100;
+export const DEFAULT_PAGE_LIMIT = 50;
+
+/** `?cursor=&limit=`; a limit above the cap is a 400, not silently clamped. */
+export const PageQuery = Type.Object({
+  cursor: Type.Optional(Type.String({ maxLength: 512, description: 'Opaque cursor from a previous page.' })),
+  limit: Type.Integer({ minimum: 1, maximum: MAX_PAGE_LIMIT, default: DEFAULT_PAGE_LIMIT }),
+});
+
+export function Page<T extends TSchema>(item: T) {
+  return Type.Object({
+    items: Type.Array(item),
+    nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as ?cursor= for the next page; null on the last.' }),
+  });
+}

@@ -1,0 +1,126 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile, readdir, rename, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+import type { Test } from 'tap';
+import { type App, type AppOverrides, buildApp } from '../src/app.js';
+import { type Config, loadConfig } from '../src/config.js';
+import { type DatabaseHandle, pgliteHandle } from '../src/db/client.js';
+import { migrate, migrationsFolder } from '../src/db/migrate.js';
+
+/*
+ * One app per test file, on real parts: a fresh Postgres database per backend when DATABASE_URL is
+ * set (CI), an in-memory PGlite otherwise; the real Redis when REDIS_URL is set, under a key prefix
+ * of its own so parallel files never see each other's keys or channels.
+ */
+
+/** What the environment of the test run points at (DATABASE_URL, REDIS_URL); read through config. */
+export const runConfig: Config = loadConfig();
+
+export type Env = Record<string, string>;
+
+/** The storage and namespace that one or more apps of a test share. */
+export interface TestBackend {
+  env: Env;
+  /** Set on PGlite runs: one in-memory database handed to every app of the backend. */
+  database?: DatabaseHandle;
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${randomBytes(5).toString('hex')}`;
+}
+
+/** Creates an empty Postgres database next to DATABASE_URL's, dropped when the test ends. */
+export async function createPostgresDatabase(t: Test, adminUrl: string): Promise<string> {
+  const name = uniqueName('chat_test');
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`create database "${name}"`);
+  } finally {
+    await admin.end();
+  }
+  t.teardown(async () => {
+    const client = new pg.Client({ connectionString: adminUrl });
+    await client.connect();
+    try {
+      await client.query(`drop database if exists "${name}" with (force)`);
+    } finally {
+      await client.end();
+    }
+  });
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+let pgliteSnapshot: Promise<Blob> | undefined;
+
+/**
+ * A migrated, empty PGlite data dir. Booting PGlite from scratch costs seconds (initdb in WASM); from
+ * this snapshot it takes a fraction of that. Cached on disk by migration content, shared by test files.
+ */
+function migratedPgliteSnapshot(): Promise<Blob> {
+  pgliteSnapshot ??= (async () => {
+    const hash = createHash('sha256');
+    for (const file of (await readdir(migrationsFolder, { recursive: true })).sort()) {
+      if (file.endsWith('.sql') || file.endsWith('.json')) hash.update(file).update(await readFile(join(migrationsFolder, file)));
+    }
+    const cacheFile = join(tmpdir(), `chat-backend-pglite-${hash.digest('hex').slice(0, 16)}.tar`);
+    try {
+      return new Blob([await readFile(cacheFile)]);
+    } catch {
+      const client = new PGlite();
+      await migrate(pgliteHandle(client));
+      const snapshot = await client.dumpDataDir('none');
+      await client.close();
+      const partial = `${cacheFile}.${process.pid}`;
+      await writeFile(partial, Buffer.from(await snapshot.arrayBuffer()));
+      await rename(partial, cacheFile);
+      return snapshot;
+    }
+  })();
+  return pgliteSnapshot;
+}
+
+export async function createBackend(t: Test): Promise<TestBackend> {
+  const env: Env = {
+    LOG_LEVEL: 'silent',
+    REDIS_KEY_PREFIX: `${uniqueName('t')}:`,
+    RATE_LIMIT_MAX: '100000',
+    DATA_DIR: t.testdir(),
+  };
+  if (runConfig.redis.url) env.REDIS_URL = runConfig.redis.url;
+  if (runConfig.database.url) {
+    env.DATABASE_URL = await createPostgresDatabase(t, runConfig.database.url);
+    return { env };
+  }
+  const database = pgliteHandle(new PGlite({ loadDataDir: await migratedPgliteSnapshot() }));
+  t.teardown(() => database.close());
+  return { env, database };
+}
+
+export interface BuildOptions {
+  /** Share storage and Redis namespace with other apps (cross-instance tests). */
+  backend?: TestBackend;
+  /** Extra environment for this app's config. */
+  env?: Env;
+  overrides?: AppOverrides;
+}
+
+/** Builds an app on a test backend; it is closed when the test ends. */
+export async function build(t: Test, options: BuildOptions = {}): Promise<App> {
+  const backend = options.backend ?? (await createBackend(t));
+  const config = loadConfig({ ...backend.env, ...options.env });
+  const app = await buildApp(config, { ...(backend.database ? { database: backend.database } : {}), ...options.overrides });
+  t.teardown(() => app.close());
+  return app;
+}
+
+/** Parses a problem+json response and checks its media type. */
+export function problemOf(t: Test, response: { headers: Record<string, unknown>; json: () => unknown }) {
+  t.match(String(response.headers['content-type']), /^application\/problem\+json/, 'problem+json content type');
+  return response.json() as { type: string; title: string; status: number; code: string; detail?: string; requestId?: string; errors?: Array<{ field: string; message: string }>; [key: string]: unknown };
+}

@@ -1,0 +1,56 @@
+import { readFile } from 'node:fs/promises';
+import t from 'tap';
+import { parse } from 'yaml';
+import { renderOpenApi } from '../../src/plugins/swagger.js';
+import { build } from '../helper.js';
+
+t.test('the committed openapi/openapi.json is what the app generates', async (t) => {
+  const app = await build(t);
+  await app.ready();
+  const committed = await readFile(new URL('../../openapi/openapi.json', import.meta.url), 'utf8');
+  t.equal(renderOpenApi(app), committed, 'run `npm run openapi` and commit the result');
+});
+
+t.test('the document has the contract integrators rely on', async (t) => {
+  const app = await build(t, { env: { PUBLIC_URL: 'https://chat.example.com/' } });
+  await app.ready();
+  const doc = app.swagger() as Record<string, any>;
+  t.equal(doc.openapi, '3.1.0');
+  t.ok(doc.info.title && doc.info.version);
+  t.same(doc.servers[0], { url: 'https://chat.example.com' }, 'PUBLIC_URL is listed first');
+  t.same(doc.components.securitySchemes.bearerAuth, { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+  t.ok(doc.components.schemas.Problem, 'shared Problem schema');
+  const tags = doc.tags.map((tag: { name: string }) => tag.name);
+  for (const tag of ['auth', 'users', 'chat', 'message', 'admin']) t.ok(tags.includes(tag), `tag ${tag}`);
+  t.notOk(doc.paths['/metrics'], 'internal routes are hidden');
+  for (const [path, methods] of Object.entries<Record<string, any>>(doc.paths)) {
+    for (const [method, operation] of Object.entries<any>(methods)) {
+      const success = Object.keys(operation.responses ?? {}).filter((status) => status.startsWith('2'));
+      t.ok(success.length > 0, `${method.toUpperCase()} ${path} documents its success response`);
+      t.ok(operation.tags?.length, `${method.toUpperCase()} ${path} has a tag`);
+    }
+  }
+});
+
+t.test('/docs serves Swagger UI and the JSON document', async (t) => {
+  const app = await build(t);
+  const page = await app.inject({ method: 'GET', url: '/docs/' });
+  t.equal(page.statusCode, 200);
+  t.match(String(page.headers['content-type']), /text\/html/);
+  t.match(page.body, /swagger-ui/i);
+  const json = await app.inject({ method: 'GET', url: '/docs/json' });
+  t.equal(json.statusCode, 200);
+  t.equal(json.json().openapi, '3.1.0');
+});
+
+t.test('openapi/asyncapi.yaml parses as an AsyncAPI 3.0 document', async (t) => {
+  const doc = parse(await readFile(new URL('../../openapi/asyncapi.yaml', import.meta.url), 'utf8'));
+  t.equal(doc.asyncapi, '3.0.0');
+  t.ok(doc.info?.title && doc.info?.version);
+  t.ok(doc.channels && Object.keys(doc.channels).length > 0, 'declares the socket channels');
+  for (const [name, operation] of Object.entries<any>(doc.operations ?? {})) {
+    t.ok(['send', 'receive'].includes(operation.action), `operation ${name} has an action`);
+    const ref = operation.channel?.$ref as string;
+    t.ok(ref && doc.channels[ref.split('/').pop()!], `operation ${name} points at a declared channel`);
+  }
+});
