@@ -8,7 +8,8 @@ import { renderOpenApi } from '../src/plugins/swagger.js';
  * `npm run openapi`: writes openapi/openapi.json from the route schemas. The document depends on code
  * only, so the app is built without touching any database: the pool below is never queried.
  */
-const config = loadConfig({ LOG_LEVEL: 'silent', MIGRATE_ON_START: 'false' });
+// A fixed JWT secret so nothing is read from (or generated into) a database.
+const config = loadConfig({ LOG_LEVEL: 'silent', MIGRATE_ON_START: 'false', JWT_SECRET: 'only-used-to-generate-the-openapi-document' });
 const database = createDatabase({ url: 'postgres://unused@127.0.0.1:1/unused', poolMax: 1 });
 const app = await buildApp(config, { database, redis: null });
 await app.ready();

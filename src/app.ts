@@ -9,6 +9,11 @@ import { createRedisBus } from './bus/redis-bus.js';
 import type { Config } from './config.js';
 import { type DatabaseHandle, createDatabase, pgliteDirFor } from './db/client.js';
 import { createRedis } from './lib/redis.js';
+import { createMailSender, createSmsSender } from './providers/providers.js';
+import type { MailSender } from './providers/mail/mail-sender.js';
+import type { SmsSender } from './providers/sms/sms-sender.js';
+import { authPlugin } from './plugins/auth.js';
+import { servicesPlugin } from './plugins/services.js';
 import { genReqId, loggerOptions } from './logging.js';
 import { apiRoutes } from './modules/api.routes.js';
 import { healthRoutes } from './modules/health/health.routes.js';
@@ -36,6 +41,9 @@ export interface AppOverrides {
   /** A Redis command connection; `null` forces the no-Redis setup even when REDIS_URL is set. */
   redis?: Redis | null;
   bus?: Bus;
+  /** Text-message and mail senders (default: from config; tests point the real ones at local servers). */
+  sms?: SmsSender;
+  mail?: MailSender;
   /** Where logs go (default stdout); tests pass a stream to assert on what is logged. */
   logStream?: DestinationStream;
 }
@@ -80,8 +88,15 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     app.setNotFoundHandler({ preHandler: app.rateLimit() }, notFoundHandler);
     await app.register(swaggerPlugin, { publicUrl: config.publicUrl });
     await app.register(websocketPlugin, { maxPayloadBytes: config.ws.maxPayloadBytes });
+    await app.register(authPlugin, { config: config.auth });
+    await app.register(servicesPlugin, {
+      config,
+      sms: overrides.sms ?? createSmsSender(config, app.log),
+      mail: overrides.mail ?? createMailSender(config, app.log),
+      ownsMail: !overrides.mail,
+    });
     await app.register(healthRoutes);
-    await app.register(apiRoutes, { prefix: '/api/v1' });
+    await app.register(apiRoutes, { prefix: '/api/v1', authRateLimitMax: config.auth.rateLimitMax });
   } catch (error) {
     await app.close().catch(() => {});
     throw error;

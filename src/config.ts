@@ -26,6 +26,32 @@ const Env = Type.Object({
   METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, secret: true, description: 'When set, GET /metrics requires "Authorization: Bearer <token>".' })),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 100, description: 'Grace period for draining on SIGTERM/SIGINT before a forced exit.' }),
   WS_MAX_PAYLOAD_BYTES: Type.Integer({ default: 65_536, minimum: 1024, description: 'Largest WebSocket frame accepted (larger closes with 1009).' }),
+  JWT_SECRET: Type.Optional(Type.String({ minLength: 32, secret: true, description: 'HS256 signing secret (32+ bytes), identical on every instance; unset generates one into DATA_DIR/jwt-secret.' })),
+  JWT_ISSUER: Type.String({ default: 'chat-backend', minLength: 1, description: 'iss claim of access tokens.' }),
+  JWT_AUDIENCE: Type.String({ default: 'chat-api', minLength: 1, description: 'aud claim of access tokens.' }),
+  ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ default: 900, minimum: 60, maximum: 86_400, description: 'Access token lifetime.' }),
+  REFRESH_TOKEN_TTL_DAYS: Type.Integer({ default: 30, minimum: 1, maximum: 365, description: 'Absolute lifetime of a session and its refresh tokens.' }),
+  AUTH_LOGIN_OTP: Type.Boolean({ default: true, description: 'Two-step login: a password login answers with an OTP challenge instead of tokens.' }),
+  AUTH_RATE_LIMIT_MAX: Type.Integer({ default: 30, minimum: 1, description: 'Requests per client address per minute on each /auth route.' }),
+  OTP_TTL_SECONDS: Type.Integer({ default: 300, minimum: 30, maximum: 3600, description: 'Lifetime of a one-time code.' }),
+  OTP_MAX_ATTEMPTS: Type.Integer({ default: 5, minimum: 1, maximum: 20, description: 'Wrong codes allowed per challenge before it dies.' }),
+  OTP_RESEND_INTERVAL_SECONDS: Type.Integer({ default: 30, minimum: 0, description: 'Minimum time between two sends of one challenge.' }),
+  OTP_MAX_SENDS: Type.Integer({ default: 5, minimum: 1, maximum: 20, description: 'Sends (first + resends) per challenge.' }),
+  OTP_DESTINATION_HOURLY_CAP: Type.Integer({ default: 10, minimum: 1, description: 'Codes sent to one phone number or address per hour.' }),
+  OTP_IP_HOURLY_CAP: Type.Integer({ default: 30, minimum: 1, description: 'Codes requested from one client address per hour (SMS pumping guard).' }),
+  ARGON2_MEMORY_KIB: Type.Integer({ default: 19_456, minimum: 19_456, description: 'argon2id memory cost (OWASP floor 19456).' }),
+  ARGON2_TIME_COST: Type.Integer({ default: 2, minimum: 2, description: 'argon2id iterations (OWASP floor 2).' }),
+  SMS_PROVIDER: Type.Enum(['console', 'twilio'], { default: 'console', description: 'console logs texts; twilio sends them.' }),
+  TWILIO_ACCOUNT_SID: Type.Optional(Type.String({ pattern: '^AC', description: 'Twilio account SID (SMS_PROVIDER=twilio).' })),
+  TWILIO_AUTH_TOKEN: Type.Optional(Type.String({ minLength: 1, secret: true, description: 'Twilio auth token.' })),
+  TWILIO_FROM: Type.Optional(Type.String({ minLength: 1, description: 'Sender number in E.164 (or use TWILIO_MESSAGING_SERVICE_SID).' })),
+  TWILIO_MESSAGING_SERVICE_SID: Type.Optional(Type.String({ pattern: '^MG', description: 'Twilio messaging service SID, instead of TWILIO_FROM.' })),
+  TWILIO_BASE_URL: Type.Optional(Type.String({ pattern: '^https?://', description: 'Send Twilio API requests to this base URL instead (compatible gateways, tests).' })),
+  SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://', secret: true, description: 'nodemailer SMTP URL; unset prints mail to the log.' })),
+  MAIL_FROM: Type.String({ default: 'Chat <no-reply@localhost>', minLength: 3, description: 'From header of outgoing mail.' }),
+  PROVIDER_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 500, maximum: 60_000, description: 'Timeout for one SMS or mail send.' }),
+  ADMIN_USERNAME: Type.Optional(Type.String({ minLength: 3, description: 'With ADMIN_PASSWORD: creates (or promotes) this admin at boot.' })),
+  ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 8, secret: true, description: 'Password for ADMIN_USERNAME when it is created.' })),
 });
 export type Env = Static<typeof Env>;
 export const envSchema = Env;
@@ -45,6 +71,37 @@ export interface Config {
   readonly metricsToken: string | undefined;
   readonly shutdownTimeoutMs: number;
   readonly ws: { readonly maxPayloadBytes: number };
+  readonly auth: {
+    readonly jwtSecret: string | undefined;
+    readonly issuer: string;
+    readonly audience: string;
+    readonly accessTokenTtlSeconds: number;
+    readonly refreshTokenTtlDays: number;
+    readonly loginOtp: boolean;
+    readonly rateLimitMax: number;
+    readonly argon2: { readonly memoryCost: number; readonly timeCost: number };
+    readonly admin: { readonly username: string; readonly password: string } | undefined;
+  };
+  readonly otp: {
+    readonly ttlSeconds: number;
+    readonly maxAttempts: number;
+    readonly resendIntervalSeconds: number;
+    readonly maxSends: number;
+    readonly destinationHourlyCap: number;
+    readonly ipHourlyCap: number;
+  };
+  readonly sms:
+    | { readonly provider: 'console' }
+    | {
+        readonly provider: 'twilio';
+        readonly accountSid: string;
+        readonly authToken: string;
+        readonly from: string | undefined;
+        readonly messagingServiceSid: string | undefined;
+        readonly baseUrl: string | undefined;
+      };
+  readonly mail: { readonly smtpUrl: string | undefined; readonly from: string };
+  readonly providerTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -71,7 +128,22 @@ export function loadConfig(env: RawEnv = process.env): Config {
     });
     throw new ConfigError(`Invalid configuration:\n  ${[...new Set(lines)].join('\n  ')}`);
   }
-  return toConfig(converted as Env);
+  const valid = converted as Env;
+  const problems = crossFieldProblems(valid);
+  if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+  return toConfig(valid);
+}
+
+/** Rules that span variables; each message starts with the variable to fix. */
+function crossFieldProblems(env: Env): string[] {
+  const problems: string[] = [];
+  if (env.SMS_PROVIDER === 'twilio') {
+    if (!env.TWILIO_ACCOUNT_SID) problems.push('TWILIO_ACCOUNT_SID is required when SMS_PROVIDER=twilio');
+    if (!env.TWILIO_AUTH_TOKEN) problems.push('TWILIO_AUTH_TOKEN is required when SMS_PROVIDER=twilio');
+    if (!env.TWILIO_FROM && !env.TWILIO_MESSAGING_SERVICE_SID) problems.push('TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID is required when SMS_PROVIDER=twilio');
+  }
+  if (Boolean(env.ADMIN_USERNAME) !== Boolean(env.ADMIN_PASSWORD)) problems.push('ADMIN_USERNAME and ADMIN_PASSWORD must be set together');
+  return problems;
 }
 
 function describeValue(name: string, value: unknown): string {
@@ -95,6 +167,38 @@ function toConfig(env: Env): Config {
     metricsToken: env.METRICS_TOKEN,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     ws: { maxPayloadBytes: env.WS_MAX_PAYLOAD_BYTES },
+    auth: {
+      jwtSecret: env.JWT_SECRET,
+      issuer: env.JWT_ISSUER,
+      audience: env.JWT_AUDIENCE,
+      accessTokenTtlSeconds: env.ACCESS_TOKEN_TTL_SECONDS,
+      refreshTokenTtlDays: env.REFRESH_TOKEN_TTL_DAYS,
+      loginOtp: env.AUTH_LOGIN_OTP,
+      rateLimitMax: env.AUTH_RATE_LIMIT_MAX,
+      argon2: { memoryCost: env.ARGON2_MEMORY_KIB, timeCost: env.ARGON2_TIME_COST },
+      admin: env.ADMIN_USERNAME && env.ADMIN_PASSWORD ? { username: env.ADMIN_USERNAME, password: env.ADMIN_PASSWORD } : undefined,
+    },
+    otp: {
+      ttlSeconds: env.OTP_TTL_SECONDS,
+      maxAttempts: env.OTP_MAX_ATTEMPTS,
+      resendIntervalSeconds: env.OTP_RESEND_INTERVAL_SECONDS,
+      maxSends: env.OTP_MAX_SENDS,
+      destinationHourlyCap: env.OTP_DESTINATION_HOURLY_CAP,
+      ipHourlyCap: env.OTP_IP_HOURLY_CAP,
+    },
+    sms:
+      env.SMS_PROVIDER === 'twilio'
+        ? {
+            provider: 'twilio' as const,
+            accountSid: env.TWILIO_ACCOUNT_SID!,
+            authToken: env.TWILIO_AUTH_TOKEN!,
+            from: env.TWILIO_FROM,
+            messagingServiceSid: env.TWILIO_MESSAGING_SERVICE_SID,
+            baseUrl: env.TWILIO_BASE_URL?.replace(/\/+$/, ''),
+          }
+        : { provider: 'console' as const },
+    mail: { smtpUrl: env.SMTP_URL, from: env.MAIL_FROM },
+    providerTimeoutMs: env.PROVIDER_TIMEOUT_MS,
   });
 }
 

@@ -54,6 +54,9 @@ export const users = pgTable(
     uniqueIndex('users_username_lower_key').on(sql`lower(${t.username})`),
     uniqueIndex('users_email_lower_key').on(sql`lower(${t.email})`),
     uniqueIndex('users_phone_key').on(t.phone),
+    // Prefix search (`like 'abc%'`) on the lower-cased names, independent of the database collation.
+    index('users_username_search_idx').on(sql`lower(${t.username}) text_pattern_ops`),
+    index('users_display_name_search_idx').on(sql`lower(${t.displayName}) text_pattern_ops`),
     check('users_role_check', sql`${t.role} in ('user', 'support', 'admin')`),
     check('users_status_check', sql`${t.status} in ('active', 'banned')`),
   ],
@@ -197,3 +200,34 @@ export const messages = pgTable(
     index('messages_expires_at_idx').on(t.expiresAt).where(sql`${t.expiresAt} is not null`),
   ],
 );
+
+/** `blockerId` blocked `blockedId`: no direct chats, no messages, hidden from each other's search. */
+export const userBlocks = pgTable(
+  'user_blocks',
+  {
+    blockerId: uuid('blocker_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    blockedId: uuid('blocked_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.blockerId, t.blockedId] }), index('user_blocks_blocked_id_idx').on(t.blockedId, t.blockerId)],
+);
+
+/** Single-use, short-lived socket tickets for browsers (which cannot set headers on a WebSocket). */
+export const wsTickets = pgTable(
+  'ws_tickets',
+  {
+    ticketHash: text('ticket_hash').primaryKey(),
+    userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    sessionId: uuid('session_id').notNull().references(() => sessions.id, { onDelete: 'cascade' }),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    usedAt: timestamp('used_at', { withTimezone: true }),
+  },
+  (t) => [index('ws_tickets_expires_at_idx').on(t.expiresAt)],
+);
+
+/** Generated secrets shared by every instance on one database (e.g. the JWT key when JWT_SECRET is unset). */
+export const appSecrets = pgTable('app_secrets', {
+  name: text('name').primaryKey(),
+  value: text('value').notNull(),
+  createdAt: createdAt(),
+});

@@ -1,7 +1,21 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { sharedAuthSchemas } from '../schemas/auth.js';
+import { authRoutes } from './auth/auth.routes.js';
+import { userSearchRoute, usersRoutes } from './users/users.routes.js';
 
 /**
  * Everything under /api/v1. Each domain module registers its routes here; unknown paths fall through
  * to the app's not-found handler (404 problem+json, code ROUTE_NOT_FOUND).
  */
-export const apiRoutes: FastifyPluginAsyncTypebox = async () => {};
+export const apiRoutes: FastifyPluginAsyncTypebox<{ authRateLimitMax: number }> = async (app, { authRateLimitMax }) => {
+  for (const schema of sharedAuthSchemas) app.addSchema(schema);
+  await app.register(authRoutes, { prefix: '/auth', rateLimitMax: authRateLimitMax });
+  // Kept for existing clients: GET /auth/users is GET /users.
+  await app.register(
+    async (scope) => {
+      await scope.register(userSearchRoute, { path: '/users', hide: true });
+    },
+    { prefix: '/auth' },
+  );
+  await app.register(usersRoutes, { prefix: '/users' });
+};

@@ -1,19 +1,13 @@
-import { timingSafeEqual } from 'node:crypto';
 import fp from 'fastify-plugin';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { AppError } from '../errors.js';
+import { safeEqual } from '../lib/crypto.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** This app's Prometheus registry (one per app, so several apps in one process stay apart). */
     metrics: Registry;
   }
-}
-
-function tokenMatches(header: string | undefined, token: string): boolean {
-  const expected = Buffer.from(`Bearer ${token}`);
-  const given = Buffer.from(header ?? '');
-  return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
 /** HTTP request counts and durations by route pattern (never the raw URL: bounded label values). */
@@ -43,7 +37,7 @@ export const metricsPlugin = fp<{ token: string | undefined }>(
     });
 
     app.get('/metrics', { schema: { hide: true }, config: { rateLimit: false } }, async (request, reply) => {
-      if (token && !tokenMatches(request.headers.authorization, token)) throw new AppError('UNAUTHORIZED', 'A valid metrics token is required');
+      if (token && !safeEqual(request.headers.authorization ?? '', `Bearer ${token}`)) throw new AppError('UNAUTHORIZED', 'A valid metrics token is required');
       return reply.type(registry.contentType).send(await registry.metrics());
     });
   },

@@ -25,7 +25,8 @@ t.test('ready is 503 naming the database when it is unreachable', async (t) => {
   // A real pg pool pointed at a port nothing listens on.
   const database = createDatabase({ url: 'postgres://postgres@127.0.0.1:1/none', poolMax: 1 });
   t.teardown(() => database.close());
-  const app = await build(t, { env: { MIGRATE_ON_START: 'false' }, overrides: { database } });
+  // JWT_SECRET given, so booting needs nothing from the database (an unset one is read from it).
+  const app = await build(t, { env: { MIGRATE_ON_START: 'false', JWT_SECRET: 'x'.repeat(32) }, overrides: { database } });
   const response = await app.inject({ method: 'GET', url: '/health/ready' });
   t.equal(response.statusCode, 503);
   const problem = problemOf(t, response);

@@ -1,0 +1,122 @@
+import { and, asc, eq, gt, isNull, lt, ne, notExists, or, sql } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { userBlocks, users } from '../../db/schema.js';
+
+export type UserRow = typeof users.$inferSelect;
+export type NewUserRow = typeof users.$inferInsert;
+
+/** Data access for users and blocks. Lookups by name or contact use the lower()-indexes. */
+export function createUserRepository(db: Database) {
+  return {
+    async findById(id: string): Promise<UserRow | undefined> {
+      const [row] = await db.select().from(users).where(eq(users.id, id));
+      return row;
+    },
+
+    async findByUsername(username: string, tx: Database = db): Promise<UserRow | undefined> {
+      const [row] = await tx.select().from(users).where(sql`lower(${users.username}) = ${username.toLowerCase()}`);
+      return row;
+    },
+
+    async findByEmail(email: string, tx: Database = db): Promise<UserRow | undefined> {
+      const [row] = await tx.select().from(users).where(sql`lower(${users.email}) = ${email.toLowerCase()}`);
+      return row;
+    },
+
+    async findByPhone(phone: string, tx: Database = db): Promise<UserRow | undefined> {
+      const [row] = await tx.select().from(users).where(eq(users.phone, phone));
+      return row;
+    },
+
+    async insert(values: NewUserRow, tx: Database = db): Promise<UserRow> {
+      const [row] = await tx.insert(users).values(values).returning();
+      return row!;
+    },
+
+    async update(id: string, patch: Partial<NewUserRow>, tx: Database = db): Promise<UserRow | undefined> {
+      const [row] = await tx.update(users).set({ ...patch, updatedAt: new Date() }).where(eq(users.id, id)).returning();
+      return row;
+    },
+
+    /**
+     * Removes an account that never verified any contact and is older than `before`: a sign-up that
+     * was abandoned must not hold a username, address or number forever.
+     */
+    async deleteAbandoned(id: string, before: Date, tx: Database = db): Promise<boolean> {
+      const deleted = await tx
+        .delete(users)
+        .where(and(eq(users.id, id), isNull(users.emailVerifiedAt), isNull(users.phoneVerifiedAt), lt(users.createdAt, before)))
+        .returning({ id: users.id });
+      return deleted.length > 0;
+    },
+
+    /**
+     * Active users matching `q` as a prefix of username or display name, or exactly by verified email
+     * or phone (contact discovery without harvesting), minus the viewer and anyone either side blocked.
+     * Ordered by lower(username), id; `after` is the last row of the previous page.
+     */
+    async search(input: { viewerId: string; prefix?: string; email?: string; phone?: string; after?: { name: string; id: string }; limit: number }) {
+      const matches = [];
+      if (input.prefix !== undefined) {
+        const pattern = `${input.prefix.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+        matches.push(sql`lower(${users.username}) like ${pattern}`, sql`lower(${users.displayName}) like ${pattern}`);
+      }
+      if (input.email) matches.push(and(sql`lower(${users.email}) = ${input.email}`, sql`${users.emailVerifiedAt} is not null`));
+      if (input.phone) matches.push(and(eq(users.phone, input.phone), sql`${users.phoneVerifiedAt} is not null`));
+      const blocked = db
+        .select({ one: sql`1` })
+        .from(userBlocks)
+        .where(
+          or(
+            and(eq(userBlocks.blockerId, input.viewerId), eq(userBlocks.blockedId, users.id)),
+            and(eq(userBlocks.blockerId, users.id), eq(userBlocks.blockedId, input.viewerId)),
+          ),
+        );
+      const after = input.after
+        ? or(gt(sql`lower(${users.username})`, input.after.name), and(eq(sql`lower(${users.username})`, input.after.name), gt(users.id, input.after.id)))
+        : undefined;
+      return db
+        .select()
+        .from(users)
+        .where(and(eq(users.status, 'active'), ne(users.id, input.viewerId), matches.length ? or(...matches) : undefined, notExists(blocked), after))
+        .orderBy(asc(sql`lower(${users.username})`), asc(users.id))
+        .limit(input.limit);
+    },
+
+    async isBlockedEitherWay(a: string, b: string): Promise<boolean> {
+      const [row] = await db
+        .select({ one: sql`1` })
+        .from(userBlocks)
+        .where(or(and(eq(userBlocks.blockerId, a), eq(userBlocks.blockedId, b)), and(eq(userBlocks.blockerId, b), eq(userBlocks.blockedId, a))))
+        .limit(1);
+      return row !== undefined;
+    },
+
+    async block(blockerId: string, blockedId: string): Promise<void> {
+      // Millisecond timestamps from JS, so the (createdAt, id) page cursor compares exactly.
+      await db.insert(userBlocks).values({ blockerId, blockedId, createdAt: new Date() }).onConflictDoNothing();
+    },
+
+    async unblock(blockerId: string, blockedId: string): Promise<void> {
+      await db.delete(userBlocks).where(and(eq(userBlocks.blockerId, blockerId), eq(userBlocks.blockedId, blockedId)));
+    },
+
+    /** The users `blockerId` blocked, newest first; `after` is the last row of the previous page. */
+    async listBlocked(blockerId: string, limit: number, after?: { at: Date; id: string }) {
+      return db
+        .select({ user: users, blockedAt: userBlocks.createdAt })
+        .from(userBlocks)
+        .innerJoin(users, eq(users.id, userBlocks.blockedId))
+        .where(
+          and(
+            eq(userBlocks.blockerId, blockerId),
+            after ? or(lt(userBlocks.createdAt, after.at), and(eq(userBlocks.createdAt, after.at), gt(userBlocks.blockedId, after.id))) : undefined,
+          ),
+        )
+        .orderBy(sql`${userBlocks.createdAt} desc`, asc(userBlocks.blockedId))
+        .limit(limit);
+    },
+  };
+}
+
+export type UserRepository = ReturnType<typeof createUserRepository>;

@@ -1,0 +1,149 @@
+import { uniqueViolation } from '../../db/errors.js';
+import { AppError } from '../../errors.js';
+import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
+import { normalizeEmail, normalizePhone } from '../auth/contacts.js';
+import type { OtpService } from '../auth/otp.service.js';
+import { type PasswordHasher, assertPasswordPolicy } from '../auth/password.js';
+import type { SessionRepository } from '../auth/session.repository.js';
+import type { Actor } from '../auth/tokens.js';
+import type { UserRepository, UserRow } from './user.repository.js';
+import { toPrivateUser, toPublicUser } from './user.views.js';
+
+export interface ProfilePatch {
+  displayName?: string;
+  about?: string | null;
+  avatarUrl?: string | null;
+}
+
+type NameCursor = { n: string; i: string };
+type BlockCursor = { t: string; i: string };
+const isNameCursor = (v: unknown): v is NameCursor => typeof (v as NameCursor)?.n === 'string' && typeof (v as NameCursor)?.i === 'string';
+const isBlockCursor = (v: unknown): v is BlockCursor =>
+  typeof (v as BlockCursor)?.t === 'string' && !Number.isNaN(Date.parse((v as BlockCursor).t)) && typeof (v as BlockCursor)?.i === 'string';
+
+/** Profiles, search, password and contact changes, blocking. */
+export function createUsersService(deps: { users: UserRepository; sessions: SessionRepository; otp: OtpService; passwords: PasswordHasher }) {
+  const { users, sessions, otp, passwords } = deps;
+
+  async function load(id: string): Promise<UserRow> {
+    const user = await users.findById(id);
+    if (!user) throw new AppError('USER_NOT_FOUND');
+    return user;
+  }
+
+  return {
+    me: async (actor: Actor) => toPrivateUser(await load(actor.userId)),
+
+    async updateMe(actor: Actor, patch: ProfilePatch) {
+      const values: ProfilePatch = {};
+      if (patch.displayName !== undefined) values.displayName = patch.displayName.trim();
+      if (patch.about !== undefined) values.about = patch.about;
+      if (patch.avatarUrl !== undefined) values.avatarUrl = patch.avatarUrl;
+      if (values.displayName === '') throw new AppError('VALIDATION_FAILED', 'displayName must not be blank', {}, [{ field: 'body.displayName', message: 'must not be blank' }]);
+      const user = await users.update(actor.userId, values);
+      if (!user) throw new AppError('USER_NOT_FOUND');
+      return toPrivateUser(user);
+    },
+
+    /** A public profile; banned users and users on either side of a block answer 404. */
+    async profile(actor: Actor, userId: string) {
+      const user = await users.findById(userId);
+      if (!user || user.status !== 'active' || (userId !== actor.userId && (await users.isBlockedEitherWay(actor.userId, userId)))) {
+        throw new AppError('USER_NOT_FOUND');
+      }
+      return toPublicUser(user);
+    },
+
+    /**
+     * Search: `q` matches the start of a username or display name, or a whole verified email address or
+     * phone number (so people can find contacts without harvesting them). Public profiles only.
+     */
+    async search(actor: Actor, input: { q?: string; cursor?: string; limit: number }) {
+      const q = input.q?.trim() ?? '';
+      const after = input.cursor ? decodeCursor(input.cursor, isNameCursor) : undefined;
+      let email: string | undefined;
+      let phone: string | undefined;
+      if (q.includes('@')) email = normalizeEmail(q);
+      else if (/^\+\d[\d\s().-]{5,}$/.test(q)) {
+        try {
+          phone = normalizePhone(q);
+        } catch {
+          phone = undefined;
+        }
+      }
+      const rows = await users.search({
+        viewerId: actor.userId,
+        prefix: q,
+        email,
+        phone,
+        after: after && { name: after.n, id: after.i },
+        limit: input.limit + 1,
+      });
+      const page = rows.slice(0, input.limit);
+      const last = page.at(-1);
+      return {
+        items: page.map(toPublicUser),
+        nextCursor: rows.length > input.limit && last ? encodeCursor({ n: last.username.toLowerCase(), i: last.id }) : null,
+      };
+    },
+
+    /** Needs the current password; ends every other session of the account. */
+    async changePassword(actor: Actor, input: { currentPassword: string; newPassword: string }): Promise<void> {
+      const user = await load(actor.userId);
+      if (!(await passwords.verify(user.passwordHash, input.currentPassword))) throw new AppError('CURRENT_PASSWORD_INCORRECT');
+      assertPasswordPolicy(input.newPassword, { username: user.username });
+      await users.update(user.id, { passwordHash: await passwords.hash(input.newPassword) });
+      await sessions.revokeAllOfUser(user.id, 'password_changed', actor.sessionId);
+    },
+
+    /** Sends a code to the new address or number; nothing changes until confirmContactChange. */
+    async requestContactChange(actor: Actor, kind: 'email' | 'phone', value: string, ip: string | null) {
+      const destination = kind === 'email' ? normalizeEmail(value) : normalizePhone(value);
+      const holder = kind === 'email' ? await users.findByEmail(destination) : await users.findByPhone(destination);
+      if (holder && holder.id !== actor.userId) throw new AppError('CONTACT_TAKEN');
+      const challenge = await otp.issue({
+        userId: actor.userId,
+        purpose: kind === 'email' ? 'change_email' : 'change_phone',
+        channel: kind === 'email' ? 'email' : 'sms',
+        destination,
+        ip,
+        payload: { kind, value: destination },
+      });
+      return { challenge };
+    },
+
+    async confirmContactChange(actor: Actor, input: { challengeId: string; code: string }) {
+      const challenge = await otp.verify(input.challengeId, input.code, ['change_email', 'change_phone']);
+      if (challenge.userId !== actor.userId) throw new AppError('OTP_INVALID');
+      const now = new Date();
+      const patch = challenge.purpose === 'change_email' ? { email: challenge.destination, emailVerifiedAt: now } : { phone: challenge.destination, phoneVerifiedAt: now };
+      try {
+        return toPrivateUser((await users.update(actor.userId, patch))!);
+      } catch (error) {
+        if (uniqueViolation(error) !== undefined) throw new AppError('CONTACT_TAKEN');
+        throw error;
+      }
+    },
+
+    async block(actor: Actor, userId: string): Promise<void> {
+      if (userId === actor.userId) throw new AppError('CANNOT_BLOCK_SELF');
+      await load(userId);
+      await users.block(actor.userId, userId);
+    },
+
+    unblock: (actor: Actor, userId: string) => users.unblock(actor.userId, userId),
+
+    async listBlocks(actor: Actor, input: { cursor?: string; limit: number }) {
+      const after = input.cursor ? decodeCursor(input.cursor, isBlockCursor) : undefined;
+      const rows = await users.listBlocked(actor.userId, input.limit + 1, after && { at: new Date(after.t), id: after.i });
+      const page = rows.slice(0, input.limit);
+      const last = page.at(-1);
+      return {
+        items: page.map((row) => ({ user: toPublicUser(row.user), blockedAt: row.blockedAt.toISOString() })),
+        nextCursor: rows.length > input.limit && last ? encodeCursor({ t: last.blockedAt.toISOString(), i: last.user.id }) : null,
+      };
+    },
+  };
+}
+
+export type UsersService = ReturnType<typeof createUsersService>;

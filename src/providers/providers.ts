@@ -1,0 +1,32 @@
+import type { Config } from '../config.js';
+import { createConsoleMail } from './mail/console-mail.js';
+import type { MailSender } from './mail/mail-sender.js';
+import { createSmtpMail } from './mail/smtp-mail.js';
+import { createConsoleSms } from './sms/console-sms.js';
+import type { SmsSender } from './sms/sms-sender.js';
+import { createTwilioSms } from './sms/twilio-sms.js';
+
+/** What the console providers write to (the app's pino logger fits). */
+export interface ProviderLogger {
+  info(obj: object, msg: string): void;
+}
+
+/** SMS_PROVIDER=twilio sends through Twilio (or TWILIO_BASE_URL); the default logs texts. */
+export function createSmsSender(config: Config, log: ProviderLogger): SmsSender {
+  const sms = config.sms;
+  if (sms.provider === 'console') return createConsoleSms(log);
+  return createTwilioSms({
+    accountSid: sms.accountSid,
+    authToken: sms.authToken,
+    from: sms.from,
+    messagingServiceSid: sms.messagingServiceSid,
+    baseUrl: sms.baseUrl,
+    timeoutMs: config.providerTimeoutMs,
+  });
+}
+
+/** SMTP_URL set sends through it; unset logs mail. */
+export function createMailSender(config: Config, log: ProviderLogger): MailSender {
+  if (!config.mail.smtpUrl) return createConsoleMail(log);
+  return createSmtpMail({ url: config.mail.smtpUrl, from: config.mail.from, timeoutMs: config.providerTimeoutMs });
+}
