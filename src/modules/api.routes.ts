@@ -13,7 +13,7 @@ export const apiRoutes: FastifyPluginAsyncTypebox<{ authRateLimitMax: number }> 
   // Kept for existing clients: GET /auth/users is GET /users.
   await app.register(
     async (scope) => {
-      await scope.register(userSearchRoute, { path: '/users', hide: true });
+      await scope.register(userSearchRoute, { path: '/users', hide: true, rateLimitMax: authRateLimitMax });
     },
     { prefix: '/auth' },
   );

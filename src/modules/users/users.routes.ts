@@ -18,11 +18,12 @@ const tags = ['users'];
 const security = [{ bearerAuth: [] }];
 
 /** GET /users (and its kept alias GET /auth/users): search public profiles. */
-export const userSearchRoute: FastifyPluginAsyncTypebox<{ path: string; hide?: boolean }> = async (app, { path, hide }) => {
+export const userSearchRoute: FastifyPluginAsyncTypebox<{ path: string; hide?: boolean; rateLimitMax?: number }> = async (app, { path, hide, rateLimitMax }) => {
   app.get(
     path,
     {
       onRequest: app.authenticate,
+      ...(rateLimitMax ? { config: { rateLimit: { max: rateLimitMax, timeWindow: 60_000 } } } : {}),
       schema: {
         tags,
         security,
