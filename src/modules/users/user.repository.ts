@@ -53,9 +53,10 @@ export function createUserRepository(db: Database) {
     /**
      * Active users matching `q` as a prefix of username or display name, or exactly by verified email
      * or phone (contact discovery without harvesting), minus the viewer and anyone either side blocked.
-     * Ordered by lower(username), id; `after` is the last row of the previous page.
+     * Ordered by lower(username), which is unique, so its index both sorts and pages; `after` is the
+     * lower-cased username of the previous page's last row.
      */
-    async search(input: { viewerId: string; prefix?: string; email?: string; phone?: string; after?: { name: string; id: string }; limit: number }) {
+    async search(input: { viewerId: string; prefix?: string; email?: string; phone?: string; after?: string; limit: number }) {
       const matches = [];
       if (input.prefix !== undefined) {
         const pattern = `${input.prefix.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
@@ -72,14 +73,12 @@ export function createUserRepository(db: Database) {
             and(eq(userBlocks.blockerId, users.id), eq(userBlocks.blockedId, input.viewerId)),
           ),
         );
-      const after = input.after
-        ? or(gt(sql`lower(${users.username})`, input.after.name), and(eq(sql`lower(${users.username})`, input.after.name), gt(users.id, input.after.id)))
-        : undefined;
+      const after = input.after !== undefined ? gt(sql`lower(${users.username})`, input.after) : undefined;
       return db
         .select()
         .from(users)
         .where(and(eq(users.status, 'active'), ne(users.id, input.viewerId), matches.length ? or(...matches) : undefined, notExists(blocked), after))
-        .orderBy(asc(sql`lower(${users.username})`), asc(users.id))
+        .orderBy(asc(sql`lower(${users.username})`))
         .limit(input.limit);
     },
 

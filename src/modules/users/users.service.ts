@@ -15,9 +15,9 @@ export interface ProfilePatch {
   avatarUrl?: string | null;
 }
 
-type NameCursor = { n: string; i: string };
+type NameCursor = { n: string };
 type BlockCursor = { t: string; i: string };
-const isNameCursor = (v: unknown): v is NameCursor => typeof (v as NameCursor)?.n === 'string' && typeof (v as NameCursor)?.i === 'string';
+const isNameCursor = (v: unknown): v is NameCursor => typeof (v as NameCursor)?.n === 'string';
 const isBlockCursor = (v: unknown): v is BlockCursor =>
   typeof (v as BlockCursor)?.t === 'string' && !Number.isNaN(Date.parse((v as BlockCursor).t)) && typeof (v as BlockCursor)?.i === 'string';
 
@@ -73,17 +73,17 @@ export function createUsersService(deps: { users: UserRepository; sessions: Sess
       }
       const rows = await users.search({
         viewerId: actor.userId,
-        prefix: q,
+        prefix: q || undefined,
         email,
         phone,
-        after: after && { name: after.n, id: after.i },
+        after: after?.n,
         limit: input.limit + 1,
       });
       const page = rows.slice(0, input.limit);
       const last = page.at(-1);
       return {
         items: page.map(toPublicUser),
-        nextCursor: rows.length > input.limit && last ? encodeCursor({ n: last.username.toLowerCase(), i: last.id }) : null,
+        nextCursor: rows.length > input.limit && last ? encodeCursor({ n: last.username.toLowerCase() }) : null,
       };
     },
 
