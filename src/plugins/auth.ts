@@ -1,5 +1,5 @@
 import jwt from '@fastify/jwt';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';

@@ -76,7 +76,7 @@ export const errorHandlerPlugin = fp(
     app.setErrorHandler((error, request, reply) => {
       const appError = toAppError(error);
       if (appError.status >= 500) request.log.error({ err: error }, 'request failed');
-      else request.log.debug({ code: appError.code }, 'request rejected');
+      else request.log.debug({ errorCode: appError.code }, 'request rejected');
       return sendProblem(request, reply, appError);
     });
   },

@@ -7,7 +7,7 @@ import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../modules/auth/passwo
 export const Username = Type.String({ minLength: 3, maxLength: 32, pattern: '^[A-Za-z0-9_.]+$', examples: ['alice_01'] });
 export const Password = Type.String({ minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH, examples: ['correct horse battery'] });
 export const Email = Type.String({ format: 'email', maxLength: 254, examples: ['alice@example.com'] });
-export const Phone = Type.String({ minLength: 4, maxLength: 32, description: 'E.164, e.g. +14155550123 (any country).', examples: ['+14155550123'] });
+export const Phone = Type.String({ minLength: 1, maxLength: 32, description: 'E.164, e.g. +14155550123 (any country).', examples: ['+14155550123'] });
 export const Code = Type.String({ pattern: '^[0-9]{6}$', examples: ['123456'] });
 export const DeviceName = Type.String({ maxLength: 100, description: 'Shown in the session list.', examples: ['Pixel 8'] });
 
@@ -107,8 +107,9 @@ export const WsTicket = Type.Object({
 export const ProfilePatchBody = Type.Object(
   {
     displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-    about: Type.Optional(Type.Union([Type.String({ maxLength: 500 }), Type.Null()])),
-    avatarUrl: Type.Optional(Type.Union([Type.String({ format: 'uri', pattern: '^https://', maxLength: 2048 }), Type.Null()])),
+    // Null first: with type coercion a null would otherwise be turned into "" by the string branch.
+    about: Type.Optional(Type.Union([Type.Null(), Type.String({ maxLength: 500 })])),
+    avatarUrl: Type.Optional(Type.Union([Type.Null(), Type.String({ format: 'uri', pattern: '^https://', maxLength: 2048 })])),
   },
   { minProperties: 1 },
 );

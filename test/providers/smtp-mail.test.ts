@@ -6,6 +6,7 @@ import t from 'tap';
 import { AppError } from '../../src/errors.js';
 import { createSmtpMail } from '../../src/providers/mail/smtp-mail.js';
 import { otpMail } from '../../src/providers/mail/templates.js';
+import { mimePart } from '../support/mailbox.js';
 
 /*
  * Real nodemailer against a real SMTP server (smtp-server) on a local port.
@@ -82,23 +83,6 @@ async function rejection(promise: Promise<unknown>): Promise<AppError> {
     throw error;
   }
   throw new Error('expected the send to fail');
-}
-
-/** The decoded body of the first MIME part of the given type (quoted-printable, base64 or plain). */
-function mimePart(raw: string, type: string): string | undefined {
-  for (const part of raw.split(/\r?\n--[^\r\n]+\r?\n/)) {
-    const split = part.search(/\r?\n\r?\n/);
-    const headers = part.slice(0, split);
-    if (!new RegExp(`^Content-Type: ${type}`, 'im').test(headers)) continue;
-    const body = part.slice(split).trim();
-    const encoding = /^Content-Transfer-Encoding: (\S+)/im.exec(headers)?.[1]?.toLowerCase();
-    if (encoding === 'base64') return Buffer.from(body, 'base64').toString('utf8');
-    if (encoding === 'quoted-printable') {
-      return body.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
-    }
-    return body;
-  }
-  return undefined;
 }
 
 t.test('delivers a multipart text + html message', async (t) => {

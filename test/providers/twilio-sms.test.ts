@@ -5,6 +5,7 @@ import type { Test } from 'tap';
 import t from 'tap';
 import { AppError } from '../../src/errors.js';
 import { createTwilioSms } from '../../src/providers/sms/twilio-sms.js';
+import { serveOnLoopback } from '../support/loopback.js';
 
 /*
  * The real twilio SDK against a local HTTP stub standing in for api.twilio.com (via baseUrl).
@@ -41,14 +42,7 @@ async function stub(t: Test, respond: (res: ServerResponse, request: Recorded) =
       respond(res, recorded);
     });
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.teardown(async () => {
-    server.closeAllConnections();
-    server.close();
-    await once(server, 'close');
-  });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests };
+  return { url: await serveOnLoopback(t, server), requests };
 }
 
 function json(res: ServerResponse, status: number, body: unknown) {

@@ -121,7 +121,24 @@ export function createAuthService(deps: AuthServiceDeps) {
         const taken = (email && (await contactHolder('email', email, tx))) || (phone && (await contactHolder('phone', phone, tx)));
         const values = { username: input.username, displayName: input.displayName?.trim() || input.username, email, phone, passwordHash };
         if (taken) {
-          const decoy = { ...values, id: newId(), role: 'user', status: 'active', createdAt: new Date(), updatedAt: new Date() } as UserRow;
+          const now = new Date();
+          const decoy: UserRow = {
+            ...values,
+            id: newId(),
+            email: email ?? null,
+            emailVerifiedAt: null,
+            phone: phone ?? null,
+            phoneVerifiedAt: null,
+            about: null,
+            avatarUrl: null,
+            role: 'user',
+            status: 'active',
+            bannedAt: null,
+            banReason: null,
+            lastSeenAt: null,
+            createdAt: now,
+            updatedAt: now,
+          };
           const challenge = await otp.issue({ userId: null, purpose: 'register', channel, destination, ip: ctx.ip }, tx);
           return { user: toPrivateUser(decoy), challenge };
         }
@@ -192,10 +209,14 @@ export function createAuthService(deps: AuthServiceDeps) {
 
     /** Sets a new password and ends every session of the account. */
     async resetPassword(input: { challengeId: string; code: string; newPassword: string }): Promise<void> {
-      const challenge = await otp.verify(input.challengeId, input.code, ['reset_password']);
-      const user = await users.findById(challenge.userId!);
+      let user: UserRow | undefined;
+      // The policy is checked before the code is consumed, so a refused password does not burn the code.
+      await otp.verify(input.challengeId, input.code, ['reset_password'], async (challenge) => {
+        user = await users.findById(challenge.userId!);
+        if (!user) throw new AppError('OTP_INVALID');
+        assertPasswordPolicy(input.newPassword, { username: user.username });
+      });
       if (!user) throw new AppError('OTP_INVALID');
-      assertPasswordPolicy(input.newPassword, { username: user.username });
       await users.update(user.id, { passwordHash: await passwords.hash(input.newPassword) });
       await sessions.revokeAllOfUser(user.id, 'password_reset');
     },

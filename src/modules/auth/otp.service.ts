@@ -115,8 +115,14 @@ export function createOtpService({ otps, sms, mail, config, secret, log }: OtpSe
     /**
      * Checks a code and consumes the challenge. Every try counts; the try that reaches `maxAttempts`
      * wrong answers kills the challenge (429). Decoys and challenges of another purpose never verify.
+     * `beforeConsume` runs once the code matched and may refuse (throw) without using the code up.
      */
-    async verify(challengeId: string, code: string, purposes: readonly OtpPurpose[]): Promise<OtpChallengeRow> {
+    async verify(
+      challengeId: string,
+      code: string,
+      purposes: readonly OtpPurpose[],
+      beforeConsume?: (row: OtpChallengeRow) => Promise<void>,
+    ): Promise<OtpChallengeRow> {
       const row = await otps.recordAttempt(challengeId);
       if (!row) throw new AppError('OTP_INVALID');
       if (row.attempts > config.maxAttempts) throw new AppError('OTP_ATTEMPTS_EXCEEDED');
@@ -126,6 +132,7 @@ export function createOtpService({ otps, sms, mail, config, secret, log }: OtpSe
         if (row.attempts >= config.maxAttempts) throw new AppError('OTP_ATTEMPTS_EXCEEDED');
         throw new AppError('OTP_INVALID', undefined, { attemptsRemaining: config.maxAttempts - row.attempts });
       }
+      await beforeConsume?.(row);
       if (!(await otps.consume(row.id))) throw new AppError('OTP_INVALID');
       return row;
     },

@@ -113,8 +113,9 @@ export function createUsersService(deps: { users: UserRepository; sessions: Sess
     },
 
     async confirmContactChange(actor: Actor, input: { challengeId: string; code: string }) {
-      const challenge = await otp.verify(input.challengeId, input.code, ['change_email', 'change_phone']);
-      if (challenge.userId !== actor.userId) throw new AppError('OTP_INVALID');
+      const challenge = await otp.verify(input.challengeId, input.code, ['change_email', 'change_phone'], async (row) => {
+        if (row.userId !== actor.userId) throw new AppError('OTP_INVALID');
+      });
       const now = new Date();
       const patch = challenge.purpose === 'change_email' ? { email: challenge.destination, emailVerifiedAt: now } : { phone: challenge.destination, phoneVerifiedAt: now };
       try {
