@@ -2,11 +2,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import type { Test } from 'tap';
 import { type App, type AppOverrides, buildApp } from '../src/app.js';
 import { type Config, loadConfig } from '../src/config.js';
+import { AppError } from '../src/errors.js';
 import { type DatabaseHandle, pgliteHandle } from '../src/db/client.js';
 import { migrate, migrationsFolder } from '../src/db/migrate.js';
 
@@ -123,4 +125,27 @@ export async function build(t: Test, options: BuildOptions = {}): Promise<App> {
 export function problemOf(t: Test, response: { headers: Record<string, unknown>; json: () => unknown }) {
   t.match(String(response.headers['content-type']), /^application\/problem\+json/, 'problem+json content type');
   return response.json() as { type: string; title: string; status: number; code: string; detail?: string; requestId?: string; errors?: Array<{ field: string; message: string }>; [key: string]: unknown };
+}
+
+/** The AppError a promise rejects with (anything else is rethrown; fulfilling fails). */
+export async function rejectionOf(promise: Promise<unknown>): Promise<AppError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof AppError) return error;
+    throw error;
+  }
+  throw new Error('expected a rejection');
+}
+
+/** A log destination that keeps every line, for asserting on what is (not) logged. */
+export function captureLogs(): { stream: Writable; text: () => string } {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  return { stream, text: () => lines.join('') };
 }

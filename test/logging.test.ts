@@ -1,7 +1,6 @@
-import { Writable } from 'node:stream';
 import t from 'tap';
 import { redactUrl } from '../src/logging.js';
-import { build } from './helper.js';
+import { build, captureLogs } from './helper.js';
 
 t.test('redactUrl', async (t) => {
   t.equal(redactUrl('/ws?token=abc.def'), '/ws?[REDACTED]', 'socket URLs lose the whole query');
@@ -12,13 +11,8 @@ t.test('redactUrl', async (t) => {
 });
 
 t.test('secrets in headers, query strings and bodies never reach the log', async (t) => {
-  const lines: string[] = [];
-  const logStream = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(String(chunk));
-      done();
-    },
-  });
+  const logs = captureLogs();
+  const logStream = logs.stream;
   const app = await build(t, { env: { LOG_LEVEL: 'trace' }, overrides: { logStream } });
   app.post('/api/v1/test/log-body', async (request) => {
     request.log.info({ body: request.body }, 'got body');
@@ -34,7 +28,7 @@ t.test('secrets in headers, query strings and bodies never reach the log', async
     payload: { password: 'pw-EEE', refreshToken: 'rt-FFF', code: '123987', nested: { accessToken: 'at-GGG' }, username: 'visible-user' },
   });
 
-  const log = lines.join('');
+  const log = logs.text();
   t.match(log, /visible-q/, 'ordinary query values are logged');
   t.match(log, /visible-user/, 'ordinary body fields are logged');
   for (const secret of ['tok-AAA', 'hdr-BBB', 'tkt-CCC', 'proto-DDD', 'pw-EEE', 'rt-FFF', '123987', 'at-GGG']) {

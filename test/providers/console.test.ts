@@ -1,10 +1,10 @@
-import { Writable } from 'node:stream';
 import { pino, type LoggerOptions } from 'pino';
 import t from 'tap';
 import { loggerOptions } from '../../src/logging.js';
 import { createConsoleMail } from '../../src/providers/mail/console-mail.js';
 import { type OtpPurpose, otpMail, otpSms } from '../../src/providers/mail/templates.js';
 import { createConsoleSms } from '../../src/providers/sms/console-sms.js';
+import { captureLogs } from '../helper.js';
 
 function recordingLogger() {
   const calls: Array<{ obj: object; msg: string }> = [];
@@ -29,18 +29,13 @@ t.test('console mail logs recipient, subject and text', async (t) => {
 });
 
 t.test("the code survives the app's log redaction, so a developer can read it", async (t) => {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(String(chunk));
-      done();
-    },
-  });
+  const logs = captureLogs();
+  const stream = logs.stream;
   const logger = pino(loggerOptions('info') as LoggerOptions, stream);
   await createConsoleSms(logger).send('+15551234567', otpSms('482915', 'login', 5));
   const mail = otpMail('730461', 'register', 10);
   await createConsoleMail(logger).send({ to: 'ann@example.com', ...mail });
-  const log = lines.join('');
+  const log = logs.text();
   t.match(log, /482915/, 'sms code in the log');
   t.match(log, /730461/, 'mail code in the log');
   t.notMatch(log, /<p/, 'the html part is not logged');

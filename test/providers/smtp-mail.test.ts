@@ -3,10 +3,11 @@ import { type AddressInfo, type Socket, createServer as createNetServer } from '
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import type { Test } from 'tap';
 import t from 'tap';
-import { AppError } from '../../src/errors.js';
 import { createSmtpMail } from '../../src/providers/mail/smtp-mail.js';
 import { otpMail } from '../../src/providers/mail/templates.js';
 import { mimePart } from '../support/mailbox.js';
+import { rejectionOf } from '../helper.js';
+import { freePort } from '../support/loopback.js';
 
 /*
  * Real nodemailer against a real SMTP server (smtp-server) on a local port.
@@ -65,25 +66,7 @@ async function silentServer(t: Test) {
   return `smtp://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-async function freePort(): Promise<number> {
-  const server = createNetServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
-async function rejection(promise: Promise<unknown>): Promise<AppError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof AppError) return error;
-    throw error;
-  }
-  throw new Error('expected the send to fail');
-}
 
 t.test('delivers a multipart text + html message', async (t) => {
   const smtp = await smtpServer(t);
@@ -116,7 +99,7 @@ t.test('a rejected recipient is MAIL_DELIVERY_FAILED with the SMTP code', async 
   });
   const mail = createSmtpMail({ url: smtp.url, from: FROM, timeoutMs: 2000 });
   t.teardown(() => mail.close());
-  const error = await rejection(mail.send({ to: 'nobody@example.com', ...otpMail('482915', 'login', 5) }));
+  const error = await rejectionOf(mail.send({ to: 'nobody@example.com', ...otpMail('482915', 'login', 5) }));
   t.equal(error.code, 'MAIL_DELIVERY_FAILED');
   t.equal(error.status, 502);
   t.same(error.extensions, { smtpCode: 550 });
@@ -132,14 +115,14 @@ t.test('a server closing the channel (421) is PROVIDER_UNAVAILABLE', async (t) =
   });
   const mail = createSmtpMail({ url: smtp.url, from: FROM, timeoutMs: 2000 });
   t.teardown(() => mail.close());
-  const error = await rejection(mail.send({ to: 'ann@example.com', ...otpMail('482915', 'login', 5) }));
+  const error = await rejectionOf(mail.send({ to: 'ann@example.com', ...otpMail('482915', 'login', 5) }));
   t.equal(error.code, 'PROVIDER_UNAVAILABLE');
 });
 
 t.test('a closed port is PROVIDER_UNAVAILABLE', async (t) => {
   const mail = createSmtpMail({ url: `smtp://127.0.0.1:${await freePort()}`, from: FROM, timeoutMs: 2000 });
   t.teardown(() => mail.close());
-  const error = await rejection(mail.send({ to: 'ann@example.com', ...otpMail('482915', 'login', 5) }));
+  const error = await rejectionOf(mail.send({ to: 'ann@example.com', ...otpMail('482915', 'login', 5) }));
   t.equal(error.code, 'PROVIDER_UNAVAILABLE');
   t.equal(error.status, 503);
 });
@@ -148,7 +131,7 @@ t.test('a server that never greets is PROVIDER_UNAVAILABLE', async (t) => {
   const mail = createSmtpMail({ url: await silentServer(t), from: FROM, timeoutMs: 500 });
   t.teardown(() => mail.close());
   const started = Date.now();
-  const error = await rejection(mail.send({ to: 'ann@example.com', ...otpMail('482915', 'login', 5) }));
+  const error = await rejectionOf(mail.send({ to: 'ann@example.com', ...otpMail('482915', 'login', 5) }));
   t.equal(error.code, 'PROVIDER_UNAVAILABLE');
   // Loose on purpose: only tells timeoutMs apart from nodemailer's 30 s greeting default.
   t.ok(Date.now() - started < 10_000, 'gave up well before the nodemailer default');

@@ -1,11 +1,10 @@
-import { once } from 'node:events';
 import { type ServerResponse, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Test } from 'tap';
 import t from 'tap';
 import { AppError } from '../../src/errors.js';
 import { createTwilioSms } from '../../src/providers/sms/twilio-sms.js';
-import { serveOnLoopback } from '../support/loopback.js';
+import { freePort, serveOnLoopback } from '../support/loopback.js';
+import { rejectionOf } from '../helper.js';
 
 /*
  * The real twilio SDK against a local HTTP stub standing in for api.twilio.com (via baseUrl).
@@ -68,25 +67,7 @@ function messageResource(request: Recorded) {
   };
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
-async function rejection(promise: Promise<unknown>): Promise<AppError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof AppError) return error;
-    throw error;
-  }
-  throw new Error('expected the send to fail');
-}
 
 /** Nothing a caller could log or answer carries the token or the text. */
 function assertClean(t: Test, error: AppError) {
@@ -133,7 +114,7 @@ t.test('a sender is required', async (t) => {
 t.test('an API rejection is SMS_DELIVERY_FAILED with the Twilio error code', async (t) => {
   const api = await stub(t, (res) => json(res, 400, { code: 21211, message: "The 'To' number +1555 is not a valid phone number.", more_info: 'https://www.twilio.com/docs/errors/21211', status: 400 }));
   const sms = createTwilioSms({ accountSid: SID, authToken: TOKEN, from: '+15550001111', baseUrl: api.url, timeoutMs: 2000 });
-  const error = await rejection(sms.send('+1555', TEXT));
+  const error = await rejectionOf(sms.send('+1555', TEXT));
   t.equal(error.code, 'SMS_DELIVERY_FAILED');
   t.equal(error.status, 502);
   t.same(error.extensions, { providerCode: 21211 });
@@ -144,7 +125,7 @@ t.test('an API rejection is SMS_DELIVERY_FAILED with the Twilio error code', asy
 t.test('an RFC 9457 rejection is mapped the same way', async (t) => {
   const api = await stub(t, (res) => json(res, 400, { type: 'https://www.twilio.com/docs/errors/21211', title: 'Invalid To', status: 400, code: 21211 }));
   const sms = createTwilioSms({ accountSid: SID, authToken: TOKEN, from: '+15550001111', baseUrl: api.url, timeoutMs: 2000 });
-  const error = await rejection(sms.send('+1555', TEXT));
+  const error = await rejectionOf(sms.send('+1555', TEXT));
   t.equal(error.code, 'SMS_DELIVERY_FAILED');
   t.same(error.extensions, { providerCode: 21211 });
 });
@@ -152,7 +133,7 @@ t.test('an RFC 9457 rejection is mapped the same way', async (t) => {
 t.test('a 503 from the provider is PROVIDER_UNAVAILABLE', async (t) => {
   const api = await stub(t, (res) => json(res, 503, { code: 20503, message: 'Service Unavailable', status: 503 }));
   const sms = createTwilioSms({ accountSid: SID, authToken: TOKEN, from: '+15550001111', baseUrl: api.url, timeoutMs: 2000 });
-  const error = await rejection(sms.send('+15552223333', TEXT));
+  const error = await rejectionOf(sms.send('+15552223333', TEXT));
   t.equal(error.code, 'PROVIDER_UNAVAILABLE');
   t.equal(error.status, 503);
   assertClean(t, error);
@@ -162,7 +143,7 @@ t.test('a provider that never answers is PROVIDER_UNAVAILABLE', async (t) => {
   const api = await stub(t, () => {});
   const sms = createTwilioSms({ accountSid: SID, authToken: TOKEN, from: '+15550001111', baseUrl: api.url, timeoutMs: 500 });
   const started = Date.now();
-  const error = await rejection(sms.send('+15552223333', TEXT));
+  const error = await rejectionOf(sms.send('+15552223333', TEXT));
   t.equal(error.code, 'PROVIDER_UNAVAILABLE');
   t.equal(api.requests.length, 1, 'the request did reach the stub');
   // Loose on purpose: only tells timeoutMs apart from the SDK's 30 s default.
@@ -172,7 +153,7 @@ t.test('a provider that never answers is PROVIDER_UNAVAILABLE', async (t) => {
 
 t.test('a closed port is PROVIDER_UNAVAILABLE', async (t) => {
   const sms = createTwilioSms({ accountSid: SID, authToken: TOKEN, from: '+15550001111', baseUrl: `http://127.0.0.1:${await freePort()}`, timeoutMs: 2000 });
-  const error = await rejection(sms.send('+15552223333', TEXT));
+  const error = await rejectionOf(sms.send('+15552223333', TEXT));
   t.equal(error.code, 'PROVIDER_UNAVAILABLE');
   assertClean(t, error);
 });

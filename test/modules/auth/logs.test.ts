@@ -1,8 +1,8 @@
-import { Writable } from 'node:stream';
 import t from 'tap';
 import { type ChallengeBody, type TokenPairBody, call, expectStatus, register, registerByPhone, uniqueEmail, uniqueUsername, verifyOtp } from '../../support/accounts.js';
 import { buildAuthApp } from '../../support/auth-app.js';
 import { TWILIO_TOKEN } from '../../support/sms-gateway.js';
+import { captureLogs } from '../../helper.js';
 
 /*
  * At LOG_LEVEL=trace, a whole sign-up / sign-in / refresh / reset flow leaves no password, code or
@@ -11,13 +11,8 @@ import { TWILIO_TOKEN } from '../../support/sms-gateway.js';
  */
 
 t.test('no password, code or token reaches the log', async (t) => {
-  const lines: string[] = [];
-  const logStream = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(String(chunk));
-      done();
-    },
-  });
+  const logs = captureLogs();
+  const logStream = logs.stream;
   const { app, mailbox, sms } = await buildAuthApp(t, { env: { LOG_LEVEL: 'trace' }, overrides: { logStream } });
   const secrets: string[] = [TWILIO_TOKEN];
   const keep = (...values: string[]) => {
@@ -64,8 +59,8 @@ t.test('no password, code or token reaches the log', async (t) => {
   keep('Phone-Passphrase-For-Logs-4', byPhone.accessToken, byPhone.refreshToken, sms.sentTo('+447911123444')[0]!.code!);
   t.equal((await call(app, 'GET', '/users/me', { token: byPhone.accessToken })).statusCode, 200);
 
-  const log = lines.join('');
-  t.ok(lines.length > 20, `the log was captured (${lines.length} lines)`);
+  const log = logs.text();
+  t.ok(logs.text().split('\n').length > 20, 'the log was captured');
   t.match(log, '/api/v1/auth/verify-otp', 'requests are logged at trace');
   t.match(log, 'REFRESH_TOKEN_REUSED', 'rejections are logged with their (non-secret) error code');
   t.match(log, 'INVALID_CREDENTIALS');
