@@ -11,13 +11,23 @@ export const Phone = Type.String({ minLength: 1, maxLength: 32, description: 'E.
 export const Code = Type.String({ pattern: '^[0-9]{6}$', examples: ['123456'] });
 export const DeviceName = Type.String({ maxLength: 100, description: 'Shown in the session list.', examples: ['Pixel 8'] });
 
+const publicUserFields = {
+  id: Id,
+  username: Type.String(),
+  displayName: Type.String(),
+  about: Type.Union([Type.String(), Type.Null()]),
+  avatarUrl: Type.Union([Type.String(), Type.Null()]),
+};
+
+export const PublicUser = Type.Object(publicUserFields, {
+  $id: 'PublicUser',
+  description: 'Another user as anyone may see them: no contact details.',
+});
+
+/** The public profile plus what only its owner sees (mirrors toPrivateUser). */
 export const PrivateUser = Type.Object(
   {
-    id: Id,
-    username: Type.String(),
-    displayName: Type.String(),
-    about: Type.Union([Type.String(), Type.Null()]),
-    avatarUrl: Type.Union([Type.String(), Type.Null()]),
+    ...publicUserFields,
     email: Type.Union([Type.String(), Type.Null()]),
     emailVerified: Type.Boolean(),
     phone: Type.Union([Type.String(), Type.Null()]),
@@ -26,17 +36,6 @@ export const PrivateUser = Type.Object(
     createdAt: Timestamp,
   },
   { $id: 'PrivateUser', description: 'Your own account, contacts included.' },
-);
-
-export const PublicUser = Type.Object(
-  {
-    id: Id,
-    username: Type.String(),
-    displayName: Type.String(),
-    about: Type.Union([Type.String(), Type.Null()]),
-    avatarUrl: Type.Union([Type.String(), Type.Null()]),
-  },
-  { $id: 'PublicUser', description: 'Another user as anyone may see them: no contact details.' },
 );
 
 export const Challenge = Type.Object(

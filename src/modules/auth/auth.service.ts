@@ -90,12 +90,16 @@ export function createAuthService(deps: AuthServiceDeps) {
     return users.findByUsername(value);
   }
 
+  /** Deletes `user` if it is a sign-up never verified within the code lifetime; true when it was. */
+  function releaseIfAbandoned(user: UserRow, tx: Database): Promise<boolean> {
+    return users.deleteAbandoned(user.id, new Date(Date.now() - config.otpTtlSeconds * 1000), tx);
+  }
+
   /** A contact held by an abandoned sign-up is released; one held by a real account is not. */
   async function contactHolder(kind: 'email' | 'phone', value: string, tx: Database): Promise<UserRow | undefined> {
     const holder = kind === 'email' ? await users.findByEmail(value, tx) : await users.findByPhone(value, tx);
-    if (!holder) return undefined;
-    const released = await users.deleteAbandoned(holder.id, new Date(Date.now() - config.otpTtlSeconds * 1000), tx);
-    return released ? undefined : holder;
+    if (!holder || (await releaseIfAbandoned(holder, tx))) return undefined;
+    return holder;
   }
 
   return {
@@ -115,7 +119,7 @@ export function createAuthService(deps: AuthServiceDeps) {
 
       const created = db.transaction(async (tx) => {
         const existing = await users.findByUsername(input.username, tx);
-        if (existing && !(await users.deleteAbandoned(existing.id, new Date(Date.now() - config.otpTtlSeconds * 1000), tx))) {
+        if (existing && !(await releaseIfAbandoned(existing, tx))) {
           throw new AppError('USERNAME_TAKEN');
         }
         const taken = (email && (await contactHolder('email', email, tx))) || (phone && (await contactHolder('phone', phone, tx)));
