@@ -22,6 +22,7 @@ import { infrastructurePlugin } from './plugins/infrastructure.js';
 import { metricsPlugin } from './plugins/metrics.js';
 import { securityPlugin } from './plugins/security.js';
 import { swaggerPlugin } from './plugins/swagger.js';
+import { sweeperPlugin } from './plugins/sweeper.js';
 import { websocketPlugin } from './plugins/websocket.js';
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
@@ -95,6 +96,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       mail: overrides.mail ?? createMailSender(config, app.log),
       ownsMail: !overrides.mail,
     });
+    await app.register(sweeperPlugin, { intervalSeconds: config.chat.sweepIntervalSeconds });
     await app.register(healthRoutes);
     await app.register(apiRoutes, { prefix: '/api/v1', authRateLimitMax: config.auth.rateLimitMax });
   } catch (error) {

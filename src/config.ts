@@ -50,6 +50,10 @@ const Env = Type.Object({
   SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://', secret: true, description: 'nodemailer SMTP URL; unset prints mail to the log.' })),
   MAIL_FROM: Type.String({ default: 'Chat <no-reply@localhost>', minLength: 3, description: 'From header of outgoing mail.' }),
   PROVIDER_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 500, maximum: 60_000, description: 'Timeout for one SMS or mail send.' }),
+  MAX_GROUP_MEMBERS: Type.Integer({ default: 1024, minimum: 2, maximum: 100_000, description: 'Members of a group (owner included) and recipients of a broadcast list.' }),
+  MESSAGE_MAX_LENGTH: Type.Integer({ default: 4096, minimum: 1, maximum: 65_536, description: 'Characters in a message body.' }),
+  MESSAGE_EDIT_WINDOW_SECONDS: Type.Integer({ default: 900, minimum: 0, description: 'How long a sender may edit, or delete for everyone, their message.' }),
+  SWEEP_INTERVAL_SECONDS: Type.Integer({ default: 60, minimum: 1, maximum: 86_400, description: 'How often expired (disappearing) messages are deleted.' }),
   ADMIN_USERNAME: Type.Optional(Type.String({ minLength: 3, description: 'With ADMIN_PASSWORD: creates (or promotes) this admin at boot.' })),
   ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 8, secret: true, description: 'Password for ADMIN_USERNAME when it is created.' })),
 });
@@ -102,6 +106,12 @@ export interface Config {
       };
   readonly mail: { readonly smtpUrl: string | undefined; readonly from: string };
   readonly providerTimeoutMs: number;
+  readonly chat: {
+    readonly maxGroupMembers: number;
+    readonly messageMaxLength: number;
+    readonly editWindowSeconds: number;
+    readonly sweepIntervalSeconds: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -199,6 +209,12 @@ function toConfig(env: Env): Config {
         : { provider: 'console' as const },
     mail: { smtpUrl: env.SMTP_URL, from: env.MAIL_FROM },
     providerTimeoutMs: env.PROVIDER_TIMEOUT_MS,
+    chat: {
+      maxGroupMembers: env.MAX_GROUP_MEMBERS,
+      messageMaxLength: env.MESSAGE_MAX_LENGTH,
+      editWindowSeconds: env.MESSAGE_EDIT_WINDOW_SECONDS,
+      sweepIntervalSeconds: env.SWEEP_INTERVAL_SECONDS,
+    },
   });
 }
 

@@ -3,6 +3,7 @@ import {
   bigint,
   boolean,
   check,
+  customType,
   index,
   integer,
   jsonb,
@@ -25,6 +26,7 @@ const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull(
 const updatedAt = () => timestamp('updated_at', { withTimezone: true }).notNull().defaultNow();
 /** Sequence numbers are bigint in SQL; JS numbers are exact up to 2^53, far beyond any chat. */
 const seqColumn = (name: string) => bigint(name, { mode: 'number' }).notNull().default(0);
+const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' });
 
 export const userRoles = ['user', 'support', 'admin'] as const;
 export const userStatuses = ['active', 'banned'] as const;
@@ -139,6 +141,8 @@ export const conversations = pgTable(
     lastMessageAt: timestamp('last_message_at', { withTimezone: true }),
     retention: text('retention', { enum: retentionModes }).notNull().default('persistent'),
     ttlSeconds: integer('ttl_seconds'),
+    /** Current members (broadcast lists: recipients), kept by the membership writes: limits and previews read it in O(1). */
+    memberCount: integer('member_count').notNull().default(0),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -152,7 +156,12 @@ export const conversations = pgTable(
 
 export const memberRoles = ['owner', 'admin', 'member'] as const;
 
-/** Membership plus the member's own view: receipts (`readSeq`, `deliveredSeq`), cleared history, flags. */
+/**
+ * Membership plus the member's own view: receipts (`readSeq`, `deliveredSeq`), cleared history, flags.
+ * A member sees the seqs in (max(joinedSeq, clearedSeq), leftSeq ?? lastSeq]. Leaving keeps the row
+ * (`leftAt`, `leftSeq`) so a former member still reads what was said while they were in.
+ * `activityAt` copies the conversation's last activity so each inbox pages by one index.
+ */
 export const conversationMembers = pgTable(
   'conversation_members',
   {
@@ -163,6 +172,10 @@ export const conversationMembers = pgTable(
     readSeq: seqColumn('read_seq'),
     deliveredSeq: seqColumn('delivered_seq'),
     clearedSeq: seqColumn('cleared_seq'),
+    joinedSeq: seqColumn('joined_seq'),
+    leftAt: timestamp('left_at', { withTimezone: true }),
+    leftSeq: bigint('left_seq', { mode: 'number' }),
+    activityAt: timestamp('activity_at', { withTimezone: true }).notNull().defaultNow(),
     mutedUntil: timestamp('muted_until', { withTimezone: true }),
     archived: boolean('archived').notNull().default(false),
     pinned: boolean('pinned').notNull().default(false),
@@ -170,6 +183,8 @@ export const conversationMembers = pgTable(
   (t) => [
     primaryKey({ columns: [t.conversationId, t.userId] }),
     index('conversation_members_user_id_idx').on(t.userId, t.conversationId),
+    index('conversation_members_conversation_joined_idx').on(t.conversationId, t.joinedAt),
+    index('conversation_members_inbox_idx').on(t.userId, t.archived, t.pinned.desc(), t.activityAt.desc(), t.conversationId.desc()),
     check('conversation_members_role_check', sql`${t.role} in ('owner', 'admin', 'member')`),
   ],
 );
@@ -189,16 +204,77 @@ export const messages = pgTable(
     forwardFromId: uuid('forward_from_id'),
     mentions: jsonb('mentions').$type<string[]>(),
     metadata: jsonb('metadata').$type<Record<string, unknown>>(),
+    /** Summary of message_reactions, rewritten with each reaction change so reads never aggregate. */
+    reactions: jsonb('reactions').$type<Array<{ emoji: string; count: number }>>().notNull().default(sql`'[]'::jsonb`),
     createdAt: createdAt(),
     editedAt: timestamp('edited_at', { withTimezone: true }),
     deletedAt: timestamp('deleted_at', { withTimezone: true }),
     expiresAt: timestamp('expires_at', { withTimezone: true }),
+    /** Full-text search over bodies; 'simple' (no stemming) because chats mix languages. */
+    searchVector: tsvector('search_vector').generatedAlwaysAs(sql`to_tsvector('simple', coalesce(body, ''))`),
   },
   (t) => [
     uniqueIndex('messages_conversation_seq_key').on(t.conversationId, t.seq),
     uniqueIndex('messages_sender_client_key').on(t.senderId, t.clientId),
     index('messages_expires_at_idx').on(t.expiresAt).where(sql`${t.expiresAt} is not null`),
+    index('messages_search_idx').using('gin', t.searchVector),
   ],
+);
+
+/** Earlier bodies of an edited message, oldest first; removed with the message's delete-for-everyone. */
+export const messageVersions = pgTable(
+  'message_versions',
+  {
+    messageId: uuid('message_id').notNull().references(() => messages.id, { onDelete: 'cascade' }),
+    version: integer('version').notNull(),
+    body: text('body'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.messageId, t.version] })],
+);
+
+/** Messages a user deleted for themselves only. */
+export const messageHides = pgTable(
+  'message_hides',
+  {
+    userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    messageId: uuid('message_id').notNull().references(() => messages.id, { onDelete: 'cascade' }),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.messageId] })],
+);
+
+export const messageReactions = pgTable(
+  'message_reactions',
+  {
+    messageId: uuid('message_id').notNull().references(() => messages.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    emoji: text('emoji').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.messageId, t.userId, t.emoji] })],
+);
+
+export const messagePins = pgTable(
+  'message_pins',
+  {
+    conversationId: uuid('conversation_id').notNull().references(() => conversations.id, { onDelete: 'cascade' }),
+    messageId: uuid('message_id').notNull().references(() => messages.id, { onDelete: 'cascade' }),
+    pinnedBy: uuid('pinned_by').references(() => users.id, { onDelete: 'set null' }),
+    pinnedAt: timestamp('pinned_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.conversationId, t.messageId] }), uniqueIndex('message_pins_message_key').on(t.messageId)],
+);
+
+/** Who a broadcast list sends to. Recipients are not members: the list is visible to its owner only. */
+export const broadcastRecipients = pgTable(
+  'broadcast_recipients',
+  {
+    conversationId: uuid('conversation_id').notNull().references(() => conversations.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.conversationId, t.userId] })],
 );
 
 /** `blockerId` blocked `blockedId`: no direct chats, no messages, hidden from each other's search. */

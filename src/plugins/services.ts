@@ -1,3 +1,4 @@
+import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
@@ -6,6 +7,16 @@ import { createOtpRepository } from '../modules/auth/otp.repository.js';
 import { createOtpService } from '../modules/auth/otp.service.js';
 import { createPasswordHasher } from '../modules/auth/password.js';
 import { createSessionRepository } from '../modules/auth/session.repository.js';
+import { createConversationAccess } from '../modules/conversations/conversation.access.js';
+import { createConversationPresenter } from '../modules/conversations/conversation.presenter.js';
+import { createConversationRepository } from '../modules/conversations/conversation.repository.js';
+import { type ConversationsService, createConversationsService } from '../modules/conversations/conversations.service.js';
+import { type MembersService, createMembersService } from '../modules/conversations/members.service.js';
+import { type ReceiptsService, createReceiptsService } from '../modules/conversations/receipts.service.js';
+import { createMessageRepository } from '../modules/messages/message.repository.js';
+import { type MessagesService, createMessagesService } from '../modules/messages/messages.service.js';
+import { type ReactionsService, createReactionsService } from '../modules/messages/reactions.service.js';
+import { createChatEvents } from '../events/chat-events.js';
 import { createUserRepository } from '../modules/users/user.repository.js';
 import { type UsersService, createUsersService } from '../modules/users/users.service.js';
 import type { MailSender } from '../providers/mail/mail-sender.js';
@@ -15,6 +26,11 @@ import { bearerToken } from './auth.js';
 export interface Services {
   auth: AuthService;
   users: UsersService;
+  conversations: ConversationsService;
+  members: MembersService;
+  receipts: ReceiptsService;
+  messages: MessagesService;
+  reactions: ReactionsService;
 }
 
 declare module 'fastify' {
@@ -50,7 +66,7 @@ export const servicesPlugin = fp<{ config: Config; sms: SmsSender; mail: MailSen
       config: { ...config.auth, otpTtlSeconds: config.otp.ttlSeconds },
     });
     const users = createUsersService({ users: userRepository, sessions: sessionRepository, otp, passwords });
-    app.decorate('services', { auth, users });
+    app.decorate('services', { auth, users, ...createChatServices(app, config) });
 
     app.decorate('authenticate', async (request) => {
       const token = bearerToken(request.headers.authorization);
@@ -66,3 +82,21 @@ export const servicesPlugin = fp<{ config: Config; sms: SmsSender; mail: MailSen
   },
   { name: 'services', dependencies: ['infrastructure', 'auth'] },
 );
+
+/** Conversations and messages over their repositories, publishing domain events on the app's bus. */
+function createChatServices(app: FastifyInstance, config: Config) {
+  const conversationRepository = createConversationRepository(app.db);
+  const messageRepository = createMessageRepository(app.db);
+  const events = createChatEvents(app.bus, (error, channel) => app.log.warn({ err: error, channel }, 'event publish failed'));
+  const access = createConversationAccess(conversationRepository);
+  const presenter = createConversationPresenter({ conversations: conversationRepository, messages: messageRepository });
+  const chat = { maxGroupMembers: config.chat.maxGroupMembers };
+  const messages = createMessagesService({ messages: messageRepository, conversations: conversationRepository, access, events, config: config.chat });
+  return {
+    conversations: createConversationsService({ conversations: conversationRepository, access, presenter, events, config: chat }),
+    members: createMembersService({ conversations: conversationRepository, access, events, config: chat }),
+    receipts: createReceiptsService({ conversations: conversationRepository, access, events }),
+    messages,
+    reactions: createReactionsService({ messages: messageRepository, access, visibility: messages.visibility, events }),
+  };
+}

@@ -1,0 +1,52 @@
+import type { MessageRepository } from '../messages/message.repository.js';
+import { toMessage } from '../messages/message.views.js';
+import type { ConversationRecord, ConversationRepository, MemberRecord } from './conversation.repository.js';
+import { type ConversationView, seqWindow, toConversation, visibleLastSeq } from './conversation.views.js';
+
+/**
+ * Turns (conversation, membership) rows into conversation resources with a fixed number of queries
+ * per page, whatever its size: peers, member previews and last messages are each read in one batch.
+ */
+export function createConversationPresenter(deps: { conversations: ConversationRepository; messages: MessageRepository }) {
+  const { conversations, messages } = deps;
+
+  const peerOf = (conversation: ConversationRecord, viewerId: string): string | null => {
+    if (conversation.kind !== 'direct' || !conversation.directKey) return null;
+    const [a, b] = conversation.directKey.split(':');
+    return a === viewerId ? b! : a!;
+  };
+
+  async function present(rows: Array<{ conversation: ConversationRecord; member: MemberRecord }>): Promise<ConversationView[]> {
+    if (rows.length === 0) return [];
+    const peerIds = rows.map((r) => peerOf(r.conversation, r.member.userId)).filter((id): id is string => id !== null);
+    const lastSeqs = rows
+      .map(({ conversation, member }) => ({ conversationId: conversation.id, seq: visibleLastSeq(conversation, member), lower: seqWindow(member).lower }))
+      .filter((p) => p.seq > p.lower);
+    const [peers, previews, lastMessages] = await Promise.all([
+      conversations.usersByIds([...new Set(peerIds)]),
+      conversations.previews(rows.map((r) => r.conversation.id)),
+      messages.findBySeqs(lastSeqs),
+    ]);
+    const peerById = new Map(peers.map((u) => [u.id, u]));
+    const lastByConversation = new Map(lastMessages.map((m) => [m.conversationId, m]));
+    return rows.map(({ conversation, member }) => {
+      const peerId = peerOf(conversation, member.userId);
+      const last = lastByConversation.get(conversation.id);
+      return toConversation(conversation, member, {
+        peer: peerId ? (peerById.get(peerId) ?? null) : null,
+        preview: previews.get(conversation.id) ?? [],
+        lastMessage: last && last.seq === visibleLastSeq(conversation, member) ? toMessage(last) : null,
+      });
+    });
+  }
+
+  return {
+    present,
+    async one(conversation: ConversationRecord, member: MemberRecord): Promise<ConversationView> {
+      const [view] = await present([{ conversation, member }]);
+      return view!;
+    },
+  };
+}
+
+export type ConversationPresenter = ReturnType<typeof createConversationPresenter>;

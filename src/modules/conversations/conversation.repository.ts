@@ -1,0 +1,300 @@
+import { and, asc, eq, gt, inArray, isNull, ne, notExists, or, sql } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { rowsOf } from '../../db/raw.js';
+import { broadcastRecipients, conversationMembers, conversations, userBlocks, users } from '../../db/schema.js';
+import { randomToken } from '../../lib/crypto.js';
+import { newId } from '../../lib/ids.js';
+
+export type ConversationRecord = typeof conversations.$inferSelect;
+export type MemberRecord = typeof conversationMembers.$inferSelect;
+export type UserRecord = typeof users.$inferSelect;
+export type InboxCursor = { p: boolean; t: string; i: string };
+
+const directKey = (a: string, b: string) => (a < b ? `${a}:${b}` : `${b}:${a}`);
+const newRoomName = () => `r_${randomToken(12)}`;
+const now = () => new Date();
+
+/** Conversations, memberships and the per-member view (receipts, flags). */
+export function createConversationRepository(db: Database) {
+  return {
+    /** The conversation and the caller's membership row (current or former), in one read. */
+    async findAccess(conversationId: string, userId: string): Promise<{ conversation: ConversationRecord; member: MemberRecord } | undefined> {
+      const [row] = await db
+        .select({ conversation: conversations, member: conversationMembers })
+        .from(conversations)
+        .innerJoin(conversationMembers, and(eq(conversationMembers.conversationId, conversations.id), eq(conversationMembers.userId, userId)))
+        .where(eq(conversations.id, conversationId));
+      return row;
+    },
+
+    /** Of `ids`, the active users that neither blocked `actorId` nor were blocked by them. */
+    async reachableUsers(actorId: string, ids: string[]): Promise<UserRecord[]> {
+      if (ids.length === 0) return [];
+      const blocked = db
+        .select({ one: sql`1` })
+        .from(userBlocks)
+        .where(or(and(eq(userBlocks.blockerId, actorId), eq(userBlocks.blockedId, users.id)), and(eq(userBlocks.blockerId, users.id), eq(userBlocks.blockedId, actorId))));
+      return db.select().from(users).where(and(inArray(users.id, ids), eq(users.status, 'active'), notExists(blocked)));
+    },
+
+    async usersByIds(ids: string[]): Promise<UserRecord[]> {
+      return ids.length === 0 ? [] : db.select().from(users).where(inArray(users.id, ids));
+    },
+
+    /** The direct conversation of a pair, created with both members unless it exists. */
+    async findOrCreateDirect(a: string, b: string, tx: Database = db): Promise<{ conversation: ConversationRecord; created: boolean }> {
+      const key = directKey(a, b);
+      const at = now();
+      const [inserted] = await tx
+        .insert(conversations)
+        .values({ id: newId(), kind: 'direct', roomName: newRoomName(), directKey: key, createdBy: a, memberCount: 2, createdAt: at, updatedAt: at })
+        .onConflictDoNothing({ target: conversations.directKey })
+        .returning();
+      if (inserted) {
+        await tx.insert(conversationMembers).values([a, b].map((userId) => ({ conversationId: inserted.id, userId, role: 'member' as const, joinedAt: at, activityAt: at })));
+        return { conversation: inserted, created: true };
+      }
+      const [existing] = await tx.select().from(conversations).where(eq(conversations.directKey, key));
+      return { conversation: existing!, created: false };
+    },
+
+    /** A group (creator = owner) or broadcast list (creator the only member, recipients apart). */
+    async createMulti(input: {
+      kind: 'group' | 'broadcast';
+      ownerId: string;
+      title: string;
+      description?: string | null;
+      avatarUrl?: string | null;
+      retention?: { mode: 'persistent' | 'disappearing' | 'ephemeral'; ttlSeconds: number | null };
+      userIds: string[];
+    }): Promise<ConversationRecord> {
+      return db.transaction(async (tx) => {
+        const at = now();
+        const [conversation] = await tx
+          .insert(conversations)
+          .values({
+            id: newId(),
+            kind: input.kind,
+            title: input.title,
+            description: input.description ?? null,
+            avatarUrl: input.avatarUrl ?? null,
+            roomName: newRoomName(),
+            createdBy: input.ownerId,
+            retention: input.retention?.mode ?? 'persistent',
+            ttlSeconds: input.retention?.ttlSeconds ?? null,
+            memberCount: input.kind === 'group' ? input.userIds.length + 1 : input.userIds.length,
+            createdAt: at,
+            updatedAt: at,
+          })
+          .returning();
+        const id = conversation!.id;
+        await tx.insert(conversationMembers).values({ conversationId: id, userId: input.ownerId, role: 'owner', joinedAt: at, activityAt: at });
+        if (input.userIds.length > 0) {
+          if (input.kind === 'group') {
+            await tx.insert(conversationMembers).values(input.userIds.map((userId) => ({ conversationId: id, userId, role: 'member' as const, joinedAt: at, activityAt: at })));
+          } else {
+            await tx.insert(broadcastRecipients).values(input.userIds.map((userId) => ({ conversationId: id, userId, createdAt: at })));
+          }
+        }
+        return conversation!;
+      });
+    },
+
+    /**
+     * One page of a user's inbox: pinned first, then latest activity, by the
+     * (user_id, archived, pinned, activity_at, conversation_id) index. `q` filters on the title or a
+     * current member's name (a scan of this user's conversations only); `sharedWith` keeps those
+     * where that user is a current member too.
+     */
+    async inbox(input: { userId: string; archived?: boolean; q?: string; sharedWith?: string; after?: InboxCursor; limit: number }) {
+      const m = conversationMembers;
+      const pattern = input.q ? `%${input.q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%` : undefined;
+      const matches = pattern
+        ? or(
+            sql`lower(${conversations.title}) like ${pattern}`,
+            sql`exists (select 1 from conversation_members om join users u on u.id = om.user_id
+                 where om.conversation_id = ${m.conversationId} and om.user_id <> ${input.userId} and om.left_at is null
+                 and (lower(u.display_name) like ${pattern} or lower(u.username) like ${pattern}))`,
+          )
+        : undefined;
+      const shared = input.sharedWith
+        ? sql`exists (select 1 from conversation_members sm where sm.conversation_id = ${m.conversationId} and sm.user_id = ${input.sharedWith} and sm.left_at is null)`
+        : undefined;
+      const after = input.after
+        ? sql`(${m.pinned}, ${m.activityAt}, ${m.conversationId}) < (${input.after.p}, ${input.after.t}::timestamptz, ${input.after.i}::uuid)`
+        : undefined;
+      return db
+        .select({ conversation: conversations, member: m })
+        .from(m)
+        .innerJoin(conversations, eq(conversations.id, m.conversationId))
+        .where(and(eq(m.userId, input.userId), input.archived === undefined ? undefined : eq(m.archived, input.archived), matches, shared, after, input.sharedWith ? isNull(m.leftAt) : undefined))
+        .orderBy(sql`${m.pinned} desc, ${m.activityAt} desc, ${m.conversationId} desc`)
+        .limit(input.limit + 1);
+    },
+
+    /** Up to `per` current members (broadcast lists: recipients) of each conversation, earliest first. */
+    async previews(conversationIds: string[], per = 5): Promise<Map<string, UserRecord[]>> {
+      const result = new Map<string, UserRecord[]>();
+      if (conversationIds.length === 0) return result;
+      const ids = sql.join(conversationIds.map((id) => sql`${id}::uuid`), sql`, `);
+      const rows = rowsOf<{ cid: string; uid: string }>(
+        await db.execute(sql`
+          select v.cid, p.uid from unnest(array[${ids}]) as v(cid)
+          cross join lateral (
+            (select user_id as uid, joined_at as at from conversation_members where conversation_id = v.cid and left_at is null order by joined_at, user_id limit ${per})
+            union all
+            (select user_id as uid, created_at as at from broadcast_recipients where conversation_id = v.cid order by created_at, user_id limit ${per})
+            order by at limit ${per}
+          ) p`),
+      );
+      const byId = new Map((await this.usersByIds([...new Set(rows.map((r) => String(r.uid)))])).map((u) => [u.id, u]));
+      for (const row of rows) {
+        const user = byId.get(String(row.uid));
+        if (user) result.set(String(row.cid), [...(result.get(String(row.cid)) ?? []), user]);
+      }
+      return result;
+    },
+
+    async update(id: string, patch: Partial<Pick<ConversationRecord, 'title' | 'description' | 'avatarUrl' | 'retention' | 'ttlSeconds'>>): Promise<ConversationRecord | undefined> {
+      const [row] = await db.update(conversations).set({ ...patch, updatedAt: now() }).where(eq(conversations.id, id)).returning();
+      return row;
+    },
+
+    async updateMember(conversationId: string, userId: string, patch: Partial<Pick<MemberRecord, 'mutedUntil' | 'archived' | 'pinned' | 'role' | 'clearedSeq'>>) {
+      const [row] = await db.update(conversationMembers).set(patch).where(and(eq(conversationMembers.conversationId, conversationId), eq(conversationMembers.userId, userId))).returning();
+      return row;
+    },
+
+    /** Moves receipts forward only, never past the conversation's last seq (read implies delivered). */
+    async moveReceipts(conversationId: string, userId: string, to: { read?: number; delivered?: number }): Promise<MemberRecord | undefined> {
+      const read = to.read ?? 0;
+      const delivered = Math.max(to.delivered ?? 0, read);
+      const [row] = await db
+        .update(conversationMembers)
+        .set({ readSeq: sql`greatest(${conversationMembers.readSeq}, ${read})`, deliveredSeq: sql`greatest(${conversationMembers.deliveredSeq}, ${delivered})` })
+        .where(and(eq(conversationMembers.conversationId, conversationId), eq(conversationMembers.userId, userId)))
+        .returning();
+      return row;
+    },
+
+    receipts(conversationId: string) {
+      return db
+        .select({ userId: conversationMembers.userId, readSeq: conversationMembers.readSeq, deliveredSeq: conversationMembers.deliveredSeq })
+        .from(conversationMembers)
+        .where(and(eq(conversationMembers.conversationId, conversationId), isNull(conversationMembers.leftAt)))
+        .orderBy(asc(conversationMembers.joinedAt), asc(conversationMembers.userId));
+    },
+
+    /** Current members, earliest first; `after` is the previous page's last (joinedAt, userId). */
+    async members(conversationId: string, limit: number, after?: { at: Date; id: string }) {
+      const m = conversationMembers;
+      return db
+        .select({ member: m, user: users })
+        .from(m)
+        .innerJoin(users, eq(users.id, m.userId))
+        .where(and(eq(m.conversationId, conversationId), isNull(m.leftAt), after ? or(gt(m.joinedAt, after.at), and(eq(m.joinedAt, after.at), gt(m.userId, after.id))) : undefined))
+        .orderBy(asc(m.joinedAt), asc(m.userId))
+        .limit(limit);
+    },
+
+    async recipients(conversationId: string, limit: number, after?: { at: Date; id: string }) {
+      const r = broadcastRecipients;
+      return db
+        .select({ addedAt: r.createdAt, user: users })
+        .from(r)
+        .innerJoin(users, eq(users.id, r.userId))
+        .where(and(eq(r.conversationId, conversationId), after ? or(gt(r.createdAt, after.at), and(eq(r.createdAt, after.at), gt(r.userId, after.id))) : undefined))
+        .orderBy(asc(r.createdAt), asc(r.userId))
+        .limit(limit);
+    },
+
+    async recipientIds(conversationId: string): Promise<string[]> {
+      return (await db.select({ id: broadcastRecipients.userId }).from(broadcastRecipients).where(eq(broadcastRecipients.conversationId, conversationId))).map((r) => r.id);
+    },
+
+    /**
+     * Adds members (or broadcast recipients) under a lock on the conversation so the limit holds under
+     * concurrency. Former members rejoin with history visible from now. Returns the ids added, or null
+     * when the limit would be exceeded (nothing is written then).
+     */
+    async addMembers(conversation: ConversationRecord, userIds: string[], limit: number): Promise<string[] | null> {
+      return db.transaction(async (tx) => {
+        const [locked] = await tx.select().from(conversations).where(eq(conversations.id, conversation.id)).for('update');
+        if (!locked) return [];
+        const at = now();
+        if (locked.kind === 'broadcast') {
+          const present = new Set((await tx.select({ id: broadcastRecipients.userId }).from(broadcastRecipients).where(and(eq(broadcastRecipients.conversationId, locked.id), inArray(broadcastRecipients.userId, userIds)))).map((r) => r.id));
+          const fresh = userIds.filter((id) => !present.has(id));
+          if (locked.memberCount + fresh.length > limit) return null;
+          if (fresh.length === 0) return [];
+          await tx.insert(broadcastRecipients).values(fresh.map((userId) => ({ conversationId: locked.id, userId, createdAt: at })));
+          await tx.update(conversations).set({ memberCount: locked.memberCount + fresh.length }).where(eq(conversations.id, locked.id));
+          return fresh;
+        }
+        const existing = await tx.select().from(conversationMembers).where(and(eq(conversationMembers.conversationId, locked.id), inArray(conversationMembers.userId, userIds)));
+        const current = new Set(existing.filter((m) => m.leftAt === null).map((m) => m.userId));
+        const fresh = userIds.filter((id) => !current.has(id));
+        if (locked.memberCount + fresh.length > limit) return null;
+        if (fresh.length === 0) return [];
+        const seq = locked.lastSeq;
+        await tx
+          .insert(conversationMembers)
+          .values(fresh.map((userId) => ({ conversationId: locked.id, userId, role: 'member' as const, joinedAt: at, activityAt: at, joinedSeq: seq, readSeq: seq, deliveredSeq: seq, clearedSeq: 0 })))
+          .onConflictDoUpdate({
+            target: [conversationMembers.conversationId, conversationMembers.userId],
+            set: { role: 'member', joinedAt: at, activityAt: at, joinedSeq: seq, readSeq: seq, deliveredSeq: seq, clearedSeq: 0, leftAt: null, leftSeq: null },
+          });
+        await tx.update(conversations).set({ memberCount: locked.memberCount + fresh.length }).where(eq(conversations.id, locked.id));
+        return fresh;
+      });
+    },
+
+    /**
+     * Ends a membership (the row stays, with the seq it ended at) or removes a recipient. When the
+     * owner leaves, the earliest admin, else the earliest member, becomes owner. Returns the new
+     * owner's id when ownership moved.
+     */
+    async removeMember(conversationId: string, userId: string): Promise<{ removed: boolean; newOwnerId: string | null }> {
+      return db.transaction(async (tx) => {
+        const [locked] = await tx.select().from(conversations).where(eq(conversations.id, conversationId)).for('update');
+        if (!locked) return { removed: false, newOwnerId: null };
+        if (locked.kind === 'broadcast') {
+          const gone = await tx.delete(broadcastRecipients).where(and(eq(broadcastRecipients.conversationId, conversationId), eq(broadcastRecipients.userId, userId))).returning();
+          if (gone.length > 0) await tx.update(conversations).set({ memberCount: locked.memberCount - 1 }).where(eq(conversations.id, conversationId));
+          return { removed: gone.length > 0, newOwnerId: null };
+        }
+        const [left] = await tx
+          .update(conversationMembers)
+          .set({ leftAt: now(), leftSeq: locked.lastSeq })
+          .where(and(eq(conversationMembers.conversationId, conversationId), eq(conversationMembers.userId, userId), isNull(conversationMembers.leftAt)))
+          .returning();
+        if (!left) return { removed: false, newOwnerId: null };
+        await tx.update(conversations).set({ memberCount: locked.memberCount - 1 }).where(eq(conversations.id, conversationId));
+        if (left.role !== 'owner') return { removed: true, newOwnerId: null };
+        await tx.update(conversationMembers).set({ role: 'member' }).where(and(eq(conversationMembers.conversationId, conversationId), eq(conversationMembers.userId, userId)));
+        const [heir] = await tx
+          .select({ userId: conversationMembers.userId })
+          .from(conversationMembers)
+          .where(and(eq(conversationMembers.conversationId, conversationId), isNull(conversationMembers.leftAt), ne(conversationMembers.userId, userId)))
+          .orderBy(sql`case when ${conversationMembers.role} = 'admin' then 0 else 1 end`, asc(conversationMembers.joinedAt), asc(conversationMembers.userId))
+          .limit(1);
+        if (!heir) return { removed: true, newOwnerId: null };
+        await tx.update(conversationMembers).set({ role: 'owner' }).where(and(eq(conversationMembers.conversationId, conversationId), eq(conversationMembers.userId, heir.userId)));
+        return { removed: true, newOwnerId: heir.userId };
+      });
+    },
+
+    async isCurrentMember(conversationId: string, userId: string): Promise<boolean> {
+      const [row] = await db.select({ one: sql`1` }).from(conversationMembers).where(and(eq(conversationMembers.conversationId, conversationId), eq(conversationMembers.userId, userId), isNull(conversationMembers.leftAt)));
+      return row !== undefined;
+    },
+
+    async currentMemberIds(conversationId: string, among: string[]): Promise<string[]> {
+      if (among.length === 0) return [];
+      const rows = await db.select({ id: conversationMembers.userId }).from(conversationMembers).where(and(eq(conversationMembers.conversationId, conversationId), inArray(conversationMembers.userId, among), isNull(conversationMembers.leftAt)));
+      return rows.map((r) => r.id);
+    },
+  };
+}
+
+export type ConversationRepository = ReturnType<typeof createConversationRepository>;

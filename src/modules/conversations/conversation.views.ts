@@ -1,0 +1,72 @@
+import { toPublicUser } from '../users/user.views.js';
+import type { MessageView } from '../messages/message.views.js';
+import type { ConversationRecord, MemberRecord, UserRecord } from './conversation.repository.js';
+
+/** Far-future mutedUntil stands for "muted until unmuted". */
+export const MUTED_FOREVER = new Date('9999-12-31T00:00:00.000Z');
+
+/** The seqs a member may read: after max(joinedSeq, clearedSeq), up to leftSeq once they left. */
+export function seqWindow(member: MemberRecord) {
+  return { lower: Math.max(member.joinedSeq, member.clearedSeq), upper: member.leftSeq };
+}
+
+/** Last seq the member can see and count: the conversation's, or where they left. */
+export function visibleLastSeq(conversation: ConversationRecord, member: MemberRecord): number {
+  return member.leftSeq ?? conversation.lastSeq;
+}
+
+export function unreadCount(conversation: ConversationRecord, member: MemberRecord): number {
+  return Math.max(0, visibleLastSeq(conversation, member) - Math.max(member.readSeq, member.clearedSeq));
+}
+
+export interface ConversationExtras {
+  peer: UserRecord | null;
+  preview: UserRecord[];
+  lastMessage: MessageView | null;
+}
+
+/** The conversation resource as `member` sees it. */
+export function toConversation(conversation: ConversationRecord, member: MemberRecord, extras: ConversationExtras) {
+  const muted = member.mutedUntil !== null && member.mutedUntil > new Date();
+  return {
+    id: conversation.id,
+    kind: conversation.kind as 'direct' | 'group' | 'broadcast',
+    title: conversation.kind === 'direct' ? (extras.peer?.displayName ?? null) : conversation.title,
+    description: conversation.description,
+    avatarUrl: conversation.kind === 'direct' ? (extras.peer?.avatarUrl ?? null) : conversation.avatarUrl,
+    roomName: conversation.roomName,
+    peer: extras.peer ? toPublicUser(extras.peer) : null,
+    memberCount: conversation.memberCount,
+    membersPreview: extras.preview.map(toPublicUser),
+    role: member.role,
+    lastSeq: visibleLastSeq(conversation, member),
+    lastMessage: extras.lastMessage,
+    unreadCount: unreadCount(conversation, member),
+    readSeq: member.readSeq,
+    deliveredSeq: member.deliveredSeq,
+    muted,
+    mutedUntil: muted && member.mutedUntil!.getTime() !== MUTED_FOREVER.getTime() ? member.mutedUntil!.toISOString() : null,
+    archived: member.archived,
+    pinned: member.pinned,
+    retention: { mode: conversation.retention, ttlSeconds: conversation.ttlSeconds },
+    left: member.leftAt !== null,
+    leftAt: member.leftAt?.toISOString() ?? null,
+    createdAt: conversation.createdAt.toISOString(),
+    lastActivityAt: member.activityAt.toISOString(),
+  };
+}
+
+export type ConversationView = ReturnType<typeof toConversation>;
+
+/** Fields every member sees alike: the data of `conversation.updated` events. */
+export function sharedFields(conversation: ConversationRecord) {
+  return {
+    id: conversation.id,
+    kind: conversation.kind,
+    title: conversation.title,
+    description: conversation.description,
+    avatarUrl: conversation.avatarUrl,
+    memberCount: conversation.memberCount,
+    retention: { mode: conversation.retention, ttlSeconds: conversation.ttlSeconds },
+  };
+}

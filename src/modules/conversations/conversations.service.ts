@@ -1,0 +1,157 @@
+import { AppError } from '../../errors.js';
+import type { ChatEvents } from '../../events/chat-events.js';
+import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
+import type { Actor } from '../auth/tokens.js';
+import type { ConversationAccess } from './conversation.access.js';
+import type { ConversationPresenter } from './conversation.presenter.js';
+import type { ConversationRecord, ConversationRepository, InboxCursor } from './conversation.repository.js';
+import { MUTED_FOREVER, sharedFields } from './conversation.views.js';
+
+export interface RetentionInput {
+  mode: 'persistent' | 'disappearing' | 'ephemeral';
+  ttlSeconds?: number | null;
+}
+
+const isInboxCursor = (v: unknown): v is InboxCursor => {
+  const c = v as InboxCursor;
+  return typeof c?.p === 'boolean' && typeof c.t === 'string' && !Number.isNaN(Date.parse(c.t)) && typeof c.i === 'string' && /^[0-9a-f-]{36}$/i.test(c.i);
+};
+
+/** disappearing needs a ttl; the others take none. */
+export function normalizeRetention(input: RetentionInput): { mode: RetentionInput['mode']; ttlSeconds: number | null } {
+  if (input.mode === 'disappearing') {
+    if (!input.ttlSeconds) throw new AppError('VALIDATION_FAILED', 'disappearing retention needs ttlSeconds', {}, [{ field: 'body.retention.ttlSeconds', message: 'is required for disappearing' }]);
+    return { mode: input.mode, ttlSeconds: input.ttlSeconds };
+  }
+  return { mode: input.mode, ttlSeconds: null };
+}
+
+/** Creating, listing and describing conversations, and each member's own flags. */
+export function createConversationsService(deps: {
+  conversations: ConversationRepository;
+  access: ConversationAccess;
+  presenter: ConversationPresenter;
+  events: ChatEvents;
+  config: { maxGroupMembers: number };
+}) {
+  const { conversations, access, presenter, events, config } = deps;
+
+  /** The requested users, all reachable by the actor, or 404 USER_NOT_FOUND naming the others. */
+  async function reachable(actor: Actor, ids: string[], field: string): Promise<string[]> {
+    const found = new Set((await conversations.reachableUsers(actor.userId, ids)).map((u) => u.id));
+    const missing = ids.filter((id) => !found.has(id) || id === actor.userId);
+    if (missing.length > 0) {
+      throw new AppError('USER_NOT_FOUND', `No such user: ${missing.join(', ')}`, {}, missing.map((id) => ({ field, message: `no such user ${id}` })));
+    }
+    return ids;
+  }
+
+  async function view(actor: Actor, conversationId: string) {
+    const { conversation, member } = await access.reader(actor, conversationId);
+    return presenter.one(conversation, member);
+  }
+
+  function announceCreated(conversation: ConversationRecord, userIds: string[]) {
+    events.publish('conversation.created', conversation.id, { conversationId: conversation.id, kind: conversation.kind }, userIds);
+  }
+
+  return {
+    get: view,
+
+    /** The pair's one direct conversation; `created` tells 201 from 200. */
+    async openDirect(actor: Actor, userId: string) {
+      if (userId === actor.userId) throw new AppError('CANNOT_CHAT_WITH_SELF');
+      await reachable(actor, [userId], 'body.userId');
+      const { conversation, created } = await conversations.findOrCreateDirect(actor.userId, userId);
+      if (created) announceCreated(conversation, [actor.userId, userId]);
+      return { conversation: await view(actor, conversation.id), created };
+    },
+
+    async createGroup(actor: Actor, input: { title: string; memberIds: string[]; avatar?: string; description?: string; retention?: RetentionInput }) {
+      const memberIds = input.memberIds.filter((id) => id !== actor.userId);
+      if (memberIds.length + 1 > config.maxGroupMembers) throw new AppError('MEMBER_LIMIT_REACHED', `A group has at most ${config.maxGroupMembers} members`);
+      await reachable(actor, memberIds, 'body.memberIds');
+      const conversation = await conversations.createMulti({
+        kind: 'group',
+        ownerId: actor.userId,
+        title: input.title.trim() || input.title,
+        description: input.description ?? null,
+        avatarUrl: input.avatar ?? null,
+        ...(input.retention ? { retention: normalizeRetention(input.retention) } : {}),
+        userIds: memberIds,
+      });
+      announceCreated(conversation, [actor.userId, ...memberIds]);
+      return view(actor, conversation.id);
+    },
+
+    async createBroadcast(actor: Actor, input: { title: string; recipientIds: string[] }) {
+      if (input.recipientIds.length > config.maxGroupMembers) throw new AppError('MEMBER_LIMIT_REACHED', `A broadcast list has at most ${config.maxGroupMembers} recipients`);
+      await reachable(actor, input.recipientIds, 'body.recipientIds');
+      const conversation = await conversations.createMulti({ kind: 'broadcast', ownerId: actor.userId, title: input.title, userIds: input.recipientIds });
+      announceCreated(conversation, [actor.userId]);
+      return view(actor, conversation.id);
+    },
+
+    /** The caller's inbox, or with `sharedWith` the conversations they share with that user. */
+    async list(actor: Actor, input: { q?: string; archived?: boolean; sharedWith?: string; cursor?: string; limit: number }) {
+      const after = input.cursor ? decodeCursor(input.cursor, isInboxCursor) : undefined;
+      const rows = await conversations.inbox({
+        userId: actor.userId,
+        ...(input.archived !== undefined ? { archived: input.archived } : {}),
+        ...(input.q ? { q: input.q } : {}),
+        ...(input.sharedWith ? { sharedWith: input.sharedWith } : {}),
+        ...(after ? { after } : {}),
+        limit: input.limit,
+      });
+      const page = rows.slice(0, input.limit);
+      const last = page.at(-1);
+      return {
+        items: await presenter.present(page),
+        nextCursor: rows.length > input.limit && last ? encodeCursor({ p: last.member.pinned, t: last.member.activityAt.toISOString(), i: last.conversation.id }) : null,
+      };
+    },
+
+    /**
+     * Title, description and avatar: group owner/admins, broadcast owner. Retention: also either member
+     * of a direct chat. Applies to messages sent from now on.
+     */
+    async update(actor: Actor, conversationId: string, patch: { title?: string; description?: string | null; avatar?: string | null; retention?: RetentionInput }) {
+      const current = await access.member(actor, conversationId);
+      const decorative = patch.title !== undefined || patch.description !== undefined || patch.avatar !== undefined;
+      if (current.conversation.kind === 'direct') {
+        if (decorative) throw new AppError('NOT_A_GROUP', 'A direct chat takes only retention');
+      } else {
+        await access.admin(actor, conversationId);
+      }
+      const retention = patch.retention ? normalizeRetention(patch.retention) : undefined;
+      const updated = await conversations.update(conversationId, {
+        ...(patch.title !== undefined ? { title: patch.title } : {}),
+        ...(patch.description !== undefined ? { description: patch.description } : {}),
+        ...(patch.avatar !== undefined ? { avatarUrl: patch.avatar } : {}),
+        ...(retention ? { retention: retention.mode, ttlSeconds: retention.ttlSeconds } : {}),
+      });
+      if (!updated) throw new AppError('CONVERSATION_NOT_FOUND');
+      events.publish('conversation.updated', conversationId, sharedFields(updated));
+      return presenter.one(updated, current.member);
+    },
+
+    /** The caller's own flags on a conversation they are or were in. */
+    async updateSettings(actor: Actor, conversationId: string, patch: { muted?: boolean; mutedUntil?: string | null; archived?: boolean; pinned?: boolean }) {
+      const { conversation } = await access.reader(actor, conversationId);
+      let mutedUntil: Date | null | undefined;
+      if (patch.mutedUntil !== undefined) mutedUntil = patch.mutedUntil === null ? null : new Date(patch.mutedUntil);
+      if (patch.muted === false) mutedUntil = null;
+      else if (patch.muted === true && !patch.mutedUntil) mutedUntil = MUTED_FOREVER;
+      const member = await conversations.updateMember(conversationId, actor.userId, {
+        ...(mutedUntil !== undefined ? { mutedUntil } : {}),
+        ...(patch.archived !== undefined ? { archived: patch.archived } : {}),
+        ...(patch.pinned !== undefined ? { pinned: patch.pinned } : {}),
+      });
+      const result = await presenter.one(conversation, member!);
+      events.publishToUser(actor.userId, 'conversation.settings', conversationId, { muted: result.muted, mutedUntil: result.mutedUntil, archived: result.archived, pinned: result.pinned });
+      return result;
+    },
+  };
+}
+
+export type ConversationsService = ReturnType<typeof createConversationsService>;

@@ -1,0 +1,43 @@
+import { AppError } from '../../errors.js';
+import type { ChatEvents } from '../../events/chat-events.js';
+import type { Actor } from '../auth/tokens.js';
+import type { ConversationAccess } from './conversation.access.js';
+import type { ConversationRepository } from './conversation.repository.js';
+import { unreadCount, visibleLastSeq } from './conversation.views.js';
+
+/** Delivered/read receipts (forward only) and clearing one's own history. */
+export function createReceiptsService(deps: { conversations: ConversationRepository; access: ConversationAccess; events: ChatEvents }) {
+  const { conversations, access, events } = deps;
+
+  /** Moves the caller's receipts forward; a seq beyond what they can see is a 400 and changes nothing. */
+  async function mark(actor: Actor, conversationId: string, to: { read?: number; delivered?: number }) {
+    const { conversation, member } = await access.reader(actor, conversationId);
+    const limit = visibleLastSeq(conversation, member);
+    const highest = Math.max(to.read ?? 0, to.delivered ?? 0);
+    if (highest > limit) throw new AppError('SEQ_OUT_OF_RANGE', `The last seq you can see is ${limit}`, { lastSeq: limit });
+    const updated = (await conversations.moveReceipts(conversationId, actor.userId, to))!;
+    if (updated.readSeq !== member.readSeq || updated.deliveredSeq !== member.deliveredSeq) {
+      events.publish('receipt.updated', conversationId, { conversationId, userId: actor.userId, readSeq: updated.readSeq, deliveredSeq: updated.deliveredSeq });
+    }
+    return { conversationId, userId: actor.userId, readSeq: updated.readSeq, deliveredSeq: updated.deliveredSeq, unreadCount: unreadCount(conversation, updated) };
+  }
+
+  return {
+    mark,
+    read: (actor: Actor, conversationId: string, seq: number) => mark(actor, conversationId, { read: seq }),
+    delivered: (actor: Actor, conversationId: string, seq: number) => mark(actor, conversationId, { delivered: seq }),
+
+    async list(actor: Actor, conversationId: string) {
+      await access.reader(actor, conversationId);
+      return { items: await conversations.receipts(conversationId) };
+    },
+
+    /** Hides everything up to now from the caller's history; the others keep theirs. */
+    async clear(actor: Actor, conversationId: string): Promise<void> {
+      const { conversation, member } = await access.reader(actor, conversationId);
+      await conversations.updateMember(conversationId, actor.userId, { clearedSeq: visibleLastSeq(conversation, member) });
+    },
+  };
+}
+
+export type ReceiptsService = ReturnType<typeof createReceiptsService>;

@@ -1,0 +1,246 @@
+import { uniqueViolation } from '../../db/errors.js';
+import { AppError } from '../../errors.js';
+import type { ChatEvents } from '../../events/chat-events.js';
+import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
+import type { Actor } from '../auth/tokens.js';
+import type { Access, ConversationAccess } from '../conversations/conversation.access.js';
+import type { ConversationRepository } from '../conversations/conversation.repository.js';
+import { seqWindow, visibleLastSeq } from '../conversations/conversation.views.js';
+import type { MessageRepository, NewMessage } from './message.repository.js';
+import { type MessageRow, type MessageView, toMessage } from './message.views.js';
+import { createMessageVisibility } from './message.visibility.js';
+
+export interface SendInput {
+  conversationId: string;
+  clientId: string;
+  type: 'text' | 'image' | 'video' | 'audio' | 'file';
+  body?: string;
+  replyToId?: string;
+  forwardFromId?: string;
+  mentions?: string[];
+}
+
+export interface MessagesConfig {
+  messageMaxLength: number;
+  editWindowSeconds: number;
+}
+
+type SearchCursor = { t: string; i: string };
+const isSearchCursor = (v: unknown): v is SearchCursor =>
+  typeof (v as SearchCursor)?.t === 'string' && !Number.isNaN(Date.parse((v as SearchCursor).t)) && typeof (v as SearchCursor).i === 'string' && /^[0-9a-f-]{36}$/i.test((v as SearchCursor).i);
+
+/** Sending, history, edits and deletes. The one implementation behind REST and the socket. */
+export function createMessagesService(deps: {
+  messages: MessageRepository;
+  conversations: ConversationRepository;
+  access: ConversationAccess;
+  events: ChatEvents;
+  config: MessagesConfig;
+}) {
+  const { messages, conversations, access, events, config } = deps;
+  const visibility = createMessageVisibility({ messages, access });
+
+  function checkBody(type: string, body: string | undefined, field = 'body.body'): void {
+    if (body !== undefined && [...body].length > config.messageMaxLength) {
+      throw new AppError('MESSAGE_TOO_LONG', `At most ${config.messageMaxLength} characters`, { maxLength: config.messageMaxLength }, [{ field, message: `must have at most ${config.messageMaxLength} characters` }]);
+    }
+    if (type === 'text' && (body === undefined || body.trim() === '')) throw new AppError('EMPTY_MESSAGE', undefined, {}, [{ field, message: 'must not be blank' }]);
+  }
+
+  const withinWindow = (row: MessageRow) => Date.now() - row.createdAt.getTime() <= config.editWindowSeconds * 1000;
+
+  /** Appends one message; a repeated (sender, clientId) answers the stored original instead. */
+  async function append(input: NewMessage, reply: MessageRow | null, store: boolean): Promise<{ row: MessageRow; created: boolean }> {
+    try {
+      const stored = await messages.append(input, store);
+      const row: MessageRow = {
+        ...input,
+        metadata: input.metadata ?? null,
+        id: stored.id,
+        seq: stored.seq,
+        reactions: [],
+        createdAt: stored.createdAt,
+        editedAt: null,
+        deletedAt: null,
+        expiresAt: stored.expiresAt,
+        reply: reply && { id: reply.id, seq: reply.seq, senderId: reply.senderId, type: reply.type, body: reply.body, deletedAt: reply.deletedAt },
+      };
+      events.publish('message.created', input.conversationId, toMessage(row));
+      return { row, created: true };
+    } catch (error) {
+      if (uniqueViolation(error) !== 'messages_sender_client_key') throw error;
+      const original = await messages.findByClientId(input.senderId, input.clientId);
+      if (!original) throw error;
+      return { row: original, created: false };
+    }
+  }
+
+  /**
+   * A broadcast list's message, then a copy in each reachable recipient's direct chat with the sender.
+   * Copies carry derived client ids, so a retried send completes a fan-out that was cut short
+   * without duplicating the copies already made.
+   */
+  async function fanOut(actor: Actor, listId: string, original: MessageRow): Promise<void> {
+    const recipients = (await conversations.reachableUsers(actor.userId, await conversations.recipientIds(listId))).map((u) => u.id);
+    for (const recipientId of recipients) {
+      const { conversation } = await conversations.findOrCreateDirect(actor.userId, recipientId);
+      await append(
+        {
+          conversationId: conversation.id,
+          senderId: actor.userId,
+          clientId: `${original.clientId}>${recipientId}`,
+          type: original.type,
+          body: original.body,
+          replyToId: null,
+          forwardFromId: null,
+          mentions: [],
+          metadata: { broadcastId: listId, broadcastMessageId: original.id },
+          ttlSeconds: conversation.retention === 'disappearing' ? conversation.ttlSeconds : null,
+        },
+        null,
+        conversation.retention !== 'ephemeral',
+      );
+    }
+  }
+
+  async function assertNotBlocked({ conversation }: Access, actor: Actor): Promise<void> {
+    if (conversation.kind !== 'direct' || !conversation.directKey) return;
+    const peer = conversation.directKey.split(':').find((id) => id !== actor.userId)!;
+    if ((await conversations.reachableUsers(actor.userId, [peer])).length === 0) throw new AppError('USER_BLOCKED');
+  }
+
+  return {
+    visibility,
+
+    /** Stores (or, in an ephemeral conversation, only relays) a message; `created` false for a retry. */
+    async send(actor: Actor, input: SendInput): Promise<{ message: MessageView; created: boolean }> {
+      let body = input.body;
+      const conversationAccess = await access.member(actor, input.conversationId);
+      const { conversation } = conversationAccess;
+      let forwardFromId: string | null = null;
+      if (input.forwardFromId) {
+        const source = await visibility.visibleRow(actor, input.forwardFromId);
+        if (source.deletedAt) throw new AppError('MESSAGE_NOT_FOUND');
+        body ??= source.body ?? undefined;
+        forwardFromId = source.id;
+      }
+      checkBody(input.type, body);
+      await assertNotBlocked(conversationAccess, actor);
+      let reply: MessageRow | null = null;
+      if (input.replyToId) {
+        reply = (await messages.findById(input.replyToId)) ?? null;
+        const window = seqWindow(conversationAccess.member);
+        if (!reply || reply.conversationId !== conversation.id || reply.seq <= window.lower) throw new AppError('MESSAGE_NOT_FOUND', 'replyToId is not a message of this conversation');
+      }
+      const mentions = input.mentions ?? [];
+      if (mentions.length > 0) {
+        const members = new Set(await conversations.currentMemberIds(conversation.id, mentions));
+        const strangers = mentions.filter((id) => !members.has(id));
+        if (strangers.length > 0) throw new AppError('VALIDATION_FAILED', 'Mentions must be members of the conversation', {}, strangers.map((id) => ({ field: 'body.mentions', message: `${id} is not a member` })));
+      }
+      const result = await append(
+        {
+          conversationId: conversation.id,
+          senderId: actor.userId,
+          clientId: input.clientId,
+          type: input.type,
+          body: body ?? null,
+          replyToId: reply?.id ?? null,
+          forwardFromId,
+          mentions,
+          ttlSeconds: conversation.retention === 'disappearing' ? conversation.ttlSeconds : null,
+        },
+        reply,
+        conversation.retention !== 'ephemeral',
+      );
+      if (conversation.kind === 'broadcast') await fanOut(actor, conversation.id, result.row);
+      return { message: toMessage(result.row), created: result.created };
+    },
+
+    /** Ascending by seq; see README for the cursors. */
+    async history(actor: Actor, conversationId: string, input: { before?: number; after?: number; limit: number }) {
+      const { conversation, member } = await access.reader(actor, conversationId);
+      const window = seqWindow(member);
+      const { rows, more, upwards } = await messages.page({ conversationId, viewerId: actor.userId, window, ...input });
+      const first = rows[0];
+      const last = rows.at(-1);
+      const lastVisible = visibleLastSeq(conversation, member);
+      const olderCursor = first && (upwards ? first.seq > window.lower + 1 : more) ? first.seq : null;
+      const newerCursor = last && (upwards ? more : last.seq < lastVisible) ? last.seq : null;
+      return {
+        items: rows.map(toMessage),
+        olderCursor,
+        newerCursor,
+        myReactions: await messages.myReactions(actor.userId, rows.map((r) => r.id)),
+      };
+    },
+
+    get: async (actor: Actor, messageId: string) => toMessage(await visibility.visibleRow(actor, messageId)),
+
+    async versions(actor: Actor, messageId: string) {
+      const row = await visibility.visibleRow(actor, messageId);
+      const versions = await messages.versions(row.id);
+      return { items: versions.map((v) => ({ version: v.version, body: v.body, createdAt: v.createdAt.toISOString() })) };
+    },
+
+    /** The sender, within the edit window; the previous body is kept as a version. */
+    async edit(actor: Actor, messageId: string, body: string) {
+      const row = await visibility.visibleRow(actor, messageId);
+      await access.member(actor, row.conversationId);
+      if (row.senderId !== actor.userId) throw new AppError('NOT_MESSAGE_SENDER');
+      if (row.deletedAt) throw new AppError('MESSAGE_DELETED');
+      if (!withinWindow(row)) throw new AppError('EDIT_WINDOW_EXPIRED', `Messages can be edited for ${config.editWindowSeconds} s`);
+      checkBody(row.type, body);
+      if (!(await messages.edit(row.id, body))) throw new AppError('MESSAGE_DELETED');
+      const message = toMessage((await messages.findById(row.id))!);
+      events.publish('message.updated', row.conversationId, message);
+      return message;
+    },
+
+    /** `me` hides it for the caller; `everyone` leaves a tombstone (sender in the window, or a group admin). */
+    async remove(actor: Actor, messageId: string, scope: 'me' | 'everyone'): Promise<void> {
+      const row = await visibility.visibleRow(actor, messageId);
+      if (scope === 'me') {
+        await messages.hide(actor.userId, row.id);
+        return;
+      }
+      const { conversation, member } = await access.member(actor, row.conversationId);
+      if (row.deletedAt) return;
+      const groupAdmin = conversation.kind === 'group' && (member.role === 'owner' || member.role === 'admin');
+      if (!groupAdmin) {
+        if (row.senderId !== actor.userId) throw new AppError('NOT_MESSAGE_SENDER');
+        if (!withinWindow(row)) throw new AppError('EDIT_WINDOW_EXPIRED', `Messages can be deleted for everyone for ${config.editWindowSeconds} s`);
+      }
+      await messages.deleteForEveryone(row.id);
+      events.publish('message.deleted', row.conversationId, toMessage((await messages.findById(row.id))!));
+    },
+
+    /** Full-text search in what the caller can see, newest first. */
+    async search(actor: Actor, input: { q: string; conversationId?: string; cursor?: string; limit: number }) {
+      if (input.conversationId) await access.reader(actor, input.conversationId);
+      const cursor = input.cursor ? decodeCursor(input.cursor, isSearchCursor) : undefined;
+      const rows = await messages.search({
+        viewerId: actor.userId,
+        q: input.q,
+        ...(input.conversationId ? { conversationId: input.conversationId } : {}),
+        ...(cursor ? { after: { at: new Date(cursor.t), id: cursor.i } } : {}),
+        limit: input.limit,
+      });
+      const page = rows.slice(0, input.limit);
+      const last = page.at(-1);
+      return { items: page.map(toMessage), nextCursor: rows.length > input.limit && last ? encodeCursor({ t: last.createdAt.toISOString(), i: last.id }) : null };
+    },
+
+    /** Deletes expired disappearing messages in batches; returns how many went. */
+    async sweepExpired(batch = 1000): Promise<number> {
+      let total = 0;
+      for (;;) {
+        const removed = await messages.deleteExpired(batch);
+        total += removed;
+        if (removed < batch) return total;
+      }
+    },
+  };
+}
+
+export type MessagesService = ReturnType<typeof createMessagesService>;

@@ -1,0 +1,70 @@
+import { AppError } from '../../errors.js';
+import type { ChatEvents } from '../../events/chat-events.js';
+import type { Actor } from '../auth/tokens.js';
+import type { ConversationAccess } from '../conversations/conversation.access.js';
+import { seqWindow } from '../conversations/conversation.views.js';
+import type { MessageRepository } from './message.repository.js';
+import type { MessageVisibility } from './message.visibility.js';
+import { toMessage } from './message.views.js';
+
+/** Different emojis one user may put on one message. */
+export const MAX_REACTIONS_PER_USER = 10;
+export const MAX_PINS_PER_CONVERSATION = 50;
+
+const EMOJI_MAX_CODE_POINTS = 16;
+const PICTOGRAPH = /\p{Extended_Pictographic}|\p{Regional_Indicator}/u;
+const FORBIDDEN = /[\sA-Za-z0-9]/;
+
+/** A reaction is one emoji (sequence): pictographic, no letters, digits or spaces, 16 code points at most. */
+export function assertEmoji(emoji: string): void {
+  if ([...emoji].length > EMOJI_MAX_CODE_POINTS || FORBIDDEN.test(emoji) || !PICTOGRAPH.test(emoji)) {
+    throw new AppError('VALIDATION_FAILED', 'Not an emoji', {}, [{ field: 'params.emoji', message: 'must be a single emoji' }]);
+  }
+}
+
+/** Reactions and pins: any current member, on messages they can see that are not deleted. */
+export function createReactionsService(deps: { messages: MessageRepository; access: ConversationAccess; visibility: MessageVisibility; events: ChatEvents }) {
+  const { messages, access, visibility, events } = deps;
+
+  async function writable(actor: Actor, messageId: string) {
+    const { row } = await visibility.visibleWithAccess(actor, messageId);
+    await access.member(actor, row.conversationId);
+    if (row.deletedAt) throw new AppError('MESSAGE_DELETED');
+    return row;
+  }
+
+  async function react(actor: Actor, messageId: string, emoji: string, add: boolean) {
+    assertEmoji(emoji);
+    const row = await writable(actor, messageId);
+    const result = await messages.react({ messageId: row.id, userId: actor.userId, emoji, add, maxPerUser: MAX_REACTIONS_PER_USER });
+    if (!result) throw new AppError('REACTION_LIMIT_REACHED', `At most ${MAX_REACTIONS_PER_USER} different reactions per message`);
+    if (result.changed) {
+      events.publish('reaction.updated', row.conversationId, { messageId: row.id, userId: actor.userId, emoji, action: add ? 'added' : 'removed', reactions: result.reactions });
+    }
+    return { messageId: row.id, reactions: result.reactions, myReactions: result.myReactions };
+  }
+
+  async function setPinned(actor: Actor, messageId: string, pinned: boolean): Promise<void> {
+    const row = await writable(actor, messageId);
+    const changed = pinned
+      ? await messages.pin({ conversationId: row.conversationId, messageId: row.id, by: actor.userId, max: MAX_PINS_PER_CONVERSATION })
+      : await messages.unpin(row.id);
+    if (pinned && !changed) throw new AppError('PIN_LIMIT_REACHED', `At most ${MAX_PINS_PER_CONVERSATION} pinned messages`);
+    if (changed) events.publish('pin.updated', row.conversationId, { messageId: row.id, pinned, by: actor.userId });
+  }
+
+  return {
+    add: (actor: Actor, messageId: string, emoji: string) => react(actor, messageId, emoji, true),
+    remove: (actor: Actor, messageId: string, emoji: string) => react(actor, messageId, emoji, false),
+    pin: (actor: Actor, messageId: string) => setPinned(actor, messageId, true),
+    unpin: (actor: Actor, messageId: string) => setPinned(actor, messageId, false),
+
+    async pins(actor: Actor, conversationId: string) {
+      const { member } = await access.reader(actor, conversationId);
+      const rows = await messages.pins(conversationId, seqWindow(member));
+      return { items: rows.map((r) => ({ message: toMessage(r.message), pinnedBy: r.pinnedBy, pinnedAt: r.pinnedAt.toISOString() })) };
+    },
+  };
+}
+
+export type ReactionsService = ReturnType<typeof createReactionsService>;

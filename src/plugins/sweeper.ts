@@ -1,0 +1,31 @@
+import fp from 'fastify-plugin';
+
+/**
+ * Periodic clean-up: deletes disappearing messages once they expire (reads already hide them the
+ * moment they expire; this reclaims the rows). Every instance runs it; the deletes are idempotent.
+ * The timer is unref'd and stopped on close; a failed sweep is logged and retried next interval.
+ */
+export const sweeperPlugin = fp<{ intervalSeconds: number }>(
+  async (app, { intervalSeconds }) => {
+    let running: Promise<unknown> | undefined;
+    const sweep = () => {
+      if (running) return;
+      running = app.services.messages
+        .sweepExpired()
+        .then((removed) => {
+          if (removed > 0) app.log.info({ removed }, 'expired messages removed');
+        })
+        .catch((error: unknown) => app.log.error({ err: error }, 'sweeping expired messages failed'))
+        .finally(() => {
+          running = undefined;
+        });
+    };
+    const timer = setInterval(sweep, intervalSeconds * 1000);
+    timer.unref();
+    app.addHook('onClose', async () => {
+      clearInterval(timer);
+      await running;
+    });
+  },
+  { name: 'sweeper', dependencies: ['services'] },
+);

@@ -1,0 +1,196 @@
+import { Type } from 'typebox';
+import { Id, PageQuery, Timestamp } from './common.js';
+
+/**
+ * Wire schemas of /chat and /message. The Message and Conversation resources are also the `data` of
+ * the bus events (and later the socket frames), so they hold nothing specific to one viewer except
+ * the conversation's per-member fields (role, receipts, flags), which are the caller's.
+ */
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
+const Seq = Type.Integer({ minimum: 0, description: 'Per-conversation sequence number: 1, 2, 3, ... without gaps.' });
+
+export const messageTypes = ['text', 'image', 'video', 'audio', 'file'] as const;
+
+export const ReplyPreview = Type.Object(
+  {
+    id: Id,
+    seq: Seq,
+    senderId: Nullable(Id),
+    type: Type.Enum([...messageTypes]),
+    body: Nullable(Type.String()),
+    deleted: Type.Boolean(),
+  },
+  { $id: 'ReplyPreview', description: 'The message replied to, as it is now (body null once deleted).' },
+);
+
+export const ReactionSummary = Type.Object({ emoji: Type.String(), count: Type.Integer({ minimum: 1 }) }, { $id: 'ReactionSummary' });
+
+export const Message = Type.Object(
+  {
+    id: Id,
+    conversationId: Id,
+    seq: Seq,
+    senderId: Nullable(Id),
+    clientId: Type.String({ description: "The sender's idempotency key." }),
+    type: Type.Enum([...messageTypes]),
+    body: Nullable(Type.String()),
+    replyTo: Nullable(Type.Ref('ReplyPreview')),
+    forwarded: Type.Boolean(),
+    mentions: Type.Array(Id),
+    reactions: Type.Array(Type.Ref('ReactionSummary')),
+    createdAt: Timestamp,
+    editedAt: Nullable(Timestamp),
+    deletedAt: Nullable(Timestamp),
+    expiresAt: Nullable(Timestamp),
+  },
+  {
+    $id: 'Message',
+    description: 'A stored message. Deleted for everyone: a tombstone with the same seq, deletedAt set, body null.',
+    examples: [
+      {
+        id: '0192f0c1-7a00-7000-8000-000000000001',
+        conversationId: '0192f0c1-7a00-7000-8000-0000000000c1',
+        seq: 42,
+        senderId: '0192f0c1-7a00-7000-8000-0000000000a1',
+        clientId: 'c-7f3a9',
+        type: 'text',
+        body: 'See you at 8?',
+        replyTo: null,
+        forwarded: false,
+        mentions: [],
+        reactions: [{ emoji: '👍', count: 2 }],
+        createdAt: '2026-11-23T18:00:00.000Z',
+        editedAt: null,
+        deletedAt: null,
+        expiresAt: null,
+      },
+    ],
+  },
+);
+
+export const retentionModes = ['persistent', 'disappearing', 'ephemeral'] as const;
+
+export const Retention = Type.Object(
+  {
+    mode: Type.Enum([...retentionModes]),
+    ttlSeconds: Type.Optional(Nullable(Type.Integer({ minimum: 5, maximum: 31_536_000, description: 'Required for disappearing.' }))),
+  },
+  { additionalProperties: false, description: 'persistent (default), disappearing (messages expire after ttlSeconds) or ephemeral (never stored).' },
+);
+
+export const Conversation = Type.Object(
+  {
+    id: Id,
+    kind: Type.Enum(['direct', 'group', 'broadcast']),
+    title: Nullable(Type.String({ description: "For direct chats: the other person's display name." })),
+    description: Nullable(Type.String()),
+    avatarUrl: Nullable(Type.String()),
+    roomName: Type.String({ description: 'Room of the socket endpoint /ws/chat/:roomName.' }),
+    peer: Nullable(Type.Ref('PublicUser')),
+    memberCount: Type.Integer({ description: 'Current members (broadcast lists: recipients).' }),
+    membersPreview: Type.Array(Type.Ref('PublicUser'), { description: 'Up to 5 current members, earliest first.' }),
+    role: Type.Enum(['owner', 'admin', 'member']),
+    lastSeq: Seq,
+    lastMessage: Nullable(Type.Ref('Message')),
+    unreadCount: Type.Integer({ minimum: 0 }),
+    readSeq: Seq,
+    deliveredSeq: Seq,
+    muted: Type.Boolean(),
+    mutedUntil: Nullable(Timestamp),
+    archived: Type.Boolean(),
+    pinned: Type.Boolean(),
+    retention: Type.Object({ mode: Type.Enum([...retentionModes]), ttlSeconds: Nullable(Type.Integer()) }),
+    left: Type.Boolean(),
+    leftAt: Nullable(Timestamp),
+    createdAt: Timestamp,
+    lastActivityAt: Timestamp,
+  },
+  { $id: 'Conversation', description: 'A conversation as the caller sees it (role, receipts and flags are yours).' },
+);
+
+export const Member = Type.Object(
+  { user: Type.Ref('PublicUser'), role: Type.Enum(['owner', 'admin', 'member']), joinedAt: Timestamp },
+  { $id: 'Member' },
+);
+
+export const Receipt = Type.Object(
+  { conversationId: Id, userId: Id, readSeq: Seq, deliveredSeq: Seq, unreadCount: Type.Integer({ minimum: 0 }) },
+  { $id: 'Receipt', description: "The caller's receipts after the change." },
+);
+
+export const sharedChatSchemas = [ReplyPreview, ReactionSummary, Message, Conversation, Member, Receipt];
+
+/* Requests */
+
+const Title = Type.String({ minLength: 1, maxLength: 100, examples: ['Weekend trip'] });
+const Description = Type.String({ maxLength: 512 });
+const Avatar = Type.String({ format: 'uri', pattern: '^https://', maxLength: 2048, description: 'An https image URL.' });
+const UserIds = (maxItems: number, minItems = 0) => Type.Array(Id, { minItems, maxItems, uniqueItems: true });
+
+export const IdParams = Type.Object({ id: Id });
+export const MemberParams = Type.Object({ id: Id, userId: Id });
+
+export const DirectBody = Type.Object({ userId: Id }, { additionalProperties: false });
+export const GroupBody = Type.Object(
+  { title: Title, memberIds: UserIds(256), avatar: Type.Optional(Avatar), description: Type.Optional(Description), retention: Type.Optional(Retention) },
+  { additionalProperties: false, examples: [{ title: 'Weekend trip', memberIds: ['0192f0c1-7a00-7000-8000-0000000000b2'] }] },
+);
+export const BroadcastBody = Type.Object({ title: Title, recipientIds: UserIds(1024, 1) }, { additionalProperties: false });
+export const ConversationPatchBody = Type.Object(
+  { title: Type.Optional(Title), description: Type.Optional(Nullable(Description)), avatar: Type.Optional(Nullable(Avatar)), retention: Type.Optional(Retention) },
+  { additionalProperties: false, minProperties: 1 },
+);
+export const SettingsBody = Type.Object(
+  { muted: Type.Optional(Type.Boolean()), mutedUntil: Type.Optional(Nullable(Timestamp)), archived: Type.Optional(Type.Boolean()), pinned: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false, minProperties: 1 },
+);
+export const AddMembersBody = Type.Object({ userIds: UserIds(256, 1) }, { additionalProperties: false });
+export const RoleBody = Type.Object({ role: Type.Enum(['admin', 'member']) }, { additionalProperties: false });
+export const SeqBody = Type.Object({ seq: Seq }, { additionalProperties: false });
+export const InboxQuery = Type.Object({
+  ...PageQuery.properties,
+  q: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+  archived: Type.Boolean({ default: false }),
+});
+
+export const ClientId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._:-]+$', description: 'Your idempotency key: a retry with the same one returns the original message.' });
+export const SendBody = Type.Object(
+  {
+    conversationId: Id,
+    clientId: ClientId,
+    type: Type.Enum([...messageTypes]),
+    body: Type.Optional(Type.String({ description: 'Up to MESSAGE_MAX_LENGTH characters; required for text.' })),
+    replyToId: Type.Optional(Id),
+    forwardFromId: Type.Optional(Id),
+    mentions: Type.Optional(UserIds(50)),
+  },
+  { additionalProperties: false, examples: [{ conversationId: '0192f0c1-7a00-7000-8000-0000000000c1', clientId: 'c-7f3a9', type: 'text', body: 'See you at 8?' }] },
+);
+export const EditBody = Type.Object({ body: Type.String() }, { additionalProperties: false });
+export const DeleteQuery = Type.Object({ for: Type.Enum(['me', 'everyone'], { default: 'me' }) });
+export const ReactionParams = Type.Object({ id: Id, emoji: Type.String({ minLength: 1, maxLength: 64 }) });
+export const HistoryParams = Type.Object({ conversationId: Id });
+export const HistoryQuery = Type.Object({
+  before: Type.Optional(Type.Integer({ minimum: 1 })),
+  after: Type.Optional(Type.Integer({ minimum: 0 })),
+  limit: PageQuery.properties.limit,
+});
+export const SearchMessagesQuery = Type.Object({
+  ...PageQuery.properties,
+  q: Type.String({ minLength: 1, maxLength: 200 }),
+  conversationId: Type.Optional(Id),
+});
+
+/* Responses */
+
+export const HistoryPage = Type.Object({
+  items: Type.Array(Type.Ref('Message')),
+  olderCursor: Nullable(Seq),
+  newerCursor: Nullable(Seq),
+  myReactions: Type.Record(Type.String(), Type.Array(Type.String()), { description: 'Message id -> the emojis you reacted with.' }),
+});
+export const ReactionsResult = Type.Object({ messageId: Id, reactions: Type.Array(Type.Ref('ReactionSummary')), myReactions: Type.Array(Type.String()) });
+export const ReceiptsList = Type.Object({ items: Type.Array(Type.Object({ userId: Id, readSeq: Seq, deliveredSeq: Seq })) });
+export const PinsList = Type.Object({ items: Type.Array(Type.Object({ message: Type.Ref('Message'), pinnedBy: Nullable(Id), pinnedAt: Timestamp })) });
+export const VersionsList = Type.Object({ items: Type.Array(Type.Object({ version: Type.Integer(), body: Nullable(Type.String()), createdAt: Timestamp })) });
