@@ -106,7 +106,38 @@ export const Conversation = Type.Object(
     createdAt: Timestamp,
     lastActivityAt: Timestamp,
   },
-  { $id: 'Conversation', description: 'A conversation as the caller sees it (role, receipts and flags are yours).' },
+  {
+    $id: 'Conversation',
+    description: 'A conversation as the caller sees it (role, receipts and flags are yours).',
+    examples: [
+      {
+        id: '0192f0c1-7a00-7000-8000-0000000000c1',
+        kind: 'group',
+        title: 'Weekend trip',
+        description: null,
+        avatarUrl: null,
+        roomName: 'r_Qm9vX3Jvb21fMDE',
+        peer: null,
+        memberCount: 3,
+        membersPreview: [{ id: '0192f0c1-7a00-7000-8000-0000000000a1', username: 'alice', displayName: 'Alice', about: null, avatarUrl: null }],
+        role: 'owner',
+        lastSeq: 42,
+        lastMessage: null,
+        unreadCount: 2,
+        readSeq: 40,
+        deliveredSeq: 42,
+        muted: false,
+        mutedUntil: null,
+        archived: false,
+        pinned: true,
+        retention: { mode: 'persistent', ttlSeconds: null },
+        left: false,
+        leftAt: null,
+        createdAt: '2026-11-20T10:00:00.000Z',
+        lastActivityAt: '2026-11-23T18:00:00.000Z',
+      },
+    ],
+  },
 );
 
 export const Member = Type.Object(
@@ -131,23 +162,26 @@ const UserIds = (maxItems: number, minItems = 0) => Type.Array(Id, { minItems, m
 export const IdParams = Type.Object({ id: Id });
 export const MemberParams = Type.Object({ id: Id, userId: Id });
 
-export const DirectBody = Type.Object({ userId: Id }, { additionalProperties: false });
+export const DirectBody = Type.Object({ userId: Id }, { additionalProperties: false, examples: [{ userId: '0192f0c1-7a00-7000-8000-0000000000b2' }] });
 export const GroupBody = Type.Object(
   { title: Title, memberIds: UserIds(256), avatar: Type.Optional(Avatar), description: Type.Optional(Description), retention: Type.Optional(Retention) },
   { additionalProperties: false, examples: [{ title: 'Weekend trip', memberIds: ['0192f0c1-7a00-7000-8000-0000000000b2'] }] },
 );
-export const BroadcastBody = Type.Object({ title: Title, recipientIds: UserIds(1024, 1) }, { additionalProperties: false });
+export const BroadcastBody = Type.Object(
+  { title: Title, recipientIds: UserIds(1024, 1) },
+  { additionalProperties: false, examples: [{ title: 'Family news', recipientIds: ['0192f0c1-7a00-7000-8000-0000000000b2', '0192f0c1-7a00-7000-8000-0000000000b3'] }] },
+);
 export const ConversationPatchBody = Type.Object(
   { title: Type.Optional(Title), description: Type.Optional(Nullable(Description)), avatar: Type.Optional(Nullable(Avatar)), retention: Type.Optional(Retention) },
-  { additionalProperties: false, minProperties: 1 },
+  { additionalProperties: false, minProperties: 1, examples: [{ title: 'Weekend trip 🏕', retention: { mode: 'disappearing', ttlSeconds: 86_400 } }] },
 );
 export const SettingsBody = Type.Object(
   { muted: Type.Optional(Type.Boolean()), mutedUntil: Type.Optional(Nullable(Timestamp)), archived: Type.Optional(Type.Boolean()), pinned: Type.Optional(Type.Boolean()) },
-  { additionalProperties: false, minProperties: 1 },
+  { additionalProperties: false, minProperties: 1, examples: [{ muted: true, mutedUntil: '2026-11-24T08:00:00.000Z' }, { archived: true }] },
 );
-export const AddMembersBody = Type.Object({ userIds: UserIds(256, 1) }, { additionalProperties: false });
-export const RoleBody = Type.Object({ role: Type.Enum(['admin', 'member']) }, { additionalProperties: false });
-export const SeqBody = Type.Object({ seq: Seq }, { additionalProperties: false });
+export const AddMembersBody = Type.Object({ userIds: UserIds(256, 1) }, { additionalProperties: false, examples: [{ userIds: ['0192f0c1-7a00-7000-8000-0000000000b4'] }] });
+export const RoleBody = Type.Object({ role: Type.Enum(['admin', 'member']) }, { additionalProperties: false, examples: [{ role: 'admin' }] });
+export const SeqBody = Type.Object({ seq: Seq }, { additionalProperties: false, examples: [{ seq: 42 }] });
 export const InboxQuery = Type.Object({
   ...PageQuery.properties,
   q: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
@@ -167,7 +201,7 @@ export const SendBody = Type.Object(
   },
   { additionalProperties: false, examples: [{ conversationId: '0192f0c1-7a00-7000-8000-0000000000c1', clientId: 'c-7f3a9', type: 'text', body: 'See you at 8?' }] },
 );
-export const EditBody = Type.Object({ body: Type.String() }, { additionalProperties: false });
+export const EditBody = Type.Object({ body: Type.String() }, { additionalProperties: false, examples: [{ body: 'See you at 9?' }] });
 export const DeleteQuery = Type.Object({ for: Type.Enum(['me', 'everyone'], { default: 'me' }) });
 export const ReactionParams = Type.Object({ id: Id, emoji: Type.String({ minLength: 1, maxLength: 64 }) });
 export const HistoryParams = Type.Object({ conversationId: Id });

@@ -54,3 +54,21 @@ t.test('openapi/asyncapi.yaml parses as an AsyncAPI 3.0 document', async (t) => 
     t.ok(ref && doc.channels[ref.split('/').pop()!], `operation ${name} points at a declared channel`);
   }
 });
+
+t.test('chat and message routes document examples for what clients send and receive', async (t) => {
+  const app = await build(t);
+  await app.ready();
+  const doc = app.swagger() as Record<string, any>;
+  for (const name of ['Message', 'Conversation']) t.ok(doc.components.schemas[name]?.examples?.length, `${name} has an example`);
+  let bodies = 0;
+  for (const [path, methods] of Object.entries<Record<string, any>>(doc.paths)) {
+    if (!/^\/api\/v1\/(chat|message)/.test(path)) continue;
+    for (const [method, operation] of Object.entries<any>(methods)) {
+      const body = operation.requestBody?.content?.['application/json'];
+      if (!body) continue;
+      bodies += 1;
+      t.ok(body.examples ?? body.example ?? body.schema?.examples, `${method.toUpperCase()} ${path} has a request example`);
+    }
+  }
+  t.ok(bodies >= 10, 'the chat and message routes with bodies were found');
+});

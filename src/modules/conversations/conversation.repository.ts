@@ -41,21 +41,28 @@ export function createConversationRepository(db: Database) {
       return ids.length === 0 ? [] : db.select().from(users).where(inArray(users.id, ids));
     },
 
-    /** The direct conversation of a pair, created with both members unless it exists. */
-    async findOrCreateDirect(a: string, b: string, tx: Database = db): Promise<{ conversation: ConversationRecord; created: boolean }> {
+    /**
+     * The direct conversation of a pair, created with both members unless it exists. One transaction:
+     * a concurrent creator waits on the unique direct_key, then finds the complete conversation.
+     */
+    async findOrCreateDirect(a: string, b: string): Promise<{ conversation: ConversationRecord; created: boolean }> {
       const key = directKey(a, b);
-      const at = now();
-      const [inserted] = await tx
-        .insert(conversations)
-        .values({ id: newId(), kind: 'direct', roomName: newRoomName(), directKey: key, createdBy: a, memberCount: 2, createdAt: at, updatedAt: at })
-        .onConflictDoNothing({ target: conversations.directKey })
-        .returning();
-      if (inserted) {
-        await tx.insert(conversationMembers).values([a, b].map((userId) => ({ conversationId: inserted.id, userId, role: 'member' as const, joinedAt: at, activityAt: at })));
-        return { conversation: inserted, created: true };
-      }
-      const [existing] = await tx.select().from(conversations).where(eq(conversations.directKey, key));
-      return { conversation: existing!, created: false };
+      const [existing] = await db.select().from(conversations).where(eq(conversations.directKey, key));
+      if (existing) return { conversation: existing, created: false };
+      return db.transaction(async (tx) => {
+        const at = now();
+        const [inserted] = await tx
+          .insert(conversations)
+          .values({ id: newId(), kind: 'direct', roomName: newRoomName(), directKey: key, createdBy: a, memberCount: 2, createdAt: at, updatedAt: at })
+          .onConflictDoNothing({ target: conversations.directKey })
+          .returning();
+        if (inserted) {
+          await tx.insert(conversationMembers).values([a, b].map((userId) => ({ conversationId: inserted.id, userId, role: 'member' as const, joinedAt: at, activityAt: at })));
+          return { conversation: inserted, created: true };
+        }
+        const [winner] = await tx.select().from(conversations).where(eq(conversations.directKey, key));
+        return { conversation: winner!, created: false };
+      });
     },
 
     /** A group (creator = owner) or broadcast list (creator the only member, recipients apart). */
