@@ -62,7 +62,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy,
     bodyLimit: config.bodyLimitBytes,
     routerOptions: { ignoreTrailingSlash: true },
-    ajv: { customOptions: { allErrors: true } },
+    // Unknown body fields are refused (400), not silently dropped: fastify's default removes them.
+    ajv: { customOptions: { allErrors: true, removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>() as App;
 
   app.decorate('config', config);

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { Id, PageQuery, Timestamp } from './common.js';
+import { Id, Nullable, PageQuery, Timestamp } from './common.js';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../modules/auth/password.js';
 
 /** Wire schemas of /auth and /users: request bodies, and responses (which also filter what is sent). */
@@ -106,9 +106,8 @@ export const WsTicket = Type.Object({
 export const ProfilePatchBody = Type.Object(
   {
     displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-    // Null first: with type coercion a null would otherwise be turned into "" by the string branch.
-    about: Type.Optional(Type.Union([Type.Null(), Type.String({ maxLength: 500 })])),
-    avatarUrl: Type.Optional(Type.Union([Type.Null(), Type.String({ format: 'uri', pattern: '^https://', maxLength: 2048 })])),
+    about: Type.Optional(Nullable(Type.String({ maxLength: 500 }))),
+    avatarUrl: Type.Optional(Nullable(Type.String({ format: 'uri', pattern: '^https://', maxLength: 2048 }))),
   },
   { minProperties: 1 },
 );

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { Id, PageQuery, Timestamp } from './common.js';
+import { Id, Nullable, PageQuery, Timestamp } from './common.js';
 
 /**
  * Wire schemas of /chat and /message. The Message and Conversation resources are also the `data` of
@@ -7,7 +7,6 @@ import { Id, PageQuery, Timestamp } from './common.js';
  * the conversation's per-member fields (role, receipts, flags), which are the caller's.
  */
 
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
 const Seq = Type.Integer({ minimum: 0, description: 'Per-conversation sequence number: 1, 2, 3, ... without gaps.' });
 
 export const messageTypes = ['text', 'image', 'video', 'audio', 'file'] as const;

@@ -5,6 +5,12 @@ import { Type, type TSchema } from 'typebox';
  * as `{items, nextCursor}` driven by `?cursor=&limit=`.
  */
 
+/**
+ * `schema` or null. Null comes first: with fastify's type coercion a null checked against the string
+ * branch first would be turned into "" before the null branch is tried.
+ */
+export const Nullable = <T extends TSchema>(schema: T) => Type.Union([Type.Null(), schema]);
+
 export const Id = Type.String({ format: 'uuid', description: 'Opaque identifier.' });
 export const Timestamp = Type.String({ format: 'date-time', description: 'ISO 8601, UTC.' });
 
