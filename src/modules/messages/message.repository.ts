@@ -192,16 +192,16 @@ export function createMessageRepository(db: Database) {
       return result;
     },
 
-    /** Pins a message unless the conversation already has `max` pins; returns false when full. */
-    async pin(input: { conversationId: string; messageId: string; by: string; max: number }): Promise<boolean> {
+    /** Pins a message unless the conversation already has `max` pins. */
+    async pin(input: { conversationId: string; messageId: string; by: string; max: number }): Promise<'pinned' | 'already' | 'full'> {
       return db.transaction(async (tx) => {
         await tx.execute(sql`select 1 from conversations where id = ${input.conversationId} for update`);
-        const [count] = await tx.select({ n: sql<number>`count(*)::int` }).from(messagePins).where(eq(messagePins.conversationId, input.conversationId));
         const existing = await tx.select({ id: messagePins.messageId }).from(messagePins).where(eq(messagePins.messageId, input.messageId));
-        if (existing.length > 0) return true;
-        if ((count?.n ?? 0) >= input.max) return false;
+        if (existing.length > 0) return 'already';
+        const [count] = await tx.select({ n: sql<number>`count(*)::int` }).from(messagePins).where(eq(messagePins.conversationId, input.conversationId));
+        if ((count?.n ?? 0) >= input.max) return 'full';
         await tx.insert(messagePins).values({ conversationId: input.conversationId, messageId: input.messageId, pinnedBy: input.by, pinnedAt: new Date() });
-        return true;
+        return 'pinned';
       });
     },
 

@@ -128,9 +128,8 @@ export function createMessagesService(deps: {
       await assertNotBlocked(conversationAccess, actor);
       let reply: MessageRow | null = null;
       if (input.replyToId) {
-        reply = (await messages.findById(input.replyToId)) ?? null;
-        const window = seqWindow(conversationAccess.member);
-        if (!reply || reply.conversationId !== conversation.id || reply.seq <= window.lower) throw new AppError('MESSAGE_NOT_FOUND', 'replyToId is not a message of this conversation');
+        reply = await visibility.visibleRow(actor, input.replyToId);
+        if (reply.conversationId !== conversation.id) throw new AppError('MESSAGE_NOT_FOUND', 'replyToId is not a message of this conversation');
       }
       const mentions = input.mentions ?? [];
       if (mentions.length > 0) {

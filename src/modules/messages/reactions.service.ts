@@ -14,9 +14,14 @@ export const MAX_PINS_PER_CONVERSATION = 50;
 const EMOJI_MAX_CODE_POINTS = 16;
 const PICTOGRAPH = /\p{Extended_Pictographic}|\p{Regional_Indicator}/u;
 const FORBIDDEN = /[\sA-Za-z0-9]/;
+const KEYCAP = /^[#*0-9]\uFE0F?\u20E3$/u;
 
-/** A reaction is one emoji (sequence): pictographic, no letters, digits or spaces, 16 code points at most. */
+/**
+ * A reaction is one emoji (sequence): pictographic, no letters, digits or spaces, 16 code points at
+ * most; keycaps (#️⃣, 1️⃣) are the one form allowed a digit.
+ */
 export function assertEmoji(emoji: string): void {
+  if (KEYCAP.test(emoji)) return;
   if ([...emoji].length > EMOJI_MAX_CODE_POINTS || FORBIDDEN.test(emoji) || !PICTOGRAPH.test(emoji)) {
     throw new AppError('VALIDATION_FAILED', 'Not an emoji', {}, [{ field: 'params.emoji', message: 'must be a single emoji' }]);
   }
@@ -46,10 +51,14 @@ export function createReactionsService(deps: { messages: MessageRepository; acce
 
   async function setPinned(actor: Actor, messageId: string, pinned: boolean): Promise<void> {
     const row = await writable(actor, messageId);
-    const changed = pinned
-      ? await messages.pin({ conversationId: row.conversationId, messageId: row.id, by: actor.userId, max: MAX_PINS_PER_CONVERSATION })
-      : await messages.unpin(row.id);
-    if (pinned && !changed) throw new AppError('PIN_LIMIT_REACHED', `At most ${MAX_PINS_PER_CONVERSATION} pinned messages`);
+    let changed: boolean;
+    if (pinned) {
+      const outcome = await messages.pin({ conversationId: row.conversationId, messageId: row.id, by: actor.userId, max: MAX_PINS_PER_CONVERSATION });
+      if (outcome === 'full') throw new AppError('PIN_LIMIT_REACHED', `At most ${MAX_PINS_PER_CONVERSATION} pinned messages`);
+      changed = outcome === 'pinned';
+    } else {
+      changed = await messages.unpin(row.id);
+    }
     if (changed) events.publish('pin.updated', row.conversationId, { messageId: row.id, pinned, by: actor.userId });
   }
 
