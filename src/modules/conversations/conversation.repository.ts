@@ -135,7 +135,8 @@ export function createConversationRepository(db: Database) {
         .from(m)
         .innerJoin(conversations, eq(conversations.id, m.conversationId))
         .where(and(eq(m.userId, input.userId), input.archived === undefined ? undefined : eq(m.archived, input.archived), matches, shared, after, input.sharedWith ? isNull(m.leftAt) : undefined))
-        .orderBy(sql`${m.pinned} desc, ${m.activityAt} desc, ${m.conversationId} desc`)
+        // `nulls last` as in the index (drizzle builds `desc nulls last`), so the index supplies the order.
+        .orderBy(sql`${m.pinned} desc nulls last, ${m.activityAt} desc nulls last, ${m.conversationId} desc nulls last`)
         .limit(input.limit + 1);
     },
 
