@@ -17,6 +17,13 @@ const isInboxCursor = (v: unknown): v is InboxCursor => {
   return typeof c?.p === 'boolean' && typeof c.t === 'string' && !Number.isNaN(Date.parse(c.t)) && typeof c.i === 'string' && /^[0-9a-f-]{36}$/i.test(c.i);
 };
 
+/** Titles are trimmed; a blank one is refused. */
+function cleanTitle(title: string): string {
+  const trimmed = title.trim();
+  if (trimmed === '') throw new AppError('VALIDATION_FAILED', 'title must not be blank', {}, [{ field: 'body.title', message: 'must not be blank' }]);
+  return trimmed;
+}
+
 /** disappearing needs a ttl; the others take none. */
 export function normalizeRetention(input: RetentionInput): { mode: RetentionInput['mode']; ttlSeconds: number | null } {
   if (input.mode === 'disappearing') {
@@ -74,7 +81,7 @@ export function createConversationsService(deps: {
       const conversation = await conversations.createMulti({
         kind: 'group',
         ownerId: actor.userId,
-        title: input.title.trim() || input.title,
+        title: cleanTitle(input.title),
         description: input.description ?? null,
         avatarUrl: input.avatar ?? null,
         ...(input.retention ? { retention: normalizeRetention(input.retention) } : {}),
@@ -87,7 +94,7 @@ export function createConversationsService(deps: {
     async createBroadcast(actor: Actor, input: { title: string; recipientIds: string[] }) {
       if (input.recipientIds.length > config.maxGroupMembers) throw new AppError('MEMBER_LIMIT_REACHED', `A broadcast list has at most ${config.maxGroupMembers} recipients`);
       await reachable(actor, input.recipientIds, 'body.recipientIds');
-      const conversation = await conversations.createMulti({ kind: 'broadcast', ownerId: actor.userId, title: input.title, userIds: input.recipientIds });
+      const conversation = await conversations.createMulti({ kind: 'broadcast', ownerId: actor.userId, title: cleanTitle(input.title), userIds: input.recipientIds });
       announceCreated(conversation, [actor.userId]);
       return view(actor, conversation.id);
     },
@@ -125,7 +132,7 @@ export function createConversationsService(deps: {
       }
       const retention = patch.retention ? normalizeRetention(patch.retention) : undefined;
       const updated = await conversations.update(conversationId, {
-        ...(patch.title !== undefined ? { title: patch.title } : {}),
+        ...(patch.title !== undefined ? { title: cleanTitle(patch.title) } : {}),
         ...(patch.description !== undefined ? { description: patch.description } : {}),
         ...(patch.avatar !== undefined ? { avatarUrl: patch.avatar } : {}),
         ...(retention ? { retention: retention.mode, ttlSeconds: retention.ttlSeconds } : {}),

@@ -70,6 +70,7 @@ t.test('a group with someone unknown or blocked (either way), or a bad body, is 
   for (const [payload, label] of [
     [{ memberIds: [friend!.user.id, friend!.user.id] }, 'the same member twice'],
     [{ memberIds: [], title: '' }, 'an empty title'],
+    [{ memberIds: [], title: '   ' }, 'a blank title'],
     [{ memberIds: [], colour: 'red' }, 'an unknown field'],
     [{ memberIds: [], avatar: 'http://example.test/a.png' }, 'a non-https avatar'],
     [{ memberIds: ['nobody'] }, 'a malformed id'],
@@ -111,6 +112,7 @@ t.test('only the owner and admins edit a group; a refused edit changes nothing',
   for (const [payload, label] of [
     [{}, 'an empty patch'],
     [{ title: '' }, 'an empty title'],
+    [{ title: ' \t ' }, 'a blank title'],
     [{ kind: 'direct' }, 'an unknown field'],
   ] as const) {
     const response = await patch(owner, group.id, payload);
