@@ -23,6 +23,7 @@ import { metricsPlugin } from './plugins/metrics.js';
 import { securityPlugin } from './plugins/security.js';
 import { swaggerPlugin } from './plugins/swagger.js';
 import { sweeperPlugin } from './plugins/sweeper.js';
+import { gatewayPlugin } from './realtime/gateway.js';
 import { websocketPlugin } from './plugins/websocket.js';
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
@@ -98,6 +99,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       ownsMail: !overrides.mail,
     });
     await app.register(sweeperPlugin, { intervalSeconds: config.chat.sweepIntervalSeconds });
+    await app.register(gatewayPlugin, { config });
     await app.register(healthRoutes);
     await app.register(apiRoutes, { prefix: '/api/v1', authRateLimitMax: config.auth.rateLimitMax });
   } catch (error) {

@@ -26,6 +26,10 @@ const Env = Type.Object({
   METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, secret: true, description: 'When set, GET /metrics requires "Authorization: Bearer <token>".' })),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 100, description: 'Grace period for draining on SIGTERM/SIGINT before a forced exit.' }),
   WS_MAX_PAYLOAD_BYTES: Type.Integer({ default: 65_536, minimum: 1024, description: 'Largest WebSocket frame accepted (larger closes with 1009).' }),
+  WS_MAX_SOCKETS_PER_USER: Type.Integer({ default: 10, minimum: 1, maximum: 1000, description: 'Open sockets per user on one instance; more are refused with 429.' }),
+  WS_RATE_LIMIT: Type.Integer({ default: 100, minimum: 1, description: 'Frames a socket may send per 10 s; the excess gets RATE_LIMITED errors, 3x closes with 1008.' }),
+  WS_PING_INTERVAL_SECONDS: Type.Integer({ default: 25, minimum: 1, maximum: 600, description: 'Server pings; a socket that has not answered the previous ping is dropped.' }),
+  WS_MAX_BUFFERED_BYTES: Type.Integer({ default: 1_048_576, minimum: 65_536, description: 'Unsent bytes a socket may queue before it is closed as a slow consumer (1013).' }),
   JWT_SECRET: Type.Optional(Type.String({ minLength: 32, secret: true, description: 'HS256 signing secret (32+ bytes), identical on every instance; unset generates one into DATA_DIR/jwt-secret.' })),
   JWT_ISSUER: Type.String({ default: 'chat-backend', minLength: 1, description: 'iss claim of access tokens.' }),
   JWT_AUDIENCE: Type.String({ default: 'chat-api', minLength: 1, description: 'aud claim of access tokens.' }),
@@ -74,7 +78,13 @@ export interface Config {
   readonly redis: { readonly url: string | undefined; readonly keyPrefix: string };
   readonly metricsToken: string | undefined;
   readonly shutdownTimeoutMs: number;
-  readonly ws: { readonly maxPayloadBytes: number };
+  readonly ws: {
+    readonly maxPayloadBytes: number;
+    readonly maxSocketsPerUser: number;
+    readonly rateLimit: number;
+    readonly pingIntervalSeconds: number;
+    readonly maxBufferedBytes: number;
+  };
   readonly auth: {
     readonly jwtSecret: string | undefined;
     readonly issuer: string;
@@ -176,7 +186,13 @@ function toConfig(env: Env): Config {
     redis: { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX },
     metricsToken: env.METRICS_TOKEN,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
-    ws: { maxPayloadBytes: env.WS_MAX_PAYLOAD_BYTES },
+    ws: {
+      maxPayloadBytes: env.WS_MAX_PAYLOAD_BYTES,
+      maxSocketsPerUser: env.WS_MAX_SOCKETS_PER_USER,
+      rateLimit: env.WS_RATE_LIMIT,
+      pingIntervalSeconds: env.WS_PING_INTERVAL_SECONDS,
+      maxBufferedBytes: env.WS_MAX_BUFFERED_BYTES,
+    },
     auth: {
       jwtSecret: env.JWT_SECRET,
       issuer: env.JWT_ISSUER,

@@ -22,6 +22,8 @@ export interface ChatEventMap {
   'member.left': { conversationId: string; userId: string; removedBy: string | null };
   'member.updated': { conversationId: string; userId: string; role: string };
   'pin.updated': { messageId: string; pinned: boolean; by: string };
+  /** Relayed only, never stored. */
+  typing: { conversationId: string; userId: string; state: 'start' | 'stop' };
 }
 
 export type ChatEventType = keyof ChatEventMap;
@@ -31,6 +33,8 @@ export interface ChatEvent<K extends ChatEventType = ChatEventType> {
   conversationId: string;
   data: ChatEventMap[K];
   at: string;
+  /** On message.created: false when the message was not stored (ephemeral conversation), so nobody waits for it in the log. */
+  stored?: boolean;
 }
 
 export const conversationChannel = (conversationId: string) => `conversation:${conversationId}`;
@@ -38,7 +42,7 @@ export const userChannel = (userId: string) => `user:${userId}`;
 
 export interface ChatEvents {
   /** To every member of the conversation (and the given users' own channels, e.g. someone added or removed). */
-  publish<K extends ChatEventType>(type: K, conversationId: string, data: ChatEventMap[K], alsoUsers?: readonly string[]): void;
+  publish<K extends ChatEventType>(type: K, conversationId: string, data: ChatEventMap[K], alsoUsers?: readonly string[], extra?: { stored?: boolean }): void;
   /** To one user only. */
   publishToUser<K extends ChatEventType>(userId: string, type: K, conversationId: string, data: ChatEventMap[K]): void;
 }
@@ -55,8 +59,8 @@ export function createChatEvents(bus: Bus, onError: (error: unknown, channel: st
     at: new Date().toISOString(),
   });
   return {
-    publish(type, conversationId, data, alsoUsers = []) {
-      const event = envelope(type, conversationId, data);
+    publish(type, conversationId, data, alsoUsers = [], extra = {}) {
+      const event = { ...envelope(type, conversationId, data), ...extra };
       send(conversationChannel(conversationId), event);
       for (const userId of alsoUsers) send(userChannel(userId), event);
     },

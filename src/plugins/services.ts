@@ -16,7 +16,7 @@ import { type ReceiptsService, createReceiptsService } from '../modules/conversa
 import { createMessageRepository } from '../modules/messages/message.repository.js';
 import { type MessagesService, createMessagesService } from '../modules/messages/messages.service.js';
 import { type ReactionsService, createReactionsService } from '../modules/messages/reactions.service.js';
-import { createChatEvents } from '../events/chat-events.js';
+import { type ChatEvents, createChatEvents } from '../events/chat-events.js';
 import { createUserRepository } from '../modules/users/user.repository.js';
 import { type UsersService, createUsersService } from '../modules/users/users.service.js';
 import type { MailSender } from '../providers/mail/mail-sender.js';
@@ -31,6 +31,8 @@ export interface Services {
   receipts: ReceiptsService;
   messages: MessagesService;
   reactions: ReactionsService;
+  /** The publisher of domain events (the socket gateway relays typing through it). */
+  events: ChatEvents;
 }
 
 declare module 'fastify' {
@@ -98,5 +100,6 @@ function createChatServices(app: FastifyInstance, config: Config) {
     receipts: createReceiptsService({ conversations: conversationRepository, access, events }),
     messages,
     reactions: createReactionsService({ messages: messageRepository, access, visibility: messages.visibility, events }),
+    events,
   };
 }

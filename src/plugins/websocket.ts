@@ -11,7 +11,11 @@ export const CLOSE_GOING_AWAY = 1001;
 export const websocketPlugin = fp<{ maxPayloadBytes: number }>(
   async (app, { maxPayloadBytes }) => {
     await app.register(websocket, {
-      options: { maxPayload: maxPayloadBytes },
+      options: {
+        maxPayload: maxPayloadBytes,
+        // A token offered as `Sec-WebSocket-Protocol: bearer, <token>` is answered with the `bearer` subprotocol.
+        handleProtocols: (protocols) => (protocols.has('bearer') ? 'bearer' : false),
+      },
       preClose: async function closeSockets() {
         const server = app.websocketServer;
         for (const socket of server.clients) socket.close(CLOSE_GOING_AWAY, 'server shutting down');

@@ -292,6 +292,22 @@ export function createConversationRepository(db: Database) {
       });
     },
 
+    async findByRoomName(roomName: string): Promise<ConversationRecord | undefined> {
+      const [row] = await db.select().from(conversations).where(eq(conversations.roomName, roomName));
+      return row;
+    },
+
+    /** The conversations a user currently belongs to, most recent activity first (what a device socket follows). */
+    async followedBy(userId: string, limit: number) {
+      return db
+        .select({ conversation: conversations, member: conversationMembers })
+        .from(conversationMembers)
+        .innerJoin(conversations, eq(conversations.id, conversationMembers.conversationId))
+        .where(and(eq(conversationMembers.userId, userId), isNull(conversationMembers.leftAt)))
+        .orderBy(sql`${conversationMembers.activityAt} desc nulls last`)
+        .limit(limit);
+    },
+
     async isCurrentMember(conversationId: string, userId: string): Promise<boolean> {
       const [row] = await db.select({ one: sql`1` }).from(conversationMembers).where(and(eq(conversationMembers.conversationId, conversationId), eq(conversationMembers.userId, userId), isNull(conversationMembers.leftAt)));
       return row !== undefined;

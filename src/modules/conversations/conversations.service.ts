@@ -1,11 +1,17 @@
-import { AppError } from '../../errors.js';
+import { AppError, isAppError } from '../../errors.js';
 import type { ChatEvents } from '../../events/chat-events.js';
 import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
 import type { Actor } from '../auth/tokens.js';
 import type { ConversationAccess } from './conversation.access.js';
 import type { ConversationPresenter } from './conversation.presenter.js';
 import type { ConversationRecord, ConversationRepository, InboxCursor } from './conversation.repository.js';
-import { MUTED_FOREVER, sharedFields } from './conversation.views.js';
+import { MUTED_FOREVER, sharedFields, unreadCount, visibleLastSeq } from './conversation.views.js';
+
+/**
+ * A device socket follows the user's most recently active conversations, up to this many (and every
+ * one joined while it is open); events of older ones are not pushed to it until it reconnects.
+ */
+export const FOLLOWED_LIMIT = 1000;
 
 export interface RetentionInput {
   mode: 'persistent' | 'disappearing' | 'ephemeral';
@@ -64,6 +70,28 @@ export function createConversationsService(deps: {
 
   return {
     get: view,
+
+    /** The conversation of a socket room, for a current member; 404 otherwise. */
+    async byRoom(actor: Actor, roomName: string) {
+      const conversation = await conversations.findByRoomName(roomName);
+      if (!conversation) throw new AppError('CONVERSATION_NOT_FOUND');
+      const { member } = await access.member(actor, conversation.id).catch((error: unknown) => {
+        throw isAppError(error) && error.code === 'NOT_A_MEMBER' ? new AppError('CONVERSATION_NOT_FOUND') : error;
+      });
+      return presenter.one(conversation, member);
+    },
+
+    /** Where each of the user's conversations stands, for a device socket's `ready` (most recent first). */
+    async followed(actor: Actor, limit = FOLLOWED_LIMIT) {
+      return (await conversations.followedBy(actor.userId, limit)).map(({ conversation, member }) => ({
+        id: conversation.id,
+        roomName: conversation.roomName,
+        lastSeq: visibleLastSeq(conversation, member),
+        unreadCount: unreadCount(conversation, member),
+        readSeq: member.readSeq,
+        deliveredSeq: member.deliveredSeq,
+      }));
+    },
 
     /** The pair's one direct conversation; `created` tells 201 from 200. */
     async openDirect(actor: Actor, userId: string) {

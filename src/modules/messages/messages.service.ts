@@ -65,7 +65,7 @@ export function createMessagesService(deps: {
         expiresAt: stored.expiresAt,
         reply: reply && { id: reply.id, seq: reply.seq, senderId: reply.senderId, type: reply.type, body: reply.body, deletedAt: reply.deletedAt },
       };
-      events.publish('message.created', input.conversationId, toMessage(row));
+      events.publish('message.created', input.conversationId, toMessage(row), [], store ? {} : { stored: false });
       return { row, created: true };
     } catch (error) {
       if (uniqueViolation(error) !== 'messages_sender_client_key') throw error;
@@ -111,6 +111,17 @@ export function createMessagesService(deps: {
 
   return {
     visibility,
+
+    /** A current member, not blocked by (or blocking) the other side of a direct chat: may send typing. */
+    async assertCanType(actor: Actor, conversationId: string): Promise<void> {
+      await assertNotBlocked(await access.member(actor, conversationId), actor);
+    },
+
+    /** Stored messages after a seq, one page (for socket catch-up and resume). */
+    async readAfter(actor: Actor, conversationId: string, after: number) {
+      const page = await this.history(actor, conversationId, { after, limit: 100 });
+      return { items: page.items, more: page.newerCursor !== null };
+    },
 
     /** Stores (or, in an ephemeral conversation, only relays) a message; `created` false for a retry. */
     async send(actor: Actor, input: SendInput): Promise<{ message: MessageView; created: boolean }> {

@@ -1,0 +1,86 @@
+import { AppError } from '../errors.js';
+import type { ChatEvents } from '../events/chat-events.js';
+import type { Services } from '../plugins/services.js';
+import type { Connection } from './connection.js';
+import type { ClientFrameType } from './frames.js';
+
+export interface CommandContext {
+  connection: Connection;
+  services: Services;
+  events: ChatEvents;
+  /** Re-authenticates with a fresh access token (auth.refresh). */
+  refresh(accessToken: string): Promise<void>;
+  /** Whether a typing start from this user in this conversation may be relayed now (throttle). */
+  typingAllowed(conversationId: string, state: 'start' | 'stop'): boolean;
+}
+
+/** A command's answer: the reply frame's type and data (`undefined`: no reply). */
+export type CommandResult = { type: string; data: unknown } | undefined;
+type Command = (context: CommandContext, data: any) => Promise<CommandResult>;
+
+const ack = (data: unknown): CommandResult => ({ type: 'ack', data });
+
+/** The conversation a frame is about: its own conversationId, else the room of a room socket. */
+function target(connection: Connection, conversationId: string | undefined): string {
+  const id = conversationId ?? connection.roomConversationId;
+  if (!id) throw new AppError('VALIDATION_FAILED', 'data.conversationId is required on /ws', {}, [{ field: 'data.conversationId', message: 'is required' }]);
+  return id;
+}
+
+/**
+ * The frame dispatch table: one entry per client frame type, each a thin adapter over the same
+ * service call its REST route makes. Errors are AppErrors and become `error` frames.
+ */
+export const commands: Record<ClientFrameType, Command> = {
+  ping: async () => ({ type: 'pong', data: undefined }),
+
+  'message.send': async ({ connection, services }, data) => {
+    const { message } = await services.messages.send(connection.actor, { ...data, conversationId: target(connection, data.conversationId) });
+    return { type: 'message.ack', data: message };
+  },
+
+  'message.edit': async ({ connection, services }, data) => ack(await services.messages.edit(connection.actor, data.messageId, data.body)),
+
+  'message.delete': async ({ connection, services }, data) => {
+    await services.messages.remove(connection.actor, data.messageId, data.for ?? 'me');
+    return ack(null);
+  },
+
+  'reaction.set': async ({ connection, services }, data) => ack(await services.reactions.add(connection.actor, data.messageId, data.emoji)),
+  'reaction.remove': async ({ connection, services }, data) => ack(await services.reactions.remove(connection.actor, data.messageId, data.emoji)),
+
+  receipt: async ({ connection, services }, data) => {
+    const to: { read?: number; delivered?: number } = {};
+    if (data.read !== undefined) to.read = data.read;
+    if (data.delivered !== undefined) to.delivered = data.delivered;
+    return ack(await services.receipts.mark(connection.actor, target(connection, data.conversationId), to));
+  },
+
+  /** Relayed to the other members over the bus, never stored; starts are throttled per conversation. */
+  typing: async ({ connection, services, events, typingAllowed }, data) => {
+    const conversationId = target(connection, data.conversationId);
+    await services.messages.assertCanType(connection.actor, conversationId);
+    if (typingAllowed(conversationId, data.state)) events.publish('typing', conversationId, { conversationId, userId: connection.userId, state: data.state });
+    return undefined;
+  },
+
+  /** Replays stored messages after a seq from the log, then live events continue with no gap or repeat. */
+  resume: async ({ connection, services }, data) => {
+    const points: Array<[string, number]> =
+      typeof data.after === 'number' ? [[target(connection, data.conversationId), data.after]] : (Object.entries(data.after) as Array<[string, number]>);
+    if (connection.roomConversationId && points.some(([id]) => id !== connection.roomConversationId)) throw new AppError('CONVERSATION_NOT_FOUND');
+    const positions: Record<string, number> = {};
+    for (const [conversationId, after] of points) {
+      await services.conversations.get(connection.actor, conversationId);
+      connection.setPosition(conversationId, after);
+      positions[conversationId] = (await connection.fill(conversationId)) ?? after;
+    }
+    const [single] = points;
+    return { type: 'resume.done', data: points.length === 1 && single ? { conversationId: single[0], lastSeq: positions[single[0]] } : { lastSeqs: positions } };
+  },
+
+  'auth.refresh': async ({ refresh }, data) => {
+    await refresh(data.accessToken);
+    return ack(null);
+  },
+};

@@ -1,0 +1,144 @@
+import type { WebSocket } from 'ws';
+import type { ChatEvent } from '../events/chat-events.js';
+import type { Actor } from '../modules/auth/tokens.js';
+import type { MessageView } from '../modules/messages/message.views.js';
+import type { HubConnection } from './hub.js';
+
+export const CLOSE = {
+  goingAway: 1001,
+  policy: 1008,
+  tooBig: 1009,
+  tryAgainLater: 1013,
+  unauthorized: 4401,
+  forbidden: 4403,
+  tokenExpired: 4408,
+} as const;
+
+/** Reads a conversation's stored messages after a seq, a page at a time, as the socket's user may see them. */
+export type ReadAfter = (actor: Actor, conversationId: string, after: number) => Promise<{ items: MessageView[]; more: boolean }>;
+
+export interface ConnectionOptions {
+  socket: WebSocket;
+  actor: Actor;
+  /** Set for /ws/chat/:room sockets: the one conversation they carry. */
+  roomConversationId: string | null;
+  maxBufferedBytes: number;
+  readAfter: ReadAfter;
+  onError: (error: unknown, context: string) => void;
+}
+
+interface Lane {
+  /** Highest seq of message.created delivered on this socket. */
+  delivered: number | undefined;
+  /** Events held back while the gap below them is filled from the log. */
+  held: ChatEvent[] | null;
+}
+
+/**
+ * One socket. Delivery contract: `message.created` of a stored message reaches the socket once per
+ * seq, in seq order per conversation. A later seq than expected (the bus carries publishes from
+ * several instances, and loses some during outages) holds the event back while the missing ones are
+ * read from the log; an old or repeated seq is dropped. Other events pass through as they come.
+ */
+export class Connection implements HubConnection {
+  readonly userId: string;
+  readonly followsUser: boolean;
+  actor: Actor;
+  readonly followed = new Set<string>();
+  private readonly lanes = new Map<string, Lane>();
+
+  constructor(private readonly options: ConnectionOptions) {
+    this.actor = options.actor;
+    this.userId = options.actor.userId;
+    this.followsUser = options.roomConversationId === null;
+  }
+
+  get roomConversationId(): string | null {
+    return this.options.roomConversationId;
+  }
+
+  /** Sends a serialized frame; a consumer this far behind is closed rather than buffered without bound. */
+  sendText(text: string): void {
+    const { socket } = this.options;
+    if (socket.readyState !== socket.OPEN) return;
+    if (socket.bufferedAmount > this.options.maxBufferedBytes) {
+      socket.close(CLOSE.tryAgainLater, 'too slow: reconnect and resume');
+      return;
+    }
+    socket.send(text);
+  }
+
+  send(frame: { type: string; id?: string | undefined; conversationId?: string; data?: unknown }): void {
+    this.sendText(JSON.stringify(frame));
+  }
+
+  close(code: number, reason: string): void {
+    this.options.socket.close(code, reason);
+  }
+
+  /** Where message.created delivery of a conversation stands (the `ready` lastSeq, or a resume point). */
+  setPosition(conversationId: string, seq: number): void {
+    this.lanes.set(conversationId, { delivered: seq, held: null });
+  }
+
+  deliver(event: ChatEvent, frame: string): void {
+    if (event.type === 'typing' && (event.data as { userId: string }).userId === this.userId) return;
+    if (event.type !== 'message.created' || event.stored === false) {
+      this.sendText(frame);
+      return;
+    }
+    const seq = (event.data as MessageView).seq;
+    const lane = this.lanes.get(event.conversationId);
+    if (!lane || lane.delivered === undefined) {
+      this.lanes.set(event.conversationId, { delivered: seq, held: null });
+      this.sendText(frame);
+      return;
+    }
+    if (lane.held) {
+      lane.held.push(event);
+      return;
+    }
+    if (seq <= lane.delivered) return;
+    if (seq === lane.delivered + 1) {
+      lane.delivered = seq;
+      this.sendText(frame);
+      return;
+    }
+    lane.held = [event];
+    void this.fill(event.conversationId);
+  }
+
+  /**
+   * Delivers from the log everything after the lane's position, then what was held back, in order.
+   * Resolves with the last seq delivered.
+   */
+  async fill(conversationId: string): Promise<number | undefined> {
+    const lane = this.lanes.get(conversationId) ?? { delivered: 0, held: null };
+    lane.held ??= [];
+    this.lanes.set(conversationId, lane);
+    try {
+      for (let more = true; more; ) {
+        const page = await this.options.readAfter(this.actor, conversationId, lane.delivered ?? 0);
+        for (const message of page.items) this.deliverStored(lane, conversationId, message);
+        more = page.more && page.items.length > 0;
+      }
+    } catch (error) {
+      this.options.onError(error, `catching up ${conversationId}`);
+    }
+    const held = (lane.held ?? []).sort((a, b) => (a.data as MessageView).seq - (b.data as MessageView).seq);
+    lane.held = null;
+    for (const event of held) this.deliverStored(lane, conversationId, event.data as MessageView);
+    return lane.delivered;
+  }
+
+  private deliverStored(lane: Lane, conversationId: string, message: MessageView): void {
+    if (lane.delivered !== undefined && message.seq <= lane.delivered) return;
+    lane.delivered = message.seq;
+    this.send({ type: 'message.created', conversationId, data: message });
+  }
+
+  dropped(conversationId: string): void {
+    this.followed.delete(conversationId);
+    this.lanes.delete(conversationId);
+  }
+}

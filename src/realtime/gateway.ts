@@ -1,0 +1,187 @@
+import type { FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import type { WebSocket } from 'ws';
+import type { Config } from '../config.js';
+import { AppError, isAppError } from '../errors.js';
+import { type CommandContext, commands } from './commands.js';
+import { CLOSE, Connection } from './connection.js';
+import { type ParsedFrame, parseFrame } from './frames.js';
+import { createHub } from './hub.js';
+import { type SocketIdentity, authenticateUpgrade, tokenExpiry } from './upgrade-auth.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    socketIdentity: SocketIdentity | null;
+    socketRoom: { conversation: unknown; conversationId: string } | null;
+  }
+}
+
+const RATE_WINDOW_MS = 10_000;
+const TYPING_THROTTLE_MS = 2_000;
+
+/**
+ * The WebSocket gateway: `/ws` (a device: every conversation of the user) and `/ws/chat/:room` (one
+ * conversation). Authentication and room membership are checked before the upgrade, so a refused
+ * socket is an ordinary HTTP answer. Frames run one at a time per socket, in arrival order, through
+ * the command table, which calls the same services as REST.
+ */
+export const gatewayPlugin = fp<{ config: Config }>(
+  async (app, { config }) => {
+    const log = app.log.child({ component: 'gateway' });
+    const hub = createHub(app.bus, (error, context) => log.warn({ err: error, context }, 'gateway bus operation failed'));
+    const connections = new Set<{ connection: Connection; socket: WebSocket; alive: boolean }>();
+    const ws = config.ws;
+
+    app.decorateRequest('socketIdentity', null);
+    app.decorateRequest('socketRoom', null);
+
+    async function admit(request: FastifyRequest): Promise<void> {
+      const identity = await authenticateUpgrade(request, {
+        services: app.services,
+        corsOrigins: config.corsOrigins,
+        ticketLifetimeMs: config.auth.accessTokenTtlSeconds * 1000,
+      });
+      if (hub.connectionsOf(identity.actor.userId) >= ws.maxSocketsPerUser) throw new AppError('RATE_LIMITED', `At most ${ws.maxSocketsPerUser} sockets per user`);
+      request.socketIdentity = identity;
+    }
+
+    function open(socket: WebSocket, request: FastifyRequest): void {
+      const identity = request.socketIdentity!;
+      const room = request.socketRoom;
+      const connection = new Connection({
+        socket,
+        actor: identity.actor,
+        roomConversationId: room?.conversationId ?? null,
+        maxBufferedBytes: ws.maxBufferedBytes,
+        readAfter: (actor, conversationId, after) => app.services.messages.readAfter(actor, conversationId, after),
+        onError: (error, context) => log.warn({ err: error, context }, 'socket catch-up failed'),
+      });
+      const entry = { connection, socket, alive: true };
+      connections.add(entry);
+      socket.on('pong', () => {
+        entry.alive = true;
+      });
+
+      let expiry: NodeJS.Timeout | undefined;
+      const expireAt = (at: number) => {
+        clearTimeout(expiry);
+        expiry = setTimeout(() => connection.close(CLOSE.tokenExpired, 'access token expired'), Math.max(0, at - Date.now()));
+        expiry.unref();
+      };
+      expireAt(identity.expiresAt);
+
+      const typingSent = new Map<string, number>();
+      const context: CommandContext = {
+        connection,
+        services: app.services,
+        events: app.services.events,
+        async refresh(accessToken) {
+          const actor = await app.services.auth.authenticate(accessToken);
+          if (actor.userId !== connection.userId) throw new AppError('UNAUTHORIZED', 'The token belongs to another user');
+          connection.actor = actor;
+          expireAt(tokenExpiry(accessToken));
+        },
+        typingAllowed(conversationId, state) {
+          const last = typingSent.get(conversationId);
+          if (state === 'stop') return typingSent.delete(conversationId) || last !== undefined;
+          if (last !== undefined && Date.now() - last < TYPING_THROTTLE_MS) return false;
+          typingSent.set(conversationId, Date.now());
+          return true;
+        },
+      };
+
+      let windowStart = Date.now();
+      let framesInWindow = 0;
+      let queue: Promise<void> = start();
+      socket.on('message', (raw, isBinary) => {
+        if (Date.now() - windowStart > RATE_WINDOW_MS) {
+          windowStart = Date.now();
+          framesInWindow = 0;
+        }
+        framesInWindow += 1;
+        if (framesInWindow > ws.rateLimit * 3) {
+          connection.close(CLOSE.policy, 'too many frames');
+          return;
+        }
+        const parsed: ParsedFrame = isBinary ? { ok: false, code: 'MALFORMED_FRAME', id: undefined, message: 'Frames are JSON text' } : parseFrame(String(raw));
+        if (framesInWindow > ws.rateLimit) {
+          connection.send({ type: 'error', id: parsed.id, data: { code: 'RATE_LIMITED', message: `At most ${ws.rateLimit} frames per 10 s` } });
+          return;
+        }
+        if (!parsed.ok) {
+          connection.send({ type: 'error', id: parsed.id, data: { code: parsed.code, message: parsed.message, ...(parsed.errors ? { errors: parsed.errors } : {}) } });
+          return;
+        }
+        queue = queue.then(async () => {
+          try {
+            const result = await commands[parsed.type](context, parsed.data);
+            if (result) connection.send({ type: result.type, id: parsed.id, data: result.data });
+          } catch (error) {
+            if (!isAppError(error)) log.error({ err: error, frame: parsed.type }, 'socket command failed');
+            const appError = isAppError(error) ? error : new AppError('INTERNAL_ERROR');
+            connection.send({ type: 'error', id: parsed.id, data: { code: appError.code, message: appError.detail ?? appError.title, ...(appError.errors ? { errors: appError.errors } : {}) } });
+          }
+        });
+      });
+
+      socket.on('close', () => {
+        clearTimeout(expiry);
+        connections.delete(entry);
+        hub.removeConnection(connection, [...connection.followed, ...(room ? [room.conversationId] : [])]);
+      });
+
+      /** Subscribe first, then read positions, then `ready`: nothing committed in between is missed. */
+      async function start(): Promise<void> {
+        try {
+          await hub.addConnection(connection);
+          if (room) {
+            connection.followed.add(room.conversationId);
+            await hub.follow(connection, room.conversationId);
+            const conversation = await app.services.conversations.get(connection.actor, room.conversationId);
+            connection.setPosition(room.conversationId, conversation.lastSeq);
+            connection.send({ type: 'ready', data: { user: await app.services.users.me(connection.actor), conversation, lastSeq: conversation.lastSeq } });
+            return;
+          }
+          const initial = await app.services.conversations.followed(connection.actor);
+          await Promise.all(initial.map((c) => (connection.followed.add(c.id), hub.follow(connection, c.id))));
+          const conversations = await app.services.conversations.followed(connection.actor);
+          for (const c of conversations) connection.setPosition(c.id, c.lastSeq);
+          connection.send({ type: 'ready', data: { user: await app.services.users.me(connection.actor), conversations } });
+        } catch (error) {
+          log.error({ err: error }, 'socket setup failed');
+          connection.close(CLOSE.tryAgainLater, 'setup failed, reconnect');
+        }
+      }
+    }
+
+    app.get('/ws', { websocket: true, preValidation: admit, schema: { hide: true } }, open);
+    app.get(
+      '/ws/chat/:room',
+      {
+        websocket: true,
+        schema: { hide: true },
+        preValidation: async (request) => {
+          await admit(request);
+          const { room } = request.params as { room: string };
+          const conversation = await app.services.conversations.byRoom(request.socketIdentity!.actor, room);
+          request.socketRoom = { conversation, conversationId: conversation.id };
+        },
+      },
+      open,
+    );
+
+    const heartbeat = setInterval(() => {
+      for (const entry of connections) {
+        if (!entry.alive) {
+          entry.socket.terminate();
+          continue;
+        }
+        entry.alive = false;
+        entry.socket.ping();
+      }
+    }, ws.pingIntervalSeconds * 1000);
+    heartbeat.unref();
+    app.addHook('onClose', async () => clearInterval(heartbeat));
+  },
+  { name: 'gateway', dependencies: ['services', 'websocket'] },
+);

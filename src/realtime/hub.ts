@@ -1,0 +1,110 @@
+import type { Bus, Unsubscribe } from '../bus/bus.js';
+import { type ChatEvent, conversationChannel, userChannel } from '../events/chat-events.js';
+
+/** What the hub needs of a socket connection. */
+export interface HubConnection {
+  readonly userId: string;
+  /** Whether membership changes of this user's conversations re-route this socket (/ws), or it is fixed to one room. */
+  readonly followsUser: boolean;
+  /** An event of a followed conversation; `frame` is the event serialized once for every socket of the instance. */
+  deliver(event: ChatEvent, frame: string): void;
+  /** The user left (or was removed from) a followed conversation. */
+  dropped(conversationId: string): void;
+}
+
+/**
+ * Per-instance routing from bus channels to local sockets. A channel is subscribed when its first
+ * local socket needs it and unsubscribed with the last (the bus shares one transport subscription).
+ * `conversation:<id>` carries a conversation's events; `user:<id>` re-routes a user's /ws sockets when
+ * they join or leave conversations.
+ */
+export function createHub(bus: Bus, onError: (error: unknown, context: string) => void) {
+  const byConversation = new Map<string, Set<HubConnection>>();
+  const byUser = new Map<string, Set<HubConnection>>();
+  const subscriptions = new Map<string, Promise<Unsubscribe | undefined>>();
+
+  function subscribe(channel: string, handler: (event: ChatEvent) => void): Promise<unknown> {
+    let subscription = subscriptions.get(channel);
+    if (!subscription) {
+      subscription = bus.subscribe(channel, (message) => handler(message as ChatEvent)).catch((error: unknown) => {
+        onError(error, `subscribe ${channel}`);
+        subscriptions.delete(channel);
+        return undefined;
+      });
+      subscriptions.set(channel, subscription);
+    }
+    return subscription;
+  }
+
+  function unsubscribe(channel: string): void {
+    const subscription = subscriptions.get(channel);
+    subscriptions.delete(channel);
+    void subscription?.then((stop) => stop?.()).catch((error: unknown) => onError(error, `unsubscribe ${channel}`));
+  }
+
+  function onConversationEvent(event: ChatEvent): void {
+    const sockets = byConversation.get(event.conversationId);
+    if (!sockets) return;
+    const frame = JSON.stringify({ type: event.type, conversationId: event.conversationId, data: event.data });
+    for (const socket of [...sockets]) socket.deliver(event, frame);
+  }
+
+  /** A user's own channel: follow a conversation they joined, stop following one they left. */
+  function onUserEvent(userId: string, event: ChatEvent): void {
+    const sockets = [...(byUser.get(userId) ?? [])].filter((s) => s.followsUser);
+    const data = event.data as { userId?: string };
+    const aboutThisUser = event.type === 'conversation.created' || event.type === 'conversation.settings' || data.userId === userId;
+    if (!aboutThisUser) return;
+    const frame = JSON.stringify({ type: event.type, conversationId: event.conversationId, data: event.data });
+    for (const socket of sockets) {
+      if (event.type === 'member.left') {
+        void hub.unfollow(socket, event.conversationId);
+        socket.dropped(event.conversationId);
+        continue;
+      }
+      const following = byConversation.get(event.conversationId)?.has(socket) ?? false;
+      // Those already following got it on the conversation channel; settings only come this way.
+      if (!following || event.type === 'conversation.settings') socket.deliver(event, frame);
+      if (!following && (event.type === 'member.joined' || event.type === 'conversation.created')) void hub.follow(socket, event.conversationId);
+    }
+  }
+
+  const hub = {
+    /** Registers a socket of a user; resolves once the user's channel is subscribed. */
+    async addConnection(socket: HubConnection): Promise<void> {
+      let set = byUser.get(socket.userId);
+      if (!set) byUser.set(socket.userId, (set = new Set()));
+      set.add(socket);
+      if (socket.followsUser) await subscribe(userChannel(socket.userId), (event) => onUserEvent(socket.userId, event));
+    },
+
+    connectionsOf: (userId: string): number => byUser.get(userId)?.size ?? 0,
+
+    /** Starts delivering a conversation's events to the socket; resolves once they flow. */
+    async follow(socket: HubConnection, conversationId: string): Promise<void> {
+      let set = byConversation.get(conversationId);
+      if (!set) byConversation.set(conversationId, (set = new Set()));
+      set.add(socket);
+      await subscribe(conversationChannel(conversationId), onConversationEvent);
+    },
+
+    async unfollow(socket: HubConnection, conversationId: string): Promise<void> {
+      const set = byConversation.get(conversationId);
+      if (!set?.delete(socket) || set.size > 0) return;
+      byConversation.delete(conversationId);
+      unsubscribe(conversationChannel(conversationId));
+    },
+
+    /** Forgets a closed socket and drops the channels nobody here needs any more. */
+    removeConnection(socket: HubConnection, conversationIds: Iterable<string>): void {
+      for (const id of conversationIds) void hub.unfollow(socket, id);
+      const set = byUser.get(socket.userId);
+      if (!set?.delete(socket) || set.size > 0) return;
+      byUser.delete(socket.userId);
+      if (subscriptions.has(userChannel(socket.userId))) unsubscribe(userChannel(socket.userId));
+    },
+  };
+  return hub;
+}
+
+export type Hub = ReturnType<typeof createHub>;
