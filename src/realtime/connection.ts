@@ -137,6 +137,11 @@ export class Connection implements HubConnection {
     this.send({ type: 'message.created', conversationId, data: message });
   }
 
+  /** The last message.created seq delivered for a conversation, if any. */
+  position(conversationId: string): number | undefined {
+    return this.lanes.get(conversationId)?.delivered;
+  }
+
   dropped(conversationId: string): void {
     this.followed.delete(conversationId);
     this.lanes.delete(conversationId);

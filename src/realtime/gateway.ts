@@ -170,6 +170,24 @@ export const gatewayPlugin = fp<{ config: Config }>(
       open,
     );
 
+    /**
+     * The bus lost messages while its transport was down: once it is subscribed again, every socket
+     * reads from the log what it missed in the conversations whose last seq moved past its position.
+     */
+    const stopListening = app.bus.onReconnect(() => {
+      for (const { connection } of connections) {
+        void (async () => {
+          const ids = connection.roomConversationId ? [connection.roomConversationId] : null;
+          const current = await app.services.conversations.followed(connection.actor);
+          for (const { id, lastSeq } of current) {
+            if ((ids && !ids.includes(id)) || !connection.followed.has(id)) continue;
+            const position = connection.position(id);
+            if (position !== undefined && lastSeq > position) await connection.fill(id);
+          }
+        })().catch((error: unknown) => log.warn({ err: error }, 'replay after bus reconnect failed'));
+      }
+    });
+
     const heartbeat = setInterval(() => {
       for (const entry of connections) {
         if (!entry.alive) {
@@ -181,7 +199,10 @@ export const gatewayPlugin = fp<{ config: Config }>(
       }
     }, ws.pingIntervalSeconds * 1000);
     heartbeat.unref();
-    app.addHook('onClose', async () => clearInterval(heartbeat));
+    app.addHook('onClose', async () => {
+      clearInterval(heartbeat);
+      stopListening();
+    });
   },
   { name: 'gateway', dependencies: ['services', 'websocket'] },
 );

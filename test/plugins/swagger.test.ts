@@ -1,7 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import t from 'tap';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { renderOpenApi } from '../../src/plugins/swagger.js';
+import { renderAsyncApi } from '../../src/realtime/asyncapi.js';
+import { clientFrames } from '../../src/realtime/frames.js';
+import { serverFrames } from '../../src/realtime/server-frames.js';
 import { build } from '../helper.js';
 
 t.test('the committed openapi/openapi.json is what the app generates', async (t) => {
@@ -43,8 +46,14 @@ t.test('/docs serves Swagger UI and the JSON document', async (t) => {
   t.equal(json.json().openapi, '3.1.0');
 });
 
-t.test('openapi/asyncapi.yaml parses as an AsyncAPI 3.0 document', async (t) => {
-  const doc = parse(await readFile(new URL('../../openapi/asyncapi.yaml', import.meta.url), 'utf8'));
+t.test('openapi/asyncapi.yaml is generated from the frame schemas and parses as an AsyncAPI 3.0 document', async (t) => {
+  const committed = await readFile(new URL('../../openapi/asyncapi.yaml', import.meta.url), 'utf8');
+  t.equal(committed, renderAsyncApi(stringify), 'run `npm run openapi` and commit the result');
+  const doc = parse(committed);
+  for (const type of Object.keys(clientFrames)) t.ok(Object.values<any>(doc.components.messages).some((m) => m.name === type && m.payload.$ref.includes('Client')), `client frame ${type} documented`);
+  for (const type of Object.keys(serverFrames)) t.ok(Object.values<any>(doc.components.messages).some((m) => m.name === type && m.payload.$ref.includes('Server')), `server frame ${type} documented`);
+  const refs = JSON.stringify(doc).match(/"#\/components\/schemas\/[^"]+"/g) ?? [];
+  for (const ref of new Set(refs)) t.ok(doc.components.schemas[JSON.parse(ref).split('/').pop()], `${ref} resolves`);
   t.equal(doc.asyncapi, '3.0.0');
   t.ok(doc.info?.title && doc.info?.version);
   t.ok(doc.channels && Object.keys(doc.channels).length > 0, 'declares the socket channels');

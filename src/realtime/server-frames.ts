@@ -1,0 +1,54 @@
+import { Type, type TSchema } from 'typebox';
+import { Id } from '../schemas/common.js';
+
+/**
+ * What the server sends: `{type, id?, conversationId?, data}`. Event data is the REST resource where
+ * there is one (Message, Conversation by $ref), so a socket client and a REST client parse one shape.
+ */
+
+const Seq = Type.Integer({ minimum: 0 });
+const MessageRef = Type.Ref('Message');
+
+const FollowedConversation = Type.Object({ id: Id, roomName: Type.String(), lastSeq: Seq, unreadCount: Type.Integer(), readSeq: Seq, deliveredSeq: Seq });
+
+export const serverFrames: Record<string, { description: string; data: TSchema; replyTo?: string }> = {
+  ready: {
+    description: 'First frame on every socket. /ws: your account and the conversations followed (most recent 1000, with positions); a room socket: the conversation.',
+    data: Type.Union([
+      Type.Object({ user: Type.Ref('PrivateUser'), conversations: Type.Array(FollowedConversation) }),
+      Type.Object({ user: Type.Ref('PrivateUser'), conversation: Type.Ref('Conversation'), lastSeq: Seq }),
+    ]),
+  },
+  'message.ack': { description: 'The stored message, after commit (the original one for a repeated clientId).', data: MessageRef, replyTo: 'message.send' },
+  ack: { description: 'A command succeeded; data is what the matching REST route answers (null for deletes and auth.refresh).', data: Type.Unknown() },
+  'resume.done': {
+    description: 'Everything stored after the resume point was sent; live events follow.',
+    data: Type.Union([Type.Object({ conversationId: Id, lastSeq: Seq }), Type.Object({ lastSeqs: Type.Record(Id, Seq) })]),
+    replyTo: 'resume',
+  },
+  pong: { description: 'Answer to ping.', data: Type.Null(), replyTo: 'ping' },
+  error: {
+    description: 'A frame was refused; the socket stays open. Codes are those of REST plus MALFORMED_FRAME, UNKNOWN_FRAME_TYPE.',
+    data: Type.Object({
+      code: Type.String({ examples: ['VALIDATION_FAILED', 'CONVERSATION_NOT_FOUND', 'RATE_LIMITED'] }),
+      message: Type.String(),
+      errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
+    }),
+  },
+  'message.created': { description: 'A new message; once per seq per socket, in seq order per conversation.', data: MessageRef },
+  'message.updated': { description: 'A message was edited.', data: MessageRef },
+  'message.deleted': { description: 'A message was deleted for everyone (the tombstone).', data: MessageRef },
+  'reaction.updated': {
+    description: "Someone's reaction changed; reactions is the message's new summary.",
+    data: Type.Object({ messageId: Id, userId: Id, emoji: Type.String(), action: Type.Enum(['added', 'removed']), reactions: Type.Array(Type.Ref('ReactionSummary')) }),
+  },
+  'receipt.updated': { description: "A member's receipts moved forward.", data: Type.Object({ conversationId: Id, userId: Id, readSeq: Seq, deliveredSeq: Seq }) },
+  typing: { description: 'Another member started or stopped typing (never stored; treat a start as over after 5 s).', data: Type.Object({ conversationId: Id, userId: Id, state: Type.Enum(['start', 'stop']) }) },
+  'conversation.created': { description: 'You are in a new conversation; the socket follows it from now.', data: Type.Object({ conversationId: Id, kind: Type.String() }) },
+  'conversation.updated': { description: 'Title, description, avatar, member count or retention changed.', data: Type.Object({}, { additionalProperties: true }) },
+  'conversation.settings': { description: 'Your own flags changed (from another device).', data: Type.Object({ muted: Type.Boolean(), mutedUntil: Type.Union([Type.String(), Type.Null()]), archived: Type.Boolean(), pinned: Type.Boolean() }) },
+  'member.joined': { description: 'Someone joined (you: the socket follows the conversation from now).', data: Type.Object({ conversationId: Id, userId: Id, role: Type.String() }) },
+  'member.left': { description: 'Someone left or was removed (you: the socket stops following).', data: Type.Object({ conversationId: Id, userId: Id, removedBy: Type.Union([Id, Type.Null()]) }) },
+  'member.updated': { description: "A member's role changed.", data: Type.Object({ conversationId: Id, userId: Id, role: Type.String() }) },
+  'pin.updated': { description: 'A message was pinned or unpinned.', data: Type.Object({ messageId: Id, pinned: Type.Boolean(), by: Id }) },
+};
