@@ -170,11 +170,27 @@ for (const driver of drivers) {
         .from(conversationMembers)
         .where(and(eq(conversationMembers.conversationId, conversation.id), eq(conversationMembers.userId, user.id)));
       t.same(
-        member && { ...member, joinedAt: undefined },
-        { conversationId: conversation.id, userId: user.id, role: 'owner', joinedAt: undefined, readSeq: 2, deliveredSeq: 0, clearedSeq: 0, mutedUntil: null, archived: false, pinned: false },
+        member && { ...member, joinedAt: undefined, activityAt: undefined },
+        {
+          conversationId: conversation.id,
+          userId: user.id,
+          role: 'owner',
+          joinedAt: undefined,
+          activityAt: undefined,
+          readSeq: 2,
+          deliveredSeq: 0,
+          clearedSeq: 0,
+          joinedSeq: 0,
+          leftAt: null,
+          leftSeq: null,
+          mutedUntil: null,
+          archived: false,
+          pinned: false,
+        },
         'member row with defaults',
       );
       t.ok(member?.joinedAt instanceof Date, 'joinedAt is a Date');
+      t.ok(member?.activityAt instanceof Date, 'activityAt defaults to a Date');
       t.equal(typeof member?.readSeq, 'number', 'bigint readSeq is a number');
 
       const [readMessage] = await db.select().from(messages).where(eq(messages.id, message.id));
