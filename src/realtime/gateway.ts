@@ -32,6 +32,20 @@ export const gatewayPlugin = fp<{ config: Config }>(
     const connections = new Set<{ connection: Connection; socket: WebSocket; alive: boolean }>();
     const ws = config.ws;
 
+    /**
+     * Typing relay state per user and conversation, shared by the user's sockets on this instance:
+     * repeated starts within TYPING_THROTTLE_MS are folded (clients send one per keystroke); a stop is
+     * relayed only after a start, and a start after a stop is news again.
+     */
+    const typingSince = new Map<string, number>();
+    function typingAllowed(key: string, state: 'start' | 'stop'): boolean {
+      const since = typingSince.get(key);
+      if (state === 'stop') return typingSince.delete(key);
+      if (since !== undefined && Date.now() - since < TYPING_THROTTLE_MS) return false;
+      typingSince.set(key, Date.now());
+      return true;
+    }
+
     app.decorateRequest('socketIdentity', null);
     app.decorateRequest('socketRoom', null);
 
@@ -70,7 +84,6 @@ export const gatewayPlugin = fp<{ config: Config }>(
       };
       expireAt(identity.expiresAt);
 
-      const typingSent = new Map<string, number>();
       const context: CommandContext = {
         connection,
         services: app.services,
@@ -81,13 +94,7 @@ export const gatewayPlugin = fp<{ config: Config }>(
           connection.actor = actor;
           expireAt(tokenExpiry(accessToken));
         },
-        typingAllowed(conversationId, state) {
-          const last = typingSent.get(conversationId);
-          if (state === 'stop') return typingSent.delete(conversationId) || last !== undefined;
-          if (last !== undefined && Date.now() - last < TYPING_THROTTLE_MS) return false;
-          typingSent.set(conversationId, Date.now());
-          return true;
-        },
+        typingAllowed: (conversationId, state) => typingAllowed(`${connection.userId}:${conversationId}`, state),
       };
 
       let windowStart = Date.now();
@@ -189,6 +196,7 @@ export const gatewayPlugin = fp<{ config: Config }>(
     });
 
     const heartbeat = setInterval(() => {
+      for (const [key, since] of typingSince) if (Date.now() - since > TYPING_THROTTLE_MS * 5) typingSince.delete(key);
       for (const entry of connections) {
         if (!entry.alive) {
           entry.socket.terminate();
