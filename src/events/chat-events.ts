@@ -40,11 +40,19 @@ export interface ChatEvent<K extends ChatEventType = ChatEventType> {
 export const conversationChannel = (conversationId: string) => `conversation:${conversationId}`;
 export const userChannel = (userId: string) => `user:${userId}`;
 
+/** On `user:<id>`: these sessions of the user ended; their sockets close (4401). */
+export interface SessionsRevokedEvent {
+  type: 'session.revoked';
+  data: { sessionIds: string[] };
+  at: string;
+}
+
 export interface ChatEvents {
   /** To every member of the conversation (and the given users' own channels, e.g. someone added or removed). */
   publish<K extends ChatEventType>(type: K, conversationId: string, data: ChatEventMap[K], alsoUsers?: readonly string[], extra?: { stored?: boolean }): void;
   /** To one user only. */
   publishToUser<K extends ChatEventType>(userId: string, type: K, conversationId: string, data: ChatEventMap[K]): void;
+  sessionsRevoked(userId: string, sessionIds: string[]): void;
 }
 
 /** Fire and forget: a failed publish is logged and never fails the request that caused it. */
@@ -66,6 +74,10 @@ export function createChatEvents(bus: Bus, onError: (error: unknown, channel: st
     },
     publishToUser(userId, type, conversationId, data) {
       send(userChannel(userId), envelope(type, conversationId, data));
+    },
+    sessionsRevoked(userId, sessionIds) {
+      const event: SessionsRevokedEvent = { type: 'session.revoked', data: { sessionIds }, at: new Date().toISOString() };
+      bus.publish(userChannel(userId), event).catch((error: unknown) => onError(error, userChannel(userId)));
     },
   };
 }

@@ -49,7 +49,12 @@ export const servicesPlugin = fp<{ config: Config; sms: SmsSender; mail: MailSen
   async (app, { config, sms, mail, ownsMail }) => {
     const passwords = await createPasswordHasher(config.auth.argon2);
     const userRepository = createUserRepository(app.db);
-    const sessionRepository = createSessionRepository(app.db);
+    const events = createChatEvents(app.bus, (error, channel) => app.log.warn({ err: error, channel }, 'event publish failed'));
+    const sessionRepository = createSessionRepository(app.db, (revoked) => {
+      const byUser = new Map<string, string[]>();
+      for (const { userId, sessionId } of revoked) byUser.set(userId, [...(byUser.get(userId) ?? []), sessionId]);
+      for (const [userId, sessionIds] of byUser) events.sessionsRevoked(userId, sessionIds);
+    });
     const otp = createOtpService({
       otps: createOtpRepository(app.db),
       sms,
@@ -68,7 +73,7 @@ export const servicesPlugin = fp<{ config: Config; sms: SmsSender; mail: MailSen
       config: { ...config.auth, otpTtlSeconds: config.otp.ttlSeconds },
     });
     const users = createUsersService({ users: userRepository, sessions: sessionRepository, otp, passwords });
-    app.decorate('services', { auth, users, ...createChatServices(app, config) });
+    app.decorate('services', { auth, users, ...createChatServices(app, config, events) });
 
     app.decorate('authenticate', async (request) => {
       const token = bearerToken(request.headers.authorization);
@@ -86,10 +91,9 @@ export const servicesPlugin = fp<{ config: Config; sms: SmsSender; mail: MailSen
 );
 
 /** Conversations and messages over their repositories, publishing domain events on the app's bus. */
-function createChatServices(app: FastifyInstance, config: Config) {
+function createChatServices(app: FastifyInstance, config: Config, events: ChatEvents) {
   const conversationRepository = createConversationRepository(app.db);
   const messageRepository = createMessageRepository(app.db);
-  const events = createChatEvents(app.bus, (error, channel) => app.log.warn({ err: error, channel }, 'event publish failed'));
   const access = createConversationAccess(conversationRepository);
   const presenter = createConversationPresenter({ conversations: conversationRepository, messages: messageRepository });
   const chat = { maxGroupMembers: config.chat.maxGroupMembers };

@@ -32,13 +32,20 @@ interface Lane {
   delivered: number | undefined;
   /** Events held back while the gap below them is filled from the log. */
   held: ChatEvent[] | null;
+  /** The fill in progress, if any: there is at most one per lane. */
+  filling: Promise<number | undefined> | null;
 }
+
+/** Reads of the log per fill before a hole it cannot fill (an expired message) is skipped. */
+const FILL_ATTEMPTS = 3;
+const seqOf = (event: ChatEvent) => (event.data as MessageView).seq;
 
 /**
  * One socket. Delivery contract: `message.created` of a stored message reaches the socket once per
- * seq, in seq order per conversation. A later seq than expected (the bus carries publishes from
- * several instances, and loses some during outages) holds the event back while the missing ones are
- * read from the log; an old or repeated seq is dropped. Other events pass through as they come.
+ * seq, in seq order per conversation, and nothing comes before `ready`. A later seq than expected
+ * (the bus carries publishes from several instances, and loses some during outages) holds the event
+ * back while the missing ones are read from the log; an old or repeated seq is dropped. Other events
+ * pass through as they come.
  */
 export class Connection implements HubConnection {
   readonly userId: string;
@@ -46,6 +53,8 @@ export class Connection implements HubConnection {
   actor: Actor;
   readonly followed = new Set<string>();
   private readonly lanes = new Map<string, Lane>();
+  /** Events that arrived before `ready` was sent; replayed right after it. */
+  private early: Array<[ChatEvent, string]> | null = [];
 
   constructor(private readonly options: ConnectionOptions) {
     this.actor = options.actor;
@@ -76,21 +85,46 @@ export class Connection implements HubConnection {
     this.options.socket.close(code, reason);
   }
 
+  /** Sends `ready`, then what arrived while the socket was being set up (positions are known by now). */
+  ready(data: unknown): void {
+    this.send({ type: 'ready', data });
+    const early = this.early ?? [];
+    this.early = null;
+    for (const [event, frame] of early) this.deliver(event, frame);
+  }
+
   /** Where message.created delivery of a conversation stands (the `ready` lastSeq, or a resume point). */
   setPosition(conversationId: string, seq: number): void {
-    this.lanes.set(conversationId, { delivered: seq, held: null });
+    const lane = this.lanes.get(conversationId);
+    if (lane) lane.delivered = seq;
+    else this.lanes.set(conversationId, { delivered: seq, held: null, filling: null });
+  }
+
+  /** The last message.created seq delivered for a conversation, if any. */
+  position(conversationId: string): number | undefined {
+    return this.lanes.get(conversationId)?.delivered;
+  }
+
+  /** The user joined a conversation: everything they may see in it is new to this socket. */
+  joined(conversationId: string): void {
+    this.followed.add(conversationId);
+    this.setPosition(conversationId, 0);
   }
 
   deliver(event: ChatEvent, frame: string): void {
+    if (this.early) {
+      this.early.push([event, frame]);
+      return;
+    }
     if (event.type === 'typing' && (event.data as { userId: string }).userId === this.userId) return;
     if (event.type !== 'message.created' || event.stored === false) {
       this.sendText(frame);
       return;
     }
-    const seq = (event.data as MessageView).seq;
+    const seq = seqOf(event);
     const lane = this.lanes.get(event.conversationId);
     if (!lane || lane.delivered === undefined) {
-      this.lanes.set(event.conversationId, { delivered: seq, held: null });
+      this.lanes.set(event.conversationId, { delivered: seq, held: null, filling: null });
       this.sendText(frame);
       return;
     }
@@ -109,26 +143,43 @@ export class Connection implements HubConnection {
   }
 
   /**
-   * Delivers from the log everything after the lane's position, then what was held back, in order.
-   * Resolves with the last seq delivered.
+   * Delivers from the log everything after the lane's position, then what was held back, in order:
+   * a held event goes out only once every seq below it has. Whatever is below a committed seq is
+   * committed too, so reading again fills a gap that opened while reading; a hole the log cannot
+   * fill (the message expired) is skipped after FILL_ATTEMPTS reads. Resolves with the last seq delivered.
    */
-  async fill(conversationId: string): Promise<number | undefined> {
-    const lane = this.lanes.get(conversationId) ?? { delivered: 0, held: null };
-    lane.held ??= [];
-    this.lanes.set(conversationId, lane);
-    try {
-      for (let more = true; more; ) {
-        const page = await this.options.readAfter(this.actor, conversationId, lane.delivered ?? 0);
-        for (const message of page.items) this.deliverStored(lane, conversationId, message);
-        more = page.more && page.items.length > 0;
+  fill(conversationId: string): Promise<number | undefined> {
+    let lane = this.lanes.get(conversationId);
+    if (!lane) this.lanes.set(conversationId, (lane = { delivered: 0, held: null, filling: null }));
+    if (lane.filling) return lane.filling;
+    const current = lane;
+    current.held ??= [];
+    current.filling = (async () => {
+      try {
+        for (let attempt = 0; attempt < FILL_ATTEMPTS; attempt++) {
+          for (let more = true; more; ) {
+            const page = await this.options.readAfter(this.actor, conversationId, current.delivered ?? 0);
+            for (const message of page.items) this.deliverStored(current, conversationId, message);
+            more = page.more && page.items.length > 0;
+          }
+          this.releaseConsecutive(current, conversationId);
+          if (current.held!.length === 0) break;
+        }
+      } catch (error) {
+        this.options.onError(error, `catching up ${conversationId}`);
       }
-    } catch (error) {
-      this.options.onError(error, `catching up ${conversationId}`);
-    }
-    const held = (lane.held ?? []).sort((a, b) => (a.data as MessageView).seq - (b.data as MessageView).seq);
-    lane.held = null;
-    for (const event of held) this.deliverStored(lane, conversationId, event.data as MessageView);
-    return lane.delivered;
+      for (const event of current.held!.sort((a, b) => seqOf(a) - seqOf(b))) this.deliverStored(current, conversationId, event.data as MessageView);
+      current.held = null;
+      current.filling = null;
+      return current.delivered;
+    })();
+    return current.filling;
+  }
+
+  /** Delivers held events that continue the lane without a gap; keeps the rest held. */
+  private releaseConsecutive(lane: Lane, conversationId: string): void {
+    const held = lane.held!.sort((a, b) => seqOf(a) - seqOf(b));
+    while (held.length > 0 && seqOf(held[0]!) <= (lane.delivered ?? 0) + 1) this.deliverStored(lane, conversationId, held.shift()!.data as MessageView);
   }
 
   private deliverStored(lane: Lane, conversationId: string, message: MessageView): void {
@@ -137,9 +188,8 @@ export class Connection implements HubConnection {
     this.send({ type: 'message.created', conversationId, data: message });
   }
 
-  /** The last message.created seq delivered for a conversation, if any. */
-  position(conversationId: string): number | undefined {
-    return this.lanes.get(conversationId)?.delivered;
+  sessionsRevoked(sessionIds: readonly string[]): void {
+    if (sessionIds.includes(this.actor.sessionId)) this.close(CLOSE.unauthorized, 'session ended');
   }
 
   dropped(conversationId: string): void {

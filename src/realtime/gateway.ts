@@ -146,14 +146,14 @@ export const gatewayPlugin = fp<{ config: Config }>(
             await hub.follow(connection, room.conversationId);
             const conversation = await app.services.conversations.get(connection.actor, room.conversationId);
             connection.setPosition(room.conversationId, conversation.lastSeq);
-            connection.send({ type: 'ready', data: { user: await app.services.users.me(connection.actor), conversation, lastSeq: conversation.lastSeq } });
+            connection.ready({ user: await app.services.users.me(connection.actor), conversation, lastSeq: conversation.lastSeq });
             return;
           }
           const initial = await app.services.conversations.followed(connection.actor);
           await Promise.all(initial.map((c) => (connection.followed.add(c.id), hub.follow(connection, c.id))));
           const conversations = await app.services.conversations.followed(connection.actor);
           for (const c of conversations) connection.setPosition(c.id, c.lastSeq);
-          connection.send({ type: 'ready', data: { user: await app.services.users.me(connection.actor), conversations } });
+          connection.ready({ user: await app.services.users.me(connection.actor), conversations });
         } catch (error) {
           log.error({ err: error }, 'socket setup failed');
           connection.close(CLOSE.tryAgainLater, 'setup failed, reconnect');

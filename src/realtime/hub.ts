@@ -1,5 +1,5 @@
 import type { Bus, Unsubscribe } from '../bus/bus.js';
-import { type ChatEvent, conversationChannel, userChannel } from '../events/chat-events.js';
+import { type ChatEvent, type SessionsRevokedEvent, conversationChannel, userChannel } from '../events/chat-events.js';
 
 /** What the hub needs of a socket connection. */
 export interface HubConnection {
@@ -10,6 +10,12 @@ export interface HubConnection {
   deliver(event: ChatEvent, frame: string): void;
   /** The user left (or was removed from) a followed conversation. */
   dropped(conversationId: string): void;
+  /** The user joined a conversation: delivery starts from the beginning of what they may see. */
+  joined(conversationId: string): void;
+  /** Reads from the log what the socket has not had of a conversation. */
+  fill(conversationId: string): Promise<unknown>;
+  /** Sessions of this socket's user ended (logout, logout-all, password change, ban). */
+  sessionsRevoked(sessionIds: readonly string[]): void;
 }
 
 /**
@@ -23,10 +29,10 @@ export function createHub(bus: Bus, onError: (error: unknown, context: string) =
   const byUser = new Map<string, Set<HubConnection>>();
   const subscriptions = new Map<string, Promise<Unsubscribe | undefined>>();
 
-  function subscribe(channel: string, handler: (event: ChatEvent) => void): Promise<unknown> {
+  function subscribe(channel: string, handler: (message: unknown) => void): Promise<unknown> {
     let subscription = subscriptions.get(channel);
     if (!subscription) {
-      subscription = bus.subscribe(channel, (message) => handler(message as ChatEvent)).catch((error: unknown) => {
+      subscription = bus.subscribe(channel, handler).catch((error: unknown) => {
         onError(error, `subscribe ${channel}`);
         subscriptions.delete(channel);
         return undefined;
@@ -42,7 +48,8 @@ export function createHub(bus: Bus, onError: (error: unknown, context: string) =
     void subscription?.then((stop) => stop?.()).catch((error: unknown) => onError(error, `unsubscribe ${channel}`));
   }
 
-  function onConversationEvent(event: ChatEvent): void {
+  function onConversationEvent(message: unknown): void {
+    const event = message as ChatEvent;
     const sockets = byConversation.get(event.conversationId);
     if (!sockets) return;
     const frame = JSON.stringify({ type: event.type, conversationId: event.conversationId, data: event.data });
@@ -50,7 +57,11 @@ export function createHub(bus: Bus, onError: (error: unknown, context: string) =
   }
 
   /** A user's own channel: follow a conversation they joined, stop following one they left. */
-  function onUserEvent(userId: string, event: ChatEvent): void {
+  function onUserEvent(userId: string, event: ChatEvent | SessionsRevokedEvent): void {
+    if (event.type === 'session.revoked') {
+      for (const socket of [...(byUser.get(userId) ?? [])]) socket.sessionsRevoked(event.data.sessionIds);
+      return;
+    }
     const sockets = [...(byUser.get(userId) ?? [])].filter((s) => s.followsUser);
     const data = event.data as { userId?: string };
     const aboutThisUser = event.type === 'conversation.created' || event.type === 'conversation.settings' || data.userId === userId;
@@ -65,7 +76,11 @@ export function createHub(bus: Bus, onError: (error: unknown, context: string) =
       const following = byConversation.get(event.conversationId)?.has(socket) ?? false;
       // Those already following got it on the conversation channel; settings only come this way.
       if (!following || event.type === 'conversation.settings') socket.deliver(event, frame);
-      if (!following && (event.type === 'member.joined' || event.type === 'conversation.created')) void hub.follow(socket, event.conversationId);
+      if (!following && (event.type === 'member.joined' || event.type === 'conversation.created')) {
+        // Messages sent between the join and the subscription are read from the log once it is active.
+        socket.joined(event.conversationId);
+        void hub.follow(socket, event.conversationId).then(() => socket.fill(event.conversationId));
+      }
     }
   }
 
@@ -75,7 +90,7 @@ export function createHub(bus: Bus, onError: (error: unknown, context: string) =
       let set = byUser.get(socket.userId);
       if (!set) byUser.set(socket.userId, (set = new Set()));
       set.add(socket);
-      if (socket.followsUser) await subscribe(userChannel(socket.userId), (event) => onUserEvent(socket.userId, event));
+      await subscribe(userChannel(socket.userId), (message) => onUserEvent(socket.userId, message as ChatEvent | SessionsRevokedEvent));
     },
 
     connectionsOf: (userId: string): number => byUser.get(userId)?.size ?? 0,

@@ -4,8 +4,14 @@ import { refreshTokens, sessions, users, wsTickets } from '../../db/schema.js';
 
 export type SessionRow = typeof sessions.$inferSelect;
 
+/** Told after sessions were revoked (committed): open sockets of those sessions must close. */
+export type SessionsRevoked = (revoked: Array<{ userId: string; sessionId: string }>) => void;
+
 /** Sessions (signed-in devices), their refresh tokens (by hash) and socket tickets (by hash). */
-export function createSessionRepository(db: Database) {
+export function createSessionRepository(db: Database, onRevoked: SessionsRevoked = () => {}) {
+  const revoked = (rows: Array<{ userId: string; sessionId: string }>) => {
+    if (rows.length > 0) onRevoked(rows);
+  };
   return {
     async create(
       values: { userId: string; deviceName?: string | null; userAgent?: string | null; ip?: string | null; expiresAt: Date; tokenHash: string },
@@ -59,14 +65,23 @@ export function createSessionRepository(db: Database) {
     },
 
     async revoke(sessionId: string, reason: string): Promise<void> {
-      await db.update(sessions).set({ revokedAt: new Date(), revokedReason: reason }).where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)));
+      revoked(
+        await db
+          .update(sessions)
+          .set({ revokedAt: new Date(), revokedReason: reason })
+          .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)))
+          .returning({ userId: sessions.userId, sessionId: sessions.id }),
+      );
     },
 
     async revokeAllOfUser(userId: string, reason: string, exceptSessionId?: string): Promise<void> {
-      await db
-        .update(sessions)
-        .set({ revokedAt: new Date(), revokedReason: reason })
-        .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), exceptSessionId ? sql`${sessions.id} <> ${exceptSessionId}` : undefined));
+      revoked(
+        await db
+          .update(sessions)
+          .set({ revokedAt: new Date(), revokedReason: reason })
+          .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), exceptSessionId ? sql`${sessions.id} <> ${exceptSessionId}` : undefined))
+          .returning({ userId: sessions.userId, sessionId: sessions.id }),
+      );
     },
 
     async listActive(userId: string): Promise<SessionRow[]> {
