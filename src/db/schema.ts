@@ -49,6 +49,8 @@ export const users = pgTable(
     bannedAt: timestamp('banned_at', { withTimezone: true }),
     banReason: text('ban_reason'),
     lastSeenAt: timestamp('last_seen_at', { withTimezone: true }),
+    /** Privacy: others see online/offline but never when this user was last seen. */
+    hideLastSeen: boolean('hide_last_seen').notNull().default(false),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },

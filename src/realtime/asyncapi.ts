@@ -57,6 +57,7 @@ const clientDescriptions: Record<string, string> = {
   receipt: 'Move your delivered/read receipts forward; answered by ack.',
   typing: 'You started or stopped typing; relayed to the other members, never stored, no answer.',
   resume: 'Replay stored messages after a seq (per conversation), then resume.done; live events continue without gap or repeat.',
+  'presence.subscribe': 'Watch who is online among people you share a conversation with; answered by ack {items: [{userId, online, lastSeenAt}]}, then presence events.',
   'auth.refresh': 'A fresh access token extends the socket past the old token expiry (else it closes with 4408).',
 };
 
@@ -89,7 +90,7 @@ export function buildAsyncApi(): Record<string, unknown> {
         'Authenticate before the upgrade with `Authorization: Bearer <access token>`, the subprotocols `bearer, <access token>`, a single-use',
         '`?ticket=` from POST /api/v1/auth/ws-ticket, or `?Authorization=<access token>` / `?token=`. Refused upgrades are HTTP answers',
         '(401, 403 origin, 404 room, 429 too many sockets). Close codes: 1001 server shutting down (reconnect elsewhere and resume),',
-        '1008 frame flood, 1009 frame too large, 1013 too slow or setup failed (reconnect and resume), 4408 access token expired.',
+        '1008 frame flood, 1009 frame too large, 1013 too slow or setup failed (reconnect and resume), 4401 session ended, 4408 access token expired.',
         'The room socket /ws/chat/{room} carries the same frames for its one conversation (conversationId may be left out of commands).',
       ].join('\n'),
     },

@@ -10,6 +10,8 @@ export interface CommandContext {
   events: ChatEvents;
   /** Re-authenticates with a fresh access token (auth.refresh). */
   refresh(accessToken: string): Promise<void>;
+  /** Starts watching the presence of those of `userIds` the user may watch; answers their state. */
+  watchPresence(userIds: string[]): Promise<unknown[]>;
   /** Whether a typing start from this user in this conversation may be relayed now (throttle). */
   typingAllowed(conversationId: string, state: 'start' | 'stop'): boolean;
 }
@@ -78,6 +80,8 @@ export const commands: Record<ClientFrameType, Command> = {
     const [single] = points;
     return { type: 'resume.done', data: points.length === 1 && single ? { conversationId: single[0], lastSeq: positions[single[0]] } : { lastSeqs: positions } };
   },
+
+  'presence.subscribe': async ({ watchPresence }, data) => ack({ items: await watchPresence(data.userIds) }),
 
   'auth.refresh': async ({ refresh }, data) => {
     await refresh(data.accessToken);

@@ -52,6 +52,8 @@ export class Connection implements HubConnection {
   readonly followsUser: boolean;
   actor: Actor;
   readonly followed = new Set<string>();
+  /** Users whose presence this socket watches. */
+  readonly watching = new Set<string>();
   private readonly lanes = new Map<string, Lane>();
   /** Events that arrived before `ready` was sent; replayed right after it. */
   private early: Array<[ChatEvent, string]> | null = [];

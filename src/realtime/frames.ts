@@ -47,6 +47,10 @@ export const clientFrames = {
     },
     { additionalProperties: false },
   ),
+  'presence.subscribe': Type.Object(
+    { userIds: Type.Array(Id, { minItems: 1, maxItems: 100, uniqueItems: true }) },
+    { additionalProperties: false, description: 'Watch the online state of people you share a conversation with; others are left out of the answer.' },
+  ),
   'auth.refresh': Type.Object({ accessToken: Type.String({ minLength: 1, maxLength: 4096 }) }, { additionalProperties: false }),
 } satisfies Record<string, TSchema>;
 

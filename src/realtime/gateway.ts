@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { WebSocket } from 'ws';
@@ -6,7 +7,11 @@ import { AppError, isAppError } from '../errors.js';
 import { type CommandContext, commands } from './commands.js';
 import { CLOSE, Connection } from './connection.js';
 import { type ParsedFrame, parseFrame } from './frames.js';
+import { createConversationRepository } from '../modules/conversations/conversation.repository.js';
+import { createUserRepository } from '../modules/users/user.repository.js';
 import { createHub } from './hub.js';
+import { createPresence } from './presence.js';
+import { createMemoryPresence, createRedisPresence } from './presence-store.js';
 import { type SocketIdentity, authenticateUpgrade, tokenExpiry } from './upgrade-auth.js';
 
 declare module 'fastify' {
@@ -18,6 +23,8 @@ declare module 'fastify' {
 
 const RATE_WINDOW_MS = 10_000;
 const TYPING_THROTTLE_MS = 2_000;
+/** Users one socket may watch the presence of. */
+const PRESENCE_WATCH_MAX = 500;
 
 /**
  * The WebSocket gateway: `/ws` (a device: every conversation of the user) and `/ws/chat/:room` (one
@@ -31,6 +38,15 @@ export const gatewayPlugin = fp<{ config: Config }>(
     const hub = createHub(app.bus, (error, context) => log.warn({ err: error, context }, 'gateway bus operation failed'));
     const connections = new Set<{ connection: Connection; socket: WebSocket; alive: boolean }>();
     const ws = config.ws;
+    const presence = createPresence({
+      store: app.redis
+        ? createRedisPresence(app.redis, { prefix: config.redis.keyPrefix, instanceId: randomUUID(), ttlMs: ws.pingIntervalSeconds * 2500 })
+        : createMemoryPresence(),
+      bus: app.bus,
+      users: createUserRepository(app.db),
+      conversations: createConversationRepository(app.db),
+      onError: (error) => log.warn({ err: error }, 'presence update failed'),
+    });
 
     /**
      * Typing relay state per user and conversation, shared by the user's sockets on this instance:
@@ -94,6 +110,14 @@ export const gatewayPlugin = fp<{ config: Config }>(
           connection.actor = actor;
           expireAt(tokenExpiry(accessToken));
         },
+        async watchPresence(userIds) {
+          const items = await presence.snapshot(connection.userId, userIds);
+          const fresh = items.filter((item) => !connection.watching.has(item.userId));
+          if (connection.watching.size + fresh.length > PRESENCE_WATCH_MAX) throw new AppError('RATE_LIMITED', `A socket watches at most ${PRESENCE_WATCH_MAX} users`);
+          for (const item of fresh) connection.watching.add(item.userId);
+          await Promise.all(fresh.map((item) => hub.watchPresence(connection, item.userId)));
+          return items;
+        },
         typingAllowed: (conversationId, state) => typingAllowed(`${connection.userId}:${conversationId}`, state),
       };
 
@@ -135,10 +159,13 @@ export const gatewayPlugin = fp<{ config: Config }>(
         clearTimeout(expiry);
         connections.delete(entry);
         hub.removeConnection(connection, [...connection.followed, ...(room ? [room.conversationId] : [])]);
+        hub.unwatchPresence(connection, connection.watching);
+        presence.closed(connection.userId);
       });
 
       /** Subscribe first, then read positions, then `ready`: nothing committed in between is missed. */
       async function start(): Promise<void> {
+        presence.opened(connection.userId);
         try {
           await hub.addConnection(connection);
           if (room) {
@@ -196,6 +223,7 @@ export const gatewayPlugin = fp<{ config: Config }>(
     });
 
     const heartbeat = setInterval(() => {
+      void presence.refresh();
       for (const [key, since] of typingSince) if (Date.now() - since > TYPING_THROTTLE_MS * 5) typingSince.delete(key);
       for (const entry of connections) {
         if (!entry.alive) {

@@ -1,5 +1,6 @@
 import type { Bus, Unsubscribe } from '../bus/bus.js';
 import { type ChatEvent, type SessionsRevokedEvent, conversationChannel, userChannel } from '../events/chat-events.js';
+import { presenceChannel } from './presence.js';
 
 /** What the hub needs of a socket connection. */
 export interface HubConnection {
@@ -27,6 +28,7 @@ export interface HubConnection {
 export function createHub(bus: Bus, onError: (error: unknown, context: string) => void) {
   const byConversation = new Map<string, Set<HubConnection>>();
   const byUser = new Map<string, Set<HubConnection>>();
+  const watchers = new Map<string, Set<HubConnection>>();
   const subscriptions = new Map<string, Promise<Unsubscribe | undefined>>();
 
   function subscribe(channel: string, handler: (message: unknown) => void): Promise<unknown> {
@@ -108,6 +110,26 @@ export function createHub(bus: Bus, onError: (error: unknown, context: string) =
       if (!set?.delete(socket) || set.size > 0) return;
       byConversation.delete(conversationId);
       unsubscribe(conversationChannel(conversationId));
+    },
+
+    /** Delivers `presence` of `userId` to the socket (presence:<userId>, shared by this instance's watchers). */
+    async watchPresence(socket: HubConnection, userId: string): Promise<void> {
+      let set = watchers.get(userId);
+      if (!set) watchers.set(userId, (set = new Set()));
+      set.add(socket);
+      await subscribe(presenceChannel(userId), (message) => {
+        const frame = JSON.stringify(message);
+        for (const watcher of [...(watchers.get(userId) ?? [])]) watcher.deliver(message as ChatEvent, frame);
+      });
+    },
+
+    unwatchPresence(socket: HubConnection, userIds: Iterable<string>): void {
+      for (const userId of userIds) {
+        const set = watchers.get(userId);
+        if (!set?.delete(socket) || set.size > 0) continue;
+        watchers.delete(userId);
+        unsubscribe(presenceChannel(userId));
+      }
     },
 
     /** Forgets a closed socket and drops the channels nobody here needs any more. */

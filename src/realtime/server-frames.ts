@@ -50,5 +50,9 @@ export const serverFrames: Record<string, { description: string; data: TSchema; 
   'member.joined': { description: 'Someone joined (you: the socket follows the conversation from now).', data: Type.Object({ conversationId: Id, userId: Id, role: Type.String() }) },
   'member.left': { description: 'Someone left or was removed (you: the socket stops following).', data: Type.Object({ conversationId: Id, userId: Id, removedBy: Type.Union([Id, Type.Null()]) }) },
   'member.updated': { description: "A member's role changed.", data: Type.Object({ conversationId: Id, userId: Id, role: Type.String() }) },
+  presence: {
+    description: 'A watched user came online or went offline (lastSeenAt null while online, when never seen, or when they hide it).',
+    data: Type.Object({ userId: Id, online: Type.Boolean(), lastSeenAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]) }),
+  },
   'pin.updated': { description: 'A message was pinned or unpinned.', data: Type.Object({ messageId: Id, pinned: Type.Boolean(), by: Id }) },
 };

@@ -33,6 +33,7 @@ export const PrivateUser = Type.Object(
     phone: Type.Union([Type.String(), Type.Null()]),
     phoneVerified: Type.Boolean(),
     role: Type.Enum(['user', 'support', 'admin']),
+    hideLastSeen: Type.Boolean({ description: 'Others see whether you are online, never when you were last seen.' }),
     createdAt: Timestamp,
   },
   { $id: 'PrivateUser', description: 'Your own account, contacts included.' },
@@ -108,6 +109,7 @@ export const ProfilePatchBody = Type.Object(
     displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
     about: Type.Optional(Nullable(Type.String({ maxLength: 500 }))),
     avatarUrl: Type.Optional(Nullable(Type.String({ format: 'uri', pattern: '^https://', maxLength: 2048 }))),
+    hideLastSeen: Type.Optional(Type.Boolean()),
   },
   { minProperties: 1 },
 );

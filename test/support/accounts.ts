@@ -25,6 +25,7 @@ export interface PrivateUserBody {
   phone: string | null;
   phoneVerified: boolean;
   role: 'user' | 'support' | 'admin';
+  hideLastSeen: boolean;
   createdAt: string;
 }
 

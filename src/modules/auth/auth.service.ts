@@ -140,6 +140,7 @@ export function createAuthService(deps: AuthServiceDeps) {
             bannedAt: null,
             banReason: null,
             lastSeenAt: null,
+            hideLastSeen: false,
             createdAt: now,
             updatedAt: now,
           };

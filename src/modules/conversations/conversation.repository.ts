@@ -308,6 +308,19 @@ export function createConversationRepository(db: Database) {
         .limit(limit);
     },
 
+    /** Of `ids`, the users who currently share a conversation with `userId` (whose presence they may watch). */
+    async conversationPeers(userId: string, ids: readonly string[]): Promise<string[]> {
+      if (ids.length === 0) return [];
+      const rows = rowsOf<{ id: string }>(
+        await db.execute(sql`
+          select distinct other.user_id as id from conversation_members mine
+          join conversation_members other on other.conversation_id = mine.conversation_id
+          where mine.user_id = ${userId} and mine.left_at is null and other.left_at is null
+            and other.user_id in (${sql.join(ids.map((id) => sql`${id}::uuid`), sql`, `)})`),
+      );
+      return rows.map((r) => String(r.id));
+    },
+
     async isCurrentMember(conversationId: string, userId: string): Promise<boolean> {
       const [row] = await db.select({ one: sql`1` }).from(conversationMembers).where(and(eq(conversationMembers.conversationId, conversationId), eq(conversationMembers.userId, userId), isNull(conversationMembers.leftAt)));
       return row !== undefined;

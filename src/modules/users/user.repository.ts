@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, isNull, lt, ne, notExists, or, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, isNull, lt, ne, notExists, or, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { userBlocks, users } from '../../db/schema.js';
 
@@ -80,6 +80,19 @@ export function createUserRepository(db: Database) {
         .where(and(eq(users.status, 'active'), ne(users.id, input.viewerId), matches.length ? or(...matches) : undefined, notExists(blocked), after))
         .orderBy(asc(sql`lower(${users.username})`))
         .limit(input.limit);
+    },
+
+    /** Stamps last seen now; answers what others may be told (null when the user hides it). */
+    async markSeen(id: string): Promise<Date | null> {
+      const [row] = await db.update(users).set({ lastSeenAt: new Date() }).where(eq(users.id, id)).returning({ at: users.lastSeenAt, hidden: users.hideLastSeen });
+      return row && !row.hidden ? row.at : null;
+    },
+
+    /** Last seen of each user as others may see it (null: never seen, or hidden). */
+    async lastSeen(ids: readonly string[]): Promise<Map<string, Date | null>> {
+      if (ids.length === 0) return new Map();
+      const rows = await db.select({ id: users.id, at: users.lastSeenAt, hidden: users.hideLastSeen }).from(users).where(inArray(users.id, [...ids]));
+      return new Map(rows.map((r) => [r.id, r.hidden ? null : r.at]));
     },
 
     async isBlockedEitherWay(a: string, b: string): Promise<boolean> {

@@ -20,6 +20,7 @@ export function toPrivateUser(user: UserRow) {
     phone: user.phone,
     phoneVerified: user.phoneVerifiedAt != null,
     role: user.role,
+    hideLastSeen: user.hideLastSeen,
     createdAt: user.createdAt.toISOString(),
   };
 }

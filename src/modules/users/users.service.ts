@@ -13,6 +13,7 @@ export interface ProfilePatch {
   displayName?: string;
   about?: string | null;
   avatarUrl?: string | null;
+  hideLastSeen?: boolean;
 }
 
 type NameCursor = { n: string };
@@ -39,6 +40,7 @@ export function createUsersService(deps: { users: UserRepository; sessions: Sess
       if (patch.displayName !== undefined) values.displayName = patch.displayName.trim();
       if (patch.about !== undefined) values.about = patch.about;
       if (patch.avatarUrl !== undefined) values.avatarUrl = patch.avatarUrl;
+      if (patch.hideLastSeen !== undefined) values.hideLastSeen = patch.hideLastSeen;
       if (values.displayName === '') throw new AppError('VALIDATION_FAILED', 'displayName must not be blank', {}, [{ field: 'body.displayName', message: 'must not be blank' }]);
       const user = await users.update(actor.userId, values);
       if (!user) throw new AppError('USER_NOT_FOUND');

@@ -1,0 +1,1 @@
+ALTER TABLE "users" ADD COLUMN "hide_last_seen" boolean DEFAULT false NOT NULL;

@@ -1,0 +1,78 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * Who is online, across instances. Contract (both implementations):
+ * - `connected` marks that this instance holds a socket of the user; it answers true when the user
+ *   was offline everywhere before (they just came online).
+ * - `disconnected` says this instance holds none any more; true when the user is now offline everywhere.
+ * - An instance calls `refresh` for its users more often than `ttlMs`; an instance that stops doing so
+ *   (it crashed) stops counting after `ttlMs`, so its users go offline within that time.
+ */
+export interface PresenceStore {
+  connected(userId: string): Promise<boolean>;
+  disconnected(userId: string): Promise<boolean>;
+  refresh(userIds: readonly string[]): Promise<void>;
+  online(userIds: readonly string[]): Promise<Set<string>>;
+}
+
+/** One process: a socket count per user. */
+export function createMemoryPresence(): PresenceStore {
+  const holders = new Map<string, number>();
+  return {
+    async connected(userId) {
+      const before = holders.get(userId) ?? 0;
+      holders.set(userId, before + 1);
+      return before === 0;
+    },
+    async disconnected(userId) {
+      holders.delete(userId);
+      return true;
+    },
+    async refresh() {},
+    async online(userIds) {
+      return new Set(userIds.filter((id) => holders.has(id)));
+    },
+  };
+}
+
+/**
+ * Redis: a sorted set per user, `${prefix}presence:<userId>`, whose members are the instances holding
+ * a socket of the user, scored by when that claim expires. Expired claims are dropped on every write
+ * and ignored on every read; the key itself expires with its last claim.
+ */
+export function createRedisPresence(redis: Redis, options: { prefix: string; instanceId: string; ttlMs: number }): PresenceStore {
+  const key = (userId: string) => `${options.prefix}presence:${userId}`;
+  const live = (results: Array<[Error | null, unknown]> | null, index: number) => Number(results?.[index]?.[1] ?? 0);
+  return {
+    async connected(userId) {
+      const now = Date.now();
+      const results = await redis
+        .multi()
+        .zremrangebyscore(key(userId), '-inf', now)
+        .zcard(key(userId))
+        .zadd(key(userId), now + options.ttlMs, options.instanceId)
+        .pexpire(key(userId), options.ttlMs)
+        .exec();
+      return live(results, 1) === 0;
+    },
+    async disconnected(userId) {
+      const results = await redis.multi().zrem(key(userId), options.instanceId).zremrangebyscore(key(userId), '-inf', Date.now()).zcard(key(userId)).exec();
+      return live(results, 2) === 0;
+    },
+    async refresh(userIds) {
+      if (userIds.length === 0) return;
+      const expiry = Date.now() + options.ttlMs;
+      const pipeline = redis.pipeline();
+      for (const userId of userIds) pipeline.zadd(key(userId), expiry, options.instanceId).pexpire(key(userId), options.ttlMs);
+      await pipeline.exec();
+    },
+    async online(userIds) {
+      if (userIds.length === 0) return new Set();
+      const pipeline = redis.pipeline();
+      const now = Date.now();
+      for (const userId of userIds) pipeline.zcount(key(userId), `(${now}`, '+inf');
+      const results = await pipeline.exec();
+      return new Set(userIds.filter((_, i) => live(results, i) > 0));
+    },
+  };
+}
