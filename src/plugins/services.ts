@@ -13,6 +13,7 @@ import { createConversationRepository } from '../modules/conversations/conversat
 import { type ConversationsService, createConversationsService } from '../modules/conversations/conversations.service.js';
 import { type MembersService, createMembersService } from '../modules/conversations/members.service.js';
 import { type ReceiptsService, createReceiptsService } from '../modules/conversations/receipts.service.js';
+import { createMessageBatcher } from '../modules/messages/message-batch.js';
 import { createMessageRepository } from '../modules/messages/message.repository.js';
 import { type MessagesService, createMessagesService } from '../modules/messages/messages.service.js';
 import { type ReactionsService, createReactionsService } from '../modules/messages/reactions.service.js';
@@ -97,7 +98,7 @@ function createChatServices(app: FastifyInstance, config: Config, events: ChatEv
   const access = createConversationAccess(conversationRepository);
   const presenter = createConversationPresenter({ conversations: conversationRepository, messages: messageRepository });
   const chat = { maxGroupMembers: config.chat.maxGroupMembers };
-  const messages = createMessagesService({ messages: messageRepository, conversations: conversationRepository, access, events, config: config.chat });
+  const messages = createMessagesService({ messages: messageRepository, batcher: createMessageBatcher(app.db), conversations: conversationRepository, access, events, config: config.chat });
   return {
     conversations: createConversationsService({ conversations: conversationRepository, access, presenter, events, config: chat }),
     members: createMembersService({ conversations: conversationRepository, access, events, config: chat }),

@@ -34,10 +34,19 @@ interface Lane {
   held: ChatEvent[] | null;
   /** The fill in progress, if any: there is at most one per lane. */
   filling: Promise<number | undefined> | null;
+  /** Set while a gap waits for the bus to bring the missing events before the log is read. */
+  grace: NodeJS.Timeout | null;
 }
 
 /** Reads of the log per fill before a hole it cannot fill (an expired message) is skipped. */
 const FILL_ATTEMPTS = 3;
+/**
+ * How long a gap may wait for the bus before the log is read. Publishes from several instances
+ * reach a subscriber out of order within a few milliseconds, so most gaps close by themselves;
+ * only events the bus really lost cost a read, and at most this much latency.
+ */
+const GAP_GRACE_MS = 25;
+const newLane = (delivered: number | undefined): Lane => ({ delivered, held: null, filling: null, grace: null });
 const seqOf = (event: ChatEvent) => (event.data as MessageView).seq;
 
 /**
@@ -99,7 +108,7 @@ export class Connection implements HubConnection {
   setPosition(conversationId: string, seq: number): void {
     const lane = this.lanes.get(conversationId);
     if (lane) lane.delivered = seq;
-    else this.lanes.set(conversationId, { delivered: seq, held: null, filling: null });
+    else this.lanes.set(conversationId, newLane(seq));
   }
 
   /** The last message.created seq delivered for a conversation, if any. */
@@ -126,12 +135,13 @@ export class Connection implements HubConnection {
     const seq = seqOf(event);
     const lane = this.lanes.get(event.conversationId);
     if (!lane || lane.delivered === undefined) {
-      this.lanes.set(event.conversationId, { delivered: seq, held: null, filling: null });
+      this.lanes.set(event.conversationId, newLane(seq));
       this.sendText(frame);
       return;
     }
     if (lane.held) {
       lane.held.push(event);
+      if (lane.grace) this.closeGapIfFilled(lane, event.conversationId);
       return;
     }
     if (seq <= lane.delivered) return;
@@ -141,7 +151,20 @@ export class Connection implements HubConnection {
       return;
     }
     lane.held = [event];
-    void this.fill(event.conversationId);
+    const conversationId = event.conversationId;
+    lane.grace = setTimeout(() => {
+      lane.grace = null;
+      void this.fill(conversationId);
+    }, GAP_GRACE_MS);
+  }
+
+  /** During the grace: delivers what now continues the lane; the gap is closed once nothing is held. */
+  private closeGapIfFilled(lane: Lane, conversationId: string): void {
+    this.releaseConsecutive(lane, conversationId);
+    if (lane.held!.length > 0) return;
+    clearTimeout(lane.grace!);
+    lane.grace = null;
+    lane.held = null;
   }
 
   /**
@@ -152,8 +175,10 @@ export class Connection implements HubConnection {
    */
   fill(conversationId: string): Promise<number | undefined> {
     let lane = this.lanes.get(conversationId);
-    if (!lane) this.lanes.set(conversationId, (lane = { delivered: 0, held: null, filling: null }));
+    if (!lane) this.lanes.set(conversationId, (lane = newLane(0)));
     if (lane.filling) return lane.filling;
+    if (lane.grace) clearTimeout(lane.grace);
+    lane.grace = null;
     const current = lane;
     current.held ??= [];
     current.filling = (async () => {
@@ -196,6 +221,14 @@ export class Connection implements HubConnection {
 
   dropped(conversationId: string): void {
     this.followed.delete(conversationId);
+    const lane = this.lanes.get(conversationId);
+    if (lane?.grace) clearTimeout(lane.grace);
     this.lanes.delete(conversationId);
+  }
+
+  /** The socket closed: no gap waits any longer. */
+  dispose(): void {
+    for (const lane of this.lanes.values()) if (lane.grace) clearTimeout(lane.grace);
+    this.lanes.clear();
   }
 }

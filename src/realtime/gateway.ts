@@ -157,6 +157,7 @@ export const gatewayPlugin = fp<{ config: Config }>(
 
       socket.on('close', () => {
         clearTimeout(expiry);
+        connection.dispose();
         connections.delete(entry);
         hub.removeConnection(connection, [...connection.followed, ...(room ? [room.conversationId] : [])]);
         hub.unwatchPresence(connection, connection.watching);

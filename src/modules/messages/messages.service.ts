@@ -6,6 +6,7 @@ import type { Actor } from '../auth/tokens.js';
 import type { Access, ConversationAccess } from '../conversations/conversation.access.js';
 import type { ConversationRepository } from '../conversations/conversation.repository.js';
 import { seqWindow, visibleLastSeq } from '../conversations/conversation.views.js';
+import type { BatchStored, MessageBatcher, PlainMessage } from './message-batch.js';
 import type { MessageRepository, NewMessage } from './message.repository.js';
 import { type MessageRow, type MessageView, toMessage } from './message.views.js';
 import { createMessageVisibility } from './message.visibility.js';
@@ -32,12 +33,13 @@ const isSearchCursor = (v: unknown): v is SearchCursor =>
 /** Sending, history, edits and deletes. The one implementation behind REST and the socket. */
 export function createMessagesService(deps: {
   messages: MessageRepository;
+  batcher: MessageBatcher;
   conversations: ConversationRepository;
   access: ConversationAccess;
   events: ChatEvents;
   config: MessagesConfig;
 }) {
-  const { messages, conversations, access, events, config } = deps;
+  const { messages, batcher, conversations, access, events, config } = deps;
   const visibility = createMessageVisibility({ messages, access });
 
   function checkBody(type: string, body: string | undefined, field = 'body.body'): void {
@@ -49,30 +51,47 @@ export function createMessagesService(deps: {
 
   const withinWindow = (row: MessageRow) => Date.now() - row.createdAt.getTime() <= config.editWindowSeconds * 1000;
 
+  /** The row of a message just stored (or relayed), published to the conversation. */
+  function announce(input: NewMessage, stored: BatchStored, reply: MessageRow | null, store: boolean): MessageRow {
+    const row: MessageRow = {
+      ...input,
+      metadata: input.metadata ?? null,
+      id: stored.id,
+      seq: stored.seq,
+      reactions: [],
+      createdAt: stored.createdAt,
+      editedAt: null,
+      deletedAt: null,
+      expiresAt: stored.expiresAt,
+      reply: reply && { id: reply.id, seq: reply.seq, senderId: reply.senderId, type: reply.type, body: reply.body, deletedAt: reply.deletedAt },
+    };
+    events.publish('message.created', input.conversationId, toMessage(row), [], store ? {} : { stored: false });
+    return row;
+  }
+
   /** Appends one message; a repeated (sender, clientId) answers the stored original instead. */
   async function append(input: NewMessage, reply: MessageRow | null, store: boolean): Promise<{ row: MessageRow; created: boolean }> {
     try {
-      const stored = await messages.append(input, store);
-      const row: MessageRow = {
-        ...input,
-        metadata: input.metadata ?? null,
-        id: stored.id,
-        seq: stored.seq,
-        reactions: [],
-        createdAt: stored.createdAt,
-        editedAt: null,
-        deletedAt: null,
-        expiresAt: stored.expiresAt,
-        reply: reply && { id: reply.id, seq: reply.seq, senderId: reply.senderId, type: reply.type, body: reply.body, deletedAt: reply.deletedAt },
-      };
-      events.publish('message.created', input.conversationId, toMessage(row), [], store ? {} : { stored: false });
-      return { row, created: true };
+      return { row: announce(input, await messages.append(input, store), reply, store), created: true };
     } catch (error) {
       if (uniqueViolation(error) !== 'messages_sender_client_key') throw error;
       const original = await messages.findByClientId(input.senderId, input.clientId);
       if (!original) throw error;
       return { row: original, created: false };
     }
+  }
+
+  /**
+   * The fast path for a plain message: authorized and appended in a statement shared with the other
+   * sends in flight on this instance. Undefined when it was not eligible or its batch failed (a
+   * retried clientId, say); the caller then takes the one-message path, which explains or dedupes.
+   */
+  async function appendPlain(actor: Actor, input: SendInput): Promise<MessageRow | undefined> {
+    const plain: PlainMessage = { conversationId: input.conversationId, senderId: actor.userId, clientId: input.clientId, type: input.type, body: input.body ?? null };
+    const stored = await batcher.append(plain).catch(() => null);
+    if (!stored) return undefined;
+    const message: NewMessage = { ...plain, replyToId: null, forwardFromId: null, mentions: [], ttlSeconds: null };
+    return announce(message, stored, null, true);
   }
 
   /**
@@ -125,6 +144,11 @@ export function createMessagesService(deps: {
 
     /** Stores (or, in an ephemeral conversation, only relays) a message; `created` false for a retry. */
     async send(actor: Actor, input: SendInput): Promise<{ message: MessageView; created: boolean }> {
+      if (!input.forwardFromId && !input.replyToId && !input.mentions?.length) {
+        checkBody(input.type, input.body);
+        const row = await appendPlain(actor, input);
+        if (row) return { message: toMessage(row), created: true };
+      }
       let body = input.body;
       const conversationAccess = await access.member(actor, input.conversationId);
       const { conversation } = conversationAccess;

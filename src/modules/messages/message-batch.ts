@@ -1,0 +1,96 @@
+import { sql } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { rowsOf, toDate, toDateOrNull, toNumber } from '../../db/raw.js';
+import { createCoalescer } from '../../lib/coalescer.js';
+import { newId } from '../../lib/ids.js';
+
+/** A message with nothing to check beyond the sender's right to write: no reply, forward or mentions. */
+export interface PlainMessage {
+  conversationId: string;
+  senderId: string;
+  clientId: string;
+  type: string;
+  body: string | null;
+}
+
+export interface BatchStored {
+  id: string;
+  seq: number;
+  createdAt: Date;
+  expiresAt: Date | null;
+}
+
+/**
+ * Appends many plain messages in one statement, authorizing each in SQL: the sender is a current
+ * member, the conversation is a direct chat or group that stores messages, and in a direct chat
+ * the peer is active and neither side blocked the other. Conversations are locked in id order
+ * (two instances' batches never deadlock), each gets one seq bump for all its messages, seqs follow
+ * input order, and member rows are touched once per conversation as in the single append.
+ * Answers, per input, the stored message or null when that input was not eligible (the caller
+ * takes the one-message path, which explains why). A unique violation (a retried clientId) fails
+ * the whole statement, so nothing is half-stored.
+ */
+async function appendPlainBatch(db: Database, inputs: PlainMessage[]): Promise<Array<BatchStored | null>> {
+  const payload = JSON.stringify(
+    inputs.map((m, ord) => ({ ord, id: newId(), conversation_id: m.conversationId, sender_id: m.senderId, client_id: m.clientId, type: m.type, body: m.body })),
+  );
+  const statement = sql`
+    with input as (
+      select * from jsonb_to_recordset(${payload}::jsonb)
+        as t(ord int, id uuid, conversation_id uuid, sender_id uuid, client_id text, type text, body text)
+    ), eligible as (
+      select i.* from input i
+      join conversations c on c.id = i.conversation_id and c.kind in ('direct', 'group') and c.retention <> 'ephemeral'
+      join conversation_members m on m.conversation_id = i.conversation_id and m.user_id = i.sender_id and m.left_at is null
+      where c.kind <> 'direct' or exists (
+        select 1 from users p
+        where p.id = (case when split_part(c.direct_key, ':', 1) = i.sender_id::text then split_part(c.direct_key, ':', 2) else split_part(c.direct_key, ':', 1) end)::uuid
+          and p.status = 'active'
+          and not exists (select 1 from user_blocks b where (b.blocker_id = i.sender_id and b.blocked_id = p.id) or (b.blocker_id = p.id and b.blocked_id = i.sender_id))
+      )
+    ), counts as (
+      select conversation_id, count(*)::int as n from eligible group by conversation_id
+    ), locked as (
+      select c.id from conversations c where c.id in (select conversation_id from counts) order by c.id for update
+    ), bumped as (
+      update conversations c set last_seq = c.last_seq + k.n, last_message_at = date_trunc('milliseconds', now())
+      from counts k where c.id = k.conversation_id and c.id in (select id from locked)
+      returning c.id, c.last_seq, k.n, c.retention, c.ttl_seconds
+    ), numbered as (
+      select e.*, b.last_seq - b.n + row_number() over (partition by e.conversation_id order by e.ord) as seq,
+        case when b.retention = 'disappearing' and b.ttl_seconds is not null
+          then date_trunc('milliseconds', now()) + make_interval(secs => b.ttl_seconds) end as expires_at
+      from eligible e join bumped b on b.id = e.conversation_id
+    ), inserted as (
+      insert into messages (id, conversation_id, seq, sender_id, client_id, type, body, mentions, created_at, expires_at)
+      select id, conversation_id, seq, sender_id, client_id, type, body, '[]'::jsonb, date_trunc('milliseconds', now()), expires_at from numbered
+      returning id
+    ), touched as (
+      update conversation_members m set activity_at = date_trunc('milliseconds', now()),
+        read_seq = coalesce((select max(n.seq) from numbered n where n.conversation_id = m.conversation_id and n.sender_id = m.user_id), m.read_seq),
+        delivered_seq = coalesce((select max(n.seq) from numbered n where n.conversation_id = m.conversation_id and n.sender_id = m.user_id), m.delivered_seq)
+      from bumped b where m.conversation_id = b.id and m.left_at is null
+    )
+    select ord, id, seq::text as seq, date_trunc('milliseconds', now()) as created_at, expires_at
+    from numbered`;
+  const stored = new Array<BatchStored | null>(inputs.length).fill(null);
+  for (const row of rowsOf(await db.execute(statement))) {
+    stored[Number(row.ord)] = { id: String(row.id), seq: toNumber(row.seq), createdAt: toDate(row.created_at), expiresAt: toDateOrNull(row.expires_at) };
+  }
+  return stored;
+}
+
+/** Limits of the send coalescer: a batch is one statement and one commit. */
+const BATCH = { maxBatch: 200, maxInFlight: 2 };
+
+/**
+ * The coalescing front of appendPlainBatch: concurrent sends on this instance (REST or socket) share
+ * statements and commits. `append` rejects when the batch failed as a whole (e.g. a retried
+ * clientId in it); the caller then appends that message alone.
+ */
+export function createMessageBatcher(db: Database) {
+  const coalescer = createCoalescer((inputs: PlainMessage[]) => appendPlainBatch(db, inputs), BATCH);
+  return { append: (message: PlainMessage) => coalescer.submit(message) };
+}
+
+export type MessageBatcher = ReturnType<typeof createMessageBatcher>;
