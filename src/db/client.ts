@@ -15,10 +15,17 @@ export type Database = PgDatabase<PgQueryResultHKT, Schema>;
 export interface DatabaseHandle {
   readonly db: Database;
   readonly driver: 'pg' | 'pglite';
+  /**
+   * A hot statement by name: on Postgres it is parsed and planned once per connection (a named
+   * prepared statement) instead of on every call; PGlite runs it as given. `text` uses $1, $2...
+   */
+  prepared(name: string, text: string): PreparedQuery;
   /** Resolves when a trivial query succeeds. */
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+export type PreparedQuery = (values: unknown[]) => Promise<Array<Record<string, unknown>>>;
 
 export interface DatabaseOptions {
   /** Postgres URL; when absent, PGlite runs in-process. */
@@ -41,6 +48,7 @@ function createPgDatabase(url: string, poolMax: number): DatabaseHandle {
   return {
     db,
     driver: 'pg',
+    prepared: (name, text) => async (values) => (await pool.query({ name, text, values })).rows,
     ping: async () => {
       await db.execute(sql`select 1`);
     },
@@ -63,6 +71,7 @@ export function pgliteHandle(client: PGlite): DatabaseHandle {
   return {
     db,
     driver: 'pglite',
+    prepared: (_name, text) => async (values) => (await client.query<Record<string, unknown>>(text, values)).rows,
     ping: async () => {
       await db.execute(sql`select 1`);
     },

@@ -98,7 +98,7 @@ function createChatServices(app: FastifyInstance, config: Config, events: ChatEv
   const access = createConversationAccess(conversationRepository);
   const presenter = createConversationPresenter({ conversations: conversationRepository, messages: messageRepository });
   const chat = { maxGroupMembers: config.chat.maxGroupMembers };
-  const messages = createMessagesService({ messages: messageRepository, batcher: createMessageBatcher(app.db), conversations: conversationRepository, access, events, config: config.chat });
+  const messages = createMessagesService({ messages: messageRepository, batcher: createMessageBatcher(app.database), conversations: conversationRepository, access, events, config: config.chat });
   return {
     conversations: createConversationsService({ conversations: conversationRepository, access, presenter, events, config: chat }),
     members: createMembersService({ conversations: conversationRepository, access, events, config: chat }),

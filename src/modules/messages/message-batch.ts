@@ -1,6 +1,5 @@
-import { sql } from 'drizzle-orm';
-import type { Database } from '../../db/client.js';
-import { rowsOf, toDate, toDateOrNull, toNumber } from '../../db/raw.js';
+import type { DatabaseHandle, PreparedQuery } from '../../db/client.js';
+import { toDate, toDateOrNull, toNumber } from '../../db/raw.js';
 import { createCoalescer } from '../../lib/coalescer.js';
 import { newId } from '../../lib/ids.js';
 
@@ -30,13 +29,9 @@ export interface BatchStored {
  * takes the one-message path, which explains why). A unique violation (a retried clientId) fails
  * the whole statement, so nothing is half-stored.
  */
-async function appendPlainBatch(db: Database, inputs: PlainMessage[]): Promise<Array<BatchStored | null>> {
-  const payload = JSON.stringify(
-    inputs.map((m, ord) => ({ ord, id: newId(), conversation_id: m.conversationId, sender_id: m.senderId, client_id: m.clientId, type: m.type, body: m.body })),
-  );
-  const statement = sql`
+const APPEND_PLAIN_BATCH = `
     with input as (
-      select * from jsonb_to_recordset(${payload}::jsonb)
+      select * from jsonb_to_recordset($1::jsonb)
         as t(ord int, id uuid, conversation_id uuid, sender_id uuid, client_id text, type text, body text)
     ), eligible as (
       select i.* from input i
@@ -73,8 +68,13 @@ async function appendPlainBatch(db: Database, inputs: PlainMessage[]): Promise<A
     )
     select ord, id, seq::text as seq, date_trunc('milliseconds', now()) as created_at, expires_at
     from numbered`;
+
+async function appendPlainBatch(query: PreparedQuery, inputs: PlainMessage[]): Promise<Array<BatchStored | null>> {
+  const payload = JSON.stringify(
+    inputs.map((m, ord) => ({ ord, id: newId(), conversation_id: m.conversationId, sender_id: m.senderId, client_id: m.clientId, type: m.type, body: m.body })),
+  );
   const stored = new Array<BatchStored | null>(inputs.length).fill(null);
-  for (const row of rowsOf(await db.execute(statement))) {
+  for (const row of await query([payload])) {
     stored[Number(row.ord)] = { id: String(row.id), seq: toNumber(row.seq), createdAt: toDate(row.created_at), expiresAt: toDateOrNull(row.expires_at) };
   }
   return stored;
@@ -88,8 +88,9 @@ const BATCH = { maxBatch: 200, maxInFlight: 2 };
  * statements and commits. `append` rejects when the batch failed as a whole (e.g. a retried
  * clientId in it); the caller then appends that message alone.
  */
-export function createMessageBatcher(db: Database) {
-  const coalescer = createCoalescer((inputs: PlainMessage[]) => appendPlainBatch(db, inputs), BATCH);
+export function createMessageBatcher(database: DatabaseHandle) {
+  const query = database.prepared('append_plain_batch', APPEND_PLAIN_BATCH);
+  const coalescer = createCoalescer((inputs: PlainMessage[]) => appendPlainBatch(query, inputs), BATCH);
   return { append: (message: PlainMessage) => coalescer.submit(message) };
 }
 
