@@ -16,7 +16,7 @@ export interface RedisBusOptions {
  * listeners, so they can catch up from the database knowing new messages already flow.
  */
 export function createRedisBus({ redis, prefix, onHandlerError = () => {} }: RedisBusOptions): Bus {
-  const subscriber = redis.duplicate({ autoResubscribe: false, maxRetriesPerRequest: null, connectionName: `${prefix}bus-sub` });
+  const subscriber = redis.duplicate({ enableAutoPipelining: false, autoResubscribe: false, maxRetriesPerRequest: null, connectionName: `${prefix}bus-sub` });
   subscriber.on('error', () => {});
   const registry = new HandlerRegistry(onHandlerError);
   const reconnectListeners = new Set<() => void>();
