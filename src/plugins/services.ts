@@ -22,8 +22,9 @@ import { type UsersService, createUsersService } from '../modules/users/users.se
 import type { MailSender } from '../providers/mail/mail-sender.js';
 import type { SmsSender } from '../providers/sms/sms-sender.js';
 import { bearerToken } from './auth.js';
+import { type OperatorServices, createOperatorServices } from './operator-services.js';
 
-export interface Services {
+interface ChatServices {
   auth: AuthService;
   users: UsersService;
   conversations: ConversationsService;
@@ -34,6 +35,8 @@ export interface Services {
   /** The publisher of domain events (the socket gateway relays typing through it). */
   events: ChatEvents;
 }
+
+export type Services = ChatServices & OperatorServices;
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -73,7 +76,8 @@ export const servicesPlugin = fp<{ config: Config; sms: SmsSender; mail: MailSen
       config: { ...config.auth, otpTtlSeconds: config.otp.ttlSeconds },
     });
     const users = createUsersService({ users: userRepository, sessions: sessionRepository, otp, passwords });
-    app.decorate('services', { auth, users, ...createChatServices(app, config, events) });
+    const chat = createChatServices(app, config, events);
+    app.decorate('services', { auth, users, ...chat, ...createOperatorServices(app.db, { users: userRepository, sessions: sessionRepository, events }) });
 
     app.decorate('authenticate', async (request) => {
       const token = bearerToken(request.headers.authorization);

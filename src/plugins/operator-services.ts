@@ -1,0 +1,28 @@
+import type { Database } from '../db/client.js';
+import type { ChatEvents } from '../events/chat-events.js';
+import { createAdminUsersRepository } from '../modules/admin/admin-users.repository.js';
+import { type AdminUsersService, createAdminUsersService } from '../modules/admin/admin-users.service.js';
+import { createAuditRepository } from '../modules/admin/audit.repository.js';
+import { createAnnouncementRepository } from '../modules/announcements/announcement.repository.js';
+import { type AnnouncementsService, createAnnouncementsService } from '../modules/announcements/announcements.service.js';
+import type { SessionRepository } from '../modules/auth/session.repository.js';
+import { createFeedbackRepository } from '../modules/feedback/feedback.repository.js';
+import { type FeedbackService, createFeedbackService } from '../modules/feedback/feedback.service.js';
+import type { UserRepository } from '../modules/users/user.repository.js';
+
+export interface OperatorServices {
+  feedback: FeedbackService;
+  announcements: AnnouncementsService;
+  adminUsers: AdminUsersService;
+}
+
+/** Feedback, announcements and the staff tools, over the repositories the core services share. */
+export function createOperatorServices(db: Database, deps: { users: UserRepository; sessions: SessionRepository; events: ChatEvents }): OperatorServices {
+  const { users, sessions, events } = deps;
+  const audit = createAuditRepository(db);
+  return {
+    feedback: createFeedbackService({ feedback: createFeedbackRepository(db), users, audit, events }),
+    announcements: createAnnouncementsService({ announcements: createAnnouncementRepository(db), audit, events }),
+    adminUsers: createAdminUsersService({ users, adminUsers: createAdminUsersRepository(db), sessions, audit }),
+  };
+}
