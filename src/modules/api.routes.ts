@@ -5,6 +5,7 @@ import { sharedOperatorSchemas } from '../schemas/operator.js';
 import { adminRoutes } from './admin/admin.routes.js';
 import { announcementsRoutes } from './announcements/announcements.routes.js';
 import { feedbackRoutes } from './feedback/feedback.routes.js';
+import { supportRoutes } from './support/support.routes.js';
 import { conversationsRoutes } from './conversations/conversations.routes.js';
 import { messagesRoutes } from './messages/messages.routes.js';
 import { authRoutes } from './auth/auth.routes.js';
@@ -29,5 +30,6 @@ export const apiRoutes: FastifyPluginAsyncTypebox<{ authRateLimitMax: number }> 
   await app.register(messagesRoutes, { prefix: '/message' });
   await app.register(feedbackRoutes, { prefix: '/feedback' });
   await app.register(announcementsRoutes, { prefix: '/announcements' });
+  await app.register(supportRoutes, { prefix: '/support' });
   await app.register(adminRoutes, { prefix: '/admin' });
 };

@@ -8,21 +8,44 @@ import { type AnnouncementsService, createAnnouncementsService } from '../module
 import type { SessionRepository } from '../modules/auth/session.repository.js';
 import { createFeedbackRepository } from '../modules/feedback/feedback.repository.js';
 import { type FeedbackService, createFeedbackService } from '../modules/feedback/feedback.service.js';
+import type { ConversationRepository } from '../modules/conversations/conversation.repository.js';
+import type { ConversationsService } from '../modules/conversations/conversations.service.js';
+import type { MessagesService } from '../modules/messages/messages.service.js';
+import { createSupportRepository } from '../modules/support/support.repository.js';
+import { type SupportService, createSupportService } from '../modules/support/support.service.js';
 import type { UserRepository } from '../modules/users/user.repository.js';
 
 export interface OperatorServices {
   feedback: FeedbackService;
   announcements: AnnouncementsService;
   adminUsers: AdminUsersService;
+  support: SupportService;
 }
 
 /** Feedback, announcements and the staff tools, over the repositories the core services share. */
-export function createOperatorServices(db: Database, deps: { users: UserRepository; sessions: SessionRepository; events: ChatEvents }): OperatorServices {
+export interface OperatorDeps {
+  users: UserRepository;
+  sessions: SessionRepository;
+  events: ChatEvents;
+  conversationRepository: ConversationRepository;
+  conversations: ConversationsService;
+  messages: MessagesService;
+}
+
+export function createOperatorServices(db: Database, deps: OperatorDeps): OperatorServices {
   const { users, sessions, events } = deps;
   const audit = createAuditRepository(db);
   return {
     feedback: createFeedbackService({ feedback: createFeedbackRepository(db), users, audit, events }),
     announcements: createAnnouncementsService({ announcements: createAnnouncementRepository(db), audit, events }),
     adminUsers: createAdminUsersService({ users, adminUsers: createAdminUsersRepository(db), sessions, audit }),
+    support: createSupportService({
+      support: createSupportRepository(db),
+      conversations: deps.conversationRepository,
+      conversationsService: deps.conversations,
+      messages: deps.messages,
+      audit,
+      events,
+    }),
   };
 }

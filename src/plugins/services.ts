@@ -76,8 +76,9 @@ export const servicesPlugin = fp<{ config: Config; sms: SmsSender; mail: MailSen
       config: { ...config.auth, otpTtlSeconds: config.otp.ttlSeconds },
     });
     const users = createUsersService({ users: userRepository, sessions: sessionRepository, otp, passwords });
-    const chat = createChatServices(app, config, events);
-    app.decorate('services', { auth, users, ...chat, ...createOperatorServices(app.db, { users: userRepository, sessions: sessionRepository, events }) });
+    const { conversationRepository, ...chat } = createChatServices(app, config, events);
+    const operator = createOperatorServices(app.db, { ...chat, users: userRepository, sessions: sessionRepository, conversationRepository });
+    app.decorate('services', { auth, users, ...chat, ...operator });
 
     app.decorate('authenticate', async (request) => {
       const token = bearerToken(request.headers.authorization);
@@ -103,6 +104,7 @@ function createChatServices(app: FastifyInstance, config: Config, events: ChatEv
   const chat = { maxGroupMembers: config.chat.maxGroupMembers };
   const messages = createMessagesService({ messages: messageRepository, conversations: conversationRepository, access, events, config: config.chat });
   return {
+    conversationRepository,
     conversations: createConversationsService({ conversations: conversationRepository, access, presenter, events, config: chat }),
     members: createMembersService({ conversations: conversationRepository, access, events, config: chat }),
     receipts: createReceiptsService({ conversations: conversationRepository, access, events }),
