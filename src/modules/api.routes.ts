@@ -5,6 +5,7 @@ import { sharedOperatorSchemas } from '../schemas/operator.js';
 import { adminRoutes } from './admin/admin.routes.js';
 import { announcementsRoutes } from './announcements/announcements.routes.js';
 import { feedbackRoutes } from './feedback/feedback.routes.js';
+import { reportsRoutes } from './reports/reports.routes.js';
 import { supportRoutes } from './support/support.routes.js';
 import { conversationsRoutes } from './conversations/conversations.routes.js';
 import { messagesRoutes } from './messages/messages.routes.js';
@@ -31,5 +32,6 @@ export const apiRoutes: FastifyPluginAsyncTypebox<{ authRateLimitMax: number }> 
   await app.register(feedbackRoutes, { prefix: '/feedback' });
   await app.register(announcementsRoutes, { prefix: '/announcements' });
   await app.register(supportRoutes, { prefix: '/support' });
+  await app.register(reportsRoutes, { prefix: '/reports' });
   await app.register(adminRoutes, { prefix: '/admin' });
 };

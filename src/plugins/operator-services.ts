@@ -10,7 +10,10 @@ import { createFeedbackRepository } from '../modules/feedback/feedback.repositor
 import { type FeedbackService, createFeedbackService } from '../modules/feedback/feedback.service.js';
 import type { ConversationRepository } from '../modules/conversations/conversation.repository.js';
 import type { ConversationsService } from '../modules/conversations/conversations.service.js';
+import type { MessageRepository } from '../modules/messages/message.repository.js';
 import type { MessagesService } from '../modules/messages/messages.service.js';
+import { createReportRepository } from '../modules/reports/report.repository.js';
+import { type ReportsService, createReportsService } from '../modules/reports/reports.service.js';
 import { createSupportRepository } from '../modules/support/support.repository.js';
 import { type SupportService, createSupportService } from '../modules/support/support.service.js';
 import type { UserRepository } from '../modules/users/user.repository.js';
@@ -20,6 +23,7 @@ export interface OperatorServices {
   announcements: AnnouncementsService;
   adminUsers: AdminUsersService;
   support: SupportService;
+  reports: ReportsService;
 }
 
 /** Feedback, announcements and the staff tools, over the repositories the core services share. */
@@ -30,15 +34,18 @@ export interface OperatorDeps {
   conversationRepository: ConversationRepository;
   conversations: ConversationsService;
   messages: MessagesService;
+  messageRepository: MessageRepository;
 }
 
 export function createOperatorServices(db: Database, deps: OperatorDeps): OperatorServices {
   const { users, sessions, events } = deps;
   const audit = createAuditRepository(db);
+  const adminUsers = createAdminUsersService({ users, adminUsers: createAdminUsersRepository(db), sessions, audit });
   return {
     feedback: createFeedbackService({ feedback: createFeedbackRepository(db), users, audit, events }),
     announcements: createAnnouncementsService({ announcements: createAnnouncementRepository(db), audit, events }),
-    adminUsers: createAdminUsersService({ users, adminUsers: createAdminUsersRepository(db), sessions, audit }),
+    adminUsers,
+    reports: createReportsService({ reports: createReportRepository(db), users, messages: deps.messages, messageRepository: deps.messageRepository, adminUsers, audit, events }),
     support: createSupportService({
       support: createSupportRepository(db),
       conversations: deps.conversationRepository,

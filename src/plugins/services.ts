@@ -76,8 +76,8 @@ export const servicesPlugin = fp<{ config: Config; sms: SmsSender; mail: MailSen
       config: { ...config.auth, otpTtlSeconds: config.otp.ttlSeconds },
     });
     const users = createUsersService({ users: userRepository, sessions: sessionRepository, otp, passwords });
-    const { conversationRepository, ...chat } = createChatServices(app, config, events);
-    const operator = createOperatorServices(app.db, { ...chat, users: userRepository, sessions: sessionRepository, conversationRepository });
+    const { conversationRepository, messageRepository, ...chat } = createChatServices(app, config, events);
+    const operator = createOperatorServices(app.db, { ...chat, users: userRepository, sessions: sessionRepository, conversationRepository, messageRepository });
     app.decorate('services', { auth, users, ...chat, ...operator });
 
     app.decorate('authenticate', async (request) => {
@@ -105,6 +105,7 @@ function createChatServices(app: FastifyInstance, config: Config, events: ChatEv
   const messages = createMessagesService({ messages: messageRepository, conversations: conversationRepository, access, events, config: config.chat });
   return {
     conversationRepository,
+    messageRepository,
     conversations: createConversationsService({ conversations: conversationRepository, access, presenter, events, config: chat }),
     members: createMembersService({ conversations: conversationRepository, access, events, config: chat }),
     receipts: createReceiptsService({ conversations: conversationRepository, access, events }),

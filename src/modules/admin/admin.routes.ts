@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { adminAnnouncementsRoutes } from '../announcements/announcements.routes.js';
 import { adminFeedbackRoutes } from '../feedback/feedback.routes.js';
+import { adminReportsRoutes } from '../reports/reports.routes.js';
 import { adminSupportRoutes } from '../support/support.routes.js';
 import { adminUsersRoutes } from './admin-users.routes.js';
 import { STAFF_ROLES, requireRole } from './staff.js';
@@ -19,6 +20,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   await app.register(async (admins) => {
     admins.addHook('onRequest', requireRole(['admin']));
     await admins.register(adminAnnouncementsRoutes, { prefix: '/announcements' });
+    await admins.register(adminReportsRoutes, { prefix: '/reports' });
     await admins.register(adminUsersRoutes);
   });
 };
