@@ -96,4 +96,5 @@ CREATE INDEX "feedback_tickets_status_idx" ON "feedback_tickets" USING btree ("s
 CREATE INDEX "feedback_tickets_created_idx" ON "feedback_tickets" USING btree ("created_at" DESC NULLS LAST,"id" DESC NULLS LAST);--> statement-breakpoint
 CREATE INDEX "reports_status_idx" ON "reports" USING btree ("status","created_at" DESC NULLS LAST,"id" DESC NULLS LAST);--> statement-breakpoint
 CREATE UNIQUE INDEX "support_threads_user_key" ON "support_threads" USING btree ("user_id");--> statement-breakpoint
-CREATE INDEX "support_threads_created_idx" ON "support_threads" USING btree ("created_at" DESC NULLS LAST,"conversation_id" DESC NULLS LAST);
+CREATE INDEX "support_threads_created_idx" ON "support_threads" USING btree ("created_at" DESC NULLS LAST,"conversation_id" DESC NULLS LAST);--> statement-breakpoint
+CREATE INDEX "messages_created_at_brin_idx" ON "messages" USING brin ("created_at");

@@ -3,6 +3,8 @@ import type { ChatEvents } from '../events/chat-events.js';
 import { createAdminUsersRepository } from '../modules/admin/admin-users.repository.js';
 import { type AdminUsersService, createAdminUsersService } from '../modules/admin/admin-users.service.js';
 import { createAuditRepository } from '../modules/admin/audit.repository.js';
+import { createStatsRepository } from '../modules/admin/stats.repository.js';
+import { type StatsService, createStatsService } from '../modules/admin/stats.service.js';
 import { createAnnouncementRepository } from '../modules/announcements/announcement.repository.js';
 import { type AnnouncementsService, createAnnouncementsService } from '../modules/announcements/announcements.service.js';
 import type { SessionRepository } from '../modules/auth/session.repository.js';
@@ -24,6 +26,7 @@ export interface OperatorServices {
   adminUsers: AdminUsersService;
   support: SupportService;
   reports: ReportsService;
+  stats: StatsService;
 }
 
 /** Feedback, announcements and the staff tools, over the repositories the core services share. */
@@ -35,6 +38,8 @@ export interface OperatorDeps {
   conversations: ConversationsService;
   messages: MessagesService;
   messageRepository: MessageRepository;
+  /** Users online on any instance (the socket gateway's presence; read at request time). */
+  onlineUsers: () => Promise<number>;
 }
 
 export function createOperatorServices(db: Database, deps: OperatorDeps): OperatorServices {
@@ -45,6 +50,7 @@ export function createOperatorServices(db: Database, deps: OperatorDeps): Operat
     feedback: createFeedbackService({ feedback: createFeedbackRepository(db), users, audit, events }),
     announcements: createAnnouncementsService({ announcements: createAnnouncementRepository(db), audit, events }),
     adminUsers,
+    stats: createStatsService({ stats: createStatsRepository(db), onlineUsers: deps.onlineUsers }),
     reports: createReportsService({ reports: createReportRepository(db), users, messages: deps.messages, messageRepository: deps.messageRepository, adminUsers, audit, events }),
     support: createSupportService({
       support: createSupportRepository(db),

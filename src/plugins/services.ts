@@ -77,7 +77,15 @@ export const servicesPlugin = fp<{ config: Config; sms: SmsSender; mail: MailSen
     });
     const users = createUsersService({ users: userRepository, sessions: sessionRepository, otp, passwords });
     const { conversationRepository, messageRepository, ...chat } = createChatServices(app, config, events);
-    const operator = createOperatorServices(app.db, { ...chat, users: userRepository, sessions: sessionRepository, conversationRepository, messageRepository });
+    const operator = createOperatorServices(app.db, {
+      ...chat,
+      users: userRepository,
+      sessions: sessionRepository,
+      conversationRepository,
+      messageRepository,
+      // The gateway registers after the services; without it (no sockets) nobody is online.
+      onlineUsers: () => (app.hasDecorator('onlineUsers') ? app.onlineUsers() : Promise.resolve(0)),
+    });
     app.decorate('services', { auth, users, ...chat, ...operator });
 
     app.decorate('authenticate', async (request) => {

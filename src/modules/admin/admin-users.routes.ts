@@ -2,16 +2,16 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { IdParams } from '../../schemas/chat.js';
 import { Page, problemResponses } from '../../schemas/common.js';
-import { AdminSession, AdminUsersQuery, AuditQuery, BanBody, UserRoleBody } from '../../schemas/operator.js';
+import { AdminSession, AdminUsersQuery, AuditQuery, BanBody, Stats, UserRoleBody } from '../../schemas/operator.js';
 import { actorOf } from '../auth/request-context.js';
 
 const tags = ['admin'];
 const security = [{ bearerAuth: [] }];
 const UserRef = Type.Ref('AdminUser');
 
-/** /admin/users and /admin/audit: role admin. */
+/** /admin/users, /admin/audit and /admin/stats: role admin. */
 export const adminUsersRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { adminUsers } = app.services;
+  const { adminUsers, stats } = app.services;
 
   app.get(
     '/users',
@@ -76,5 +76,11 @@ export const adminUsersRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/audit',
     { schema: { tags, security, summary: 'Staff actions, newest first: who, what, when, on what', querystring: AuditQuery, response: { 200: Page(Type.Ref('AuditEntry')), ...problemResponses(400, 401, 403) } } },
     async (request) => adminUsers.audit(actorOf(request), request.query),
+  );
+
+  app.get(
+    '/stats',
+    { schema: { tags, security, summary: 'Users (total, active today), messages per day, online now, open tickets and reports', response: { 200: Stats, ...problemResponses(401, 403) } } },
+    async (request) => stats.get(actorOf(request)),
   );
 };

@@ -68,12 +68,6 @@ export function createFeedbackRepository(db: Database) {
       const [row] = await db.update(feedbackTickets).set({ ...patch, updatedAt: new Date() }).where(eq(feedbackTickets.id, id)).returning();
       return row;
     },
-
-    /** Open tickets (for the stats). */
-    async openCount(): Promise<number> {
-      const [row] = await db.select({ n: sql<number>`count(*)::int` }).from(feedbackTickets).where(eq(feedbackTickets.status, 'open'));
-      return Number(row?.n ?? 0);
-    },
   };
 }
 
