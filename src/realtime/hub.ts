@@ -23,7 +23,8 @@ export interface HubConnection {
  * Per-instance routing from bus channels to local sockets. A channel is subscribed when its first
  * local socket needs it and unsubscribed with the last (the bus shares one transport subscription).
  * `conversation:<id>` carries a conversation's events; `user:<id>` re-routes a user's /ws sockets when
- * they join or leave conversations.
+ * they join or leave conversations and carries notices for that user; BROADCAST_CHANNEL carries notices
+ * for every socket, subscribed while this instance has any.
  */
 export function createHub(bus: Bus, onError: (error: unknown, context: string) => void) {
   const byConversation = new Map<string, Set<HubConnection>>();

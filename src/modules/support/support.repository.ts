@@ -62,7 +62,7 @@ export function createSupportRepository(db: Database) {
       }
     },
 
-    /** Makes a staff member a current member with all history visible; true when they were not one. */
+    /** Makes a staff member (or the user, back after leaving) a current member with all history visible; true when they were not one. */
     async join(conversationId: string, staffId: string): Promise<boolean> {
       return db.transaction(async (tx) => {
         const [current] = await tx

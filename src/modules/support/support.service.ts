@@ -75,10 +75,13 @@ export function createSupportService(deps: {
   }
 
   return {
-    /** The caller's support conversation, created on first use; `created` tells 201 from 200. */
+    /** The caller's support conversation, created on first use (`created`: 201 rather than 200). */
     async open(actor: Actor) {
       const { thread, created } = await support.open(actor.userId);
-      if (created) events.publish('conversation.created', thread.conversationId, { conversationId: thread.conversationId, kind: 'support' }, [actor.userId]);
+      const { conversationId } = thread;
+      if (created) events.publish('conversation.created', conversationId, { conversationId, kind: 'support' }, [actor.userId]);
+      // A user who left their support conversation is back in it (with its history) when they open it again.
+      else if (await support.join(conversationId, actor.userId)) events.publish('member.joined', conversationId, { conversationId, userId: actor.userId, role: 'member' }, [actor.userId]);
       return { thread: await view(actor, thread.conversationId, actor.userId), created };
     },
 

@@ -82,6 +82,10 @@ t.test('a user opens one support conversation; staff answer it and the user sees
   t.equal(viaChat.senderId, agent.user.id, 'staff can also use the ordinary /message route once in');
   t.same((await history(h.app, user, id)).items.map((m) => m.body), ['My photos do not load', 'Still broken', 'Looking into it', 'Thanks!', 'Anything else?']);
 
+  expectStatus(await call(h.app, 'DELETE', `/chat/${id}/members/${user.user.id}`, { token: user.accessToken }), 204, 'the user leaves');
+  t.equal((await openSupport(user, 200)).conversation.left, false, 'opening it again brings them back');
+  await sendText(h.app, user, id, 'One more thing');
+
   const audit = expectStatus<{ items: Array<{ action: string }> }>(await call(h.app, 'GET', `/admin/audit?targetId=${id}`, { token: admin.accessToken }), 200, 'audit');
   t.same(audit.items.map((e) => e.action), ['support.replied', 'support.claimed']);
 });
