@@ -12,6 +12,7 @@ CREATE TABLE "announcements" (
 	"starts_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"ends_at" timestamp with time zone,
 	"withdrawn_at" timestamp with time zone,
+	"announced_at" timestamp with time zone,
 	"created_by" uuid,
 	"read_count" integer DEFAULT 0 NOT NULL,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
@@ -88,6 +89,7 @@ ALTER TABLE "support_threads" ADD CONSTRAINT "support_threads_conversation_id_co
 ALTER TABLE "support_threads" ADD CONSTRAINT "support_threads_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "support_threads" ADD CONSTRAINT "support_threads_assignee_id_users_id_fk" FOREIGN KEY ("assignee_id") REFERENCES "public"."users"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "announcements_starts_idx" ON "announcements" USING btree ("starts_at" DESC NULLS LAST,"id" DESC NULLS LAST);--> statement-breakpoint
+CREATE INDEX "announcements_unannounced_idx" ON "announcements" USING btree ("starts_at") WHERE "announcements"."announced_at" is null and "announcements"."withdrawn_at" is null;--> statement-breakpoint
 CREATE INDEX "audit_log_created_idx" ON "audit_log" USING btree ("created_at" DESC NULLS LAST,"id" DESC NULLS LAST);--> statement-breakpoint
 CREATE INDEX "audit_log_actor_idx" ON "audit_log" USING btree ("actor_id","created_at" DESC NULLS LAST);--> statement-breakpoint
 CREATE INDEX "feedback_replies_ticket_idx" ON "feedback_replies" USING btree ("ticket_id","created_at");--> statement-breakpoint

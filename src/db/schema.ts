@@ -365,12 +365,17 @@ export const announcements = pgTable(
     startsAt: timestamp('starts_at', { withTimezone: true }).notNull().defaultNow(),
     endsAt: timestamp('ends_at', { withTimezone: true }),
     withdrawnAt: timestamp('withdrawn_at', { withTimezone: true }),
+    /** When it was pushed to the sockets: at publication if active then, else by the first sweep after it starts. */
+    announcedAt: timestamp('announced_at', { withTimezone: true }),
     createdBy: uuid('created_by').references(() => users.id, { onDelete: 'set null' }),
     readCount: integer('read_count').notNull().default(0),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [index('announcements_starts_idx').on(t.startsAt.desc(), t.id.desc())],
+  (t) => [
+    index('announcements_starts_idx').on(t.startsAt.desc(), t.id.desc()),
+    index('announcements_unannounced_idx').on(t.startsAt).where(sql`${t.announcedAt} is null and ${t.withdrawnAt} is null`),
+  ],
 );
 
 export const announcementReads = pgTable(

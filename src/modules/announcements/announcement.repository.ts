@@ -12,7 +12,7 @@ const active = (at: Date) =>
 /** Announcements, newest start first by (starts_at, id); reads keyed by (user, announcement). */
 export function createAnnouncementRepository(db: Database) {
   return {
-    async create(values: { title: string; body: string; startsAt: Date; endsAt: Date | null; createdBy: string }): Promise<AnnouncementRow> {
+    async create(values: { title: string; body: string; startsAt: Date; endsAt: Date | null; announcedAt: Date | null; createdBy: string }): Promise<AnnouncementRow> {
       const at = new Date();
       const [row] = await db.insert(announcements).values({ id: newId(), ...values, createdAt: at, updatedAt: at }).returning();
       return row!;
@@ -52,6 +52,19 @@ export function createAnnouncementRepository(db: Database) {
         .where(and(filter, below(announcements.startsAt, announcements.id, after)))
         .orderBy(desc(announcements.startsAt), desc(announcements.id))
         .limit(limit + 1);
+    },
+
+    /**
+     * Marks the scheduled announcements that have started (and not ended) as announced and returns
+     * them. One UPDATE: when every instance's sweeper asks at once, each row goes to exactly one.
+     */
+    async claimDue(): Promise<AnnouncementRow[]> {
+      const at = new Date();
+      return db
+        .update(announcements)
+        .set({ announcedAt: at })
+        .where(and(isNull(announcements.announcedAt), active(at)))
+        .returning();
     },
 
     /** Records a read once; the announcement's readCount moves only for the first. */

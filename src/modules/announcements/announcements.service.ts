@@ -37,7 +37,7 @@ function checkWindow(startsAt: Date, endsAt: Date | null): void {
 /**
  * Announcements: admins publish, edit and withdraw; every user lists the active ones and marks them
  * read. One that is active when published goes out at once as an `announcement` frame to every
- * connected socket on every instance; a scheduled one shows up in the list when it starts.
+ * connected socket on every instance; a scheduled one goes out from the sweeper once it has started.
  */
 export function createAnnouncementsService(deps: { announcements: AnnouncementRepository; audit: AuditRepository; events: ChatEvents }) {
   const { announcements, audit, events } = deps;
@@ -69,9 +69,11 @@ export function createAnnouncementsService(deps: { announcements: AnnouncementRe
       const startsAt = input.startsAt ? new Date(input.startsAt) : new Date();
       const endsAt = input.endsAt ? new Date(input.endsAt) : null;
       checkWindow(startsAt, endsAt);
-      const row = await announcements.create({ title: input.title.trim(), body: input.body.trim(), startsAt, endsAt, createdBy: actor.userId });
+      const now = new Date();
+      const activeNow = startsAt.getTime() <= now.getTime() && (endsAt === null || endsAt.getTime() > now.getTime());
+      const row = await announcements.create({ title: input.title.trim(), body: input.body.trim(), startsAt, endsAt, announcedAt: activeNow ? now : null, createdBy: actor.userId });
       await audit.record({ actorId: actor.userId, action: 'announcement.created', targetType: 'announcement', targetId: row.id, details: { title: row.title } });
-      if (isActive(row)) events.notifyAll('announcement', toAnnouncement(row, false));
+      if (activeNow) events.notifyAll('announcement', toAnnouncement(row, false));
       return toAdminAnnouncement(row);
     },
 
@@ -89,6 +91,13 @@ export function createAnnouncementsService(deps: { announcements: AnnouncementRe
       }))!;
       await audit.record({ actorId: actor.userId, action: 'announcement.updated', targetType: 'announcement', targetId: id, details: { ...patch } });
       return toAdminAnnouncement(row);
+    },
+
+    /** Pushes the scheduled announcements that have started since the last sweep; returns how many. */
+    async announceDue(): Promise<number> {
+      const due = await announcements.claimDue();
+      for (const row of due) events.notifyAll('announcement', toAnnouncement(row, false));
+      return due.length;
     },
 
     /** Withdraws it: it leaves every user's list; the row and its read count stay for the record. */

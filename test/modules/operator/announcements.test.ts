@@ -8,11 +8,11 @@ import { open } from '../realtime/gateway-helpers.js';
 
 /*
  * Announcements on one instance: admins publish, edit and withdraw; users list the active ones with a
- * read flag and mark them read; an active one reaches every connected socket at once. Across two
- * instances: see done-when.test.ts.
+ * read flag and mark them read; an active one reaches every connected socket at once, a scheduled one
+ * once it starts (the sweeper runs every second here). Across two instances: see done-when.test.ts.
  */
 
-const h = await buildChatApp(t);
+const h = await buildChatApp(t, { SWEEP_INTERVAL_SECONDS: '1' });
 const admin = await createAdmin(h.app);
 
 interface AdminAnnouncement {
@@ -54,6 +54,19 @@ t.test('an active announcement reaches every connected socket, and lists with a 
   t.match(bobs.items.find((a) => a.id === created.id), { read: false }, 'the flag is per user');
   const staffView = expectStatus<Page<AdminAnnouncement>>(await call(h.app, 'GET', '/admin/announcements', { token: admin.accessToken }), 200, 'admin list');
   t.match(staffView.items.find((a) => a.id === created.id), { readCount: 1 }, 'a repeated read counts once');
+});
+
+t.test('a scheduled announcement reaches the sockets once it starts, once', async (t) => {
+  const user = await h.user();
+  const { client } = await open(t, await socketBase(t, h.app), user);
+  const scheduled = await publish({ title: 'Soon', body: 'b', startsAt: new Date(Date.now() + 1500).toISOString() });
+  t.equal(scheduled.active, false);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  t.equal(client.frames.filter((f) => f.type === 'announcement' && f.data.id === scheduled.id).length, 0, 'not before it starts');
+  const frame = await client.next('announcement', 8000);
+  t.equal(frame.data.id, scheduled.id);
+  await new Promise((resolve) => setTimeout(resolve, 2500));
+  t.equal(client.frames.filter((f) => f.type === 'announcement' && f.data.id === scheduled.id).length, 1, 'later sweeps do not repeat it');
 });
 
 t.test('scheduled, expired and withdrawn ones are not listed; edits show; newest first, paged', async (t) => {
