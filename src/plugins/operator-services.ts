@@ -45,7 +45,18 @@ export interface OperatorDeps {
 export function createOperatorServices(db: Database, deps: OperatorDeps): OperatorServices {
   const { users, sessions, events } = deps;
   const audit = createAuditRepository(db);
-  const adminUsers = createAdminUsersService({ users, adminUsers: createAdminUsersRepository(db), sessions, audit });
+  const supportRepository = createSupportRepository(db);
+  const adminUsers = createAdminUsersService({
+    users,
+    adminUsers: createAdminUsersRepository(db),
+    sessions,
+    audit,
+    async onStaffRemoved(userId, by) {
+      for (const conversationId of await supportRepository.removeStaff(userId)) {
+        events.publish('member.left', conversationId, { conversationId, userId, removedBy: by.userId }, [userId]);
+      }
+    },
+  });
   return {
     feedback: createFeedbackService({ feedback: createFeedbackRepository(db), users, audit, events }),
     announcements: createAnnouncementsService({ announcements: createAnnouncementRepository(db), audit, events }),
@@ -53,7 +64,7 @@ export function createOperatorServices(db: Database, deps: OperatorDeps): Operat
     stats: createStatsService({ stats: createStatsRepository(db), onlineUsers: deps.onlineUsers }),
     reports: createReportsService({ reports: createReportRepository(db), users, messages: deps.messages, messageRepository: deps.messageRepository, adminUsers, audit, events }),
     support: createSupportService({
-      support: createSupportRepository(db),
+      support: supportRepository,
       conversations: deps.conversationRepository,
       conversationsService: deps.conversations,
       messages: deps.messages,

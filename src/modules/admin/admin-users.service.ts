@@ -7,7 +7,7 @@ import type { Actor, Role } from '../auth/tokens.js';
 import type { UserRepository, UserRow } from '../users/user.repository.js';
 import type { AdminUsersRepository } from './admin-users.repository.js';
 import type { AuditRepository, AuditRow } from './audit.repository.js';
-import { assertRole } from './staff.js';
+import { STAFF_ROLES, assertRole } from './staff.js';
 
 type NameCursor = { n: string };
 const isNameCursor = (v: unknown): v is NameCursor => typeof (v as NameCursor)?.n === 'string';
@@ -35,8 +35,15 @@ const toAuditEntry = (row: AuditRow) => ({ ...row, createdAt: row.createdAt.toIS
  * log. A ban revokes every session of the user; the revocation closes their sockets (4401) on every
  * instance at once, and their access tokens stop working on the next request.
  */
-export function createAdminUsersService(deps: { users: UserRepository; adminUsers: AdminUsersRepository; sessions: SessionRepository; audit: AuditRepository }) {
-  const { users, adminUsers, sessions, audit } = deps;
+export function createAdminUsersService(deps: {
+  users: UserRepository;
+  adminUsers: AdminUsersRepository;
+  sessions: SessionRepository;
+  audit: AuditRepository;
+  /** Called when a staff member becomes an ordinary user: they must lose what staff could reach. */
+  onStaffRemoved: (userId: string, by: Actor) => Promise<void>;
+}) {
+  const { users, adminUsers, sessions, audit, onStaffRemoved } = deps;
 
   async function load(id: string): Promise<UserRow> {
     const user = await users.findById(id);
@@ -84,12 +91,16 @@ export function createAdminUsersService(deps: { users: UserRepository; adminUser
       return toAdminUser(updated);
     },
 
-    /** Takes effect on the user's next request: the role is read from the database on every one. */
+    /**
+     * Takes effect on the user's next request: the role is read from the database on every one. A
+     * demoted staff member also leaves every support conversation they were in.
+     */
     async setRole(actor: Actor, userId: string, role: Role) {
       assertRole(actor, ['admin']);
       notSelf(actor, userId, 'change the role of');
       const before = await load(userId);
       const updated = (await users.update(userId, { role }))!;
+      if (STAFF_ROLES.includes(before.role) && !STAFF_ROLES.includes(role)) await onStaffRemoved(userId, actor);
       await audit.record({ actorId: actor.userId, action: 'user.role_changed', targetType: 'user', targetId: userId, details: { from: before.role, to: role } });
       return toAdminUser(updated);
     },

@@ -78,6 +78,28 @@ export function createSupportRepository(db: Database) {
       });
     },
 
+    /**
+     * Takes a former staff member out of every support conversation they were in (not their own):
+     * the membership rows go, so not even the history they saw stays readable, and nothing stays
+     * assigned to them. Returns the conversations they were a current member of.
+     */
+    async removeStaff(userId: string): Promise<string[]> {
+      const rows = rowsOf<{ conversation_id: string }>(
+        await db.execute(sql`
+          with gone as (
+            delete from conversation_members m using support_threads t
+            where t.conversation_id = m.conversation_id and t.user_id <> m.user_id and m.user_id = ${userId}
+            returning m.conversation_id, m.left_at
+          ), counted as (
+            update conversations c set member_count = c.member_count - 1 from gone where c.id = gone.conversation_id and gone.left_at is null
+          ), unassigned as (
+            update support_threads set assignee_id = null where assignee_id = ${userId}
+          )
+          select conversation_id from gone where left_at is null`),
+      );
+      return rows.map((r) => String(r.conversation_id));
+    },
+
     async claim(conversationId: string, staffId: string): Promise<void> {
       await db.update(supportThreads).set({ assigneeId: staffId }).where(eq(supportThreads.conversationId, conversationId));
     },

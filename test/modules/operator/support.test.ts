@@ -101,6 +101,24 @@ t.test('an admin answers too; a repeated clientId returns the original', async (
   t.match(await queueItem(admin, conversation.id), { assignee: { id: admin.user.id } }, 'answering an unclaimed one claims it');
 });
 
+t.test('a demoted staff member loses the support conversations they were in, history included', async (t) => {
+  const user = await h.user();
+  const { conversation } = await openSupport(user);
+  await sendText(h.app, user, conversation.id, 'help');
+  const former = await grantRole(h.app, admin, await h.user('Temp Agent'), 'support');
+  expectStatus(await call(h.app, 'POST', `/admin/support/${conversation.id}/claim`, { token: former.accessToken }), 200, 'claim');
+  const { client } = await open(t, await socketBase(t, h.app), former);
+  await grantRole(h.app, admin, former, 'user');
+  const left = await client.next('member.left');
+  t.equal(left.data.conversationId, conversation.id, 'their socket stops following it');
+  for (const url of [`/chat/${conversation.id}`, `/message/chat/${conversation.id}`]) {
+    t.equal(problemOf(t, await call(h.app, 'GET', url, { token: former.accessToken })).code, 'CONVERSATION_NOT_FOUND', url);
+  }
+  t.match(await queueItem(agent, conversation.id), { assignee: null }, 'nothing stays assigned to them');
+  t.same((await openSupport(user, 200)).staff, [], 'the user no longer sees them in it');
+  t.equal((await openSupport(user, 200)).conversation.memberCount, 1);
+});
+
 t.test('staff cannot read private conversations through any route', async (t) => {
   const [alice, bob] = [await h.user(), await h.user()];
   const direct = await directChat(h.app, alice, bob);
