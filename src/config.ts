@@ -57,7 +57,7 @@ const Env = Type.Object({
   MAX_GROUP_MEMBERS: Type.Integer({ default: 1024, minimum: 2, maximum: 100_000, description: 'Members of a group (owner included) and recipients of a broadcast list.' }),
   MESSAGE_MAX_LENGTH: Type.Integer({ default: 4096, minimum: 1, maximum: 65_536, description: 'Characters in a message body.' }),
   MESSAGE_EDIT_WINDOW_SECONDS: Type.Integer({ default: 900, minimum: 0, description: 'How long a sender may edit, or delete for everyone, their message.' }),
-  SWEEP_INTERVAL_SECONDS: Type.Integer({ default: 60, minimum: 1, maximum: 86_400, description: 'How often expired (disappearing) messages are deleted.' }),
+  SWEEP_INTERVAL_SECONDS: Type.Integer({ default: 60, minimum: 1, maximum: 86_400, description: 'How often expired (disappearing) messages are deleted and started scheduled announcements pushed.' }),
   ADMIN_USERNAME: Type.Optional(Type.String({ minLength: 3, description: 'With ADMIN_PASSWORD: creates (or promotes) this admin at boot.' })),
   ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 8, secret: true, description: 'Password for ADMIN_USERNAME when it is created.' })),
 });

@@ -220,6 +220,9 @@ export const messages = pgTable(
     uniqueIndex('messages_sender_client_key').on(t.senderId, t.clientId),
     index('messages_expires_at_idx').on(t.expiresAt).where(sql`${t.expiresAt} is not null`),
     index('messages_search_idx').using('gin', t.searchVector),
+    // Rows arrive in created_at order, so a BRIN index (a few pages, near-free on insert) bounds the
+    // admin stats' messages-per-day range scans.
+    index('messages_created_at_brin_idx').using('brin', t.createdAt),
   ],
 );
 
@@ -309,3 +312,129 @@ export const appSecrets = pgTable('app_secrets', {
   value: text('value').notNull(),
   createdAt: createdAt(),
 });
+
+export const feedbackCategories = ['bug', 'idea', 'complaint', 'other'] as const;
+export const feedbackStatuses = ['open', 'answered', 'closed'] as const;
+
+/** A user's ticket to the operator. Users page their own by (user_id, created_at); staff by (status, created_at). */
+export const feedbackTickets = pgTable(
+  'feedback_tickets',
+  {
+    id: id(),
+    userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    category: text('category', { enum: feedbackCategories }).notNull(),
+    subject: text('subject').notNull(),
+    body: text('body').notNull(),
+    status: text('status', { enum: feedbackStatuses }).notNull().default('open'),
+    assigneeId: uuid('assignee_id').references(() => users.id, { onDelete: 'set null' }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    index('feedback_tickets_user_idx').on(t.userId, t.createdAt.desc(), t.id.desc()),
+    index('feedback_tickets_status_idx').on(t.status, t.createdAt.desc(), t.id.desc()),
+    index('feedback_tickets_created_idx').on(t.createdAt.desc(), t.id.desc()),
+    check('feedback_tickets_category_check', sql`${t.category} in ('bug', 'idea', 'complaint', 'other')`),
+    check('feedback_tickets_status_check', sql`${t.status} in ('open', 'answered', 'closed')`),
+  ],
+);
+
+/** Staff answers to a ticket, oldest first. */
+export const feedbackReplies = pgTable(
+  'feedback_replies',
+  {
+    id: id(),
+    ticketId: uuid('ticket_id').notNull().references(() => feedbackTickets.id, { onDelete: 'cascade' }),
+    authorId: uuid('author_id').references(() => users.id, { onDelete: 'set null' }),
+    body: text('body').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('feedback_replies_ticket_idx').on(t.ticketId, t.createdAt)],
+);
+
+/**
+ * What the operator tells every user. Active while not withdrawn and now is within [startsAt, endsAt).
+ * `readCount` is kept by the read insert, so the staff list never counts reads.
+ */
+export const announcements = pgTable(
+  'announcements',
+  {
+    id: id(),
+    title: text('title').notNull(),
+    body: text('body').notNull(),
+    startsAt: timestamp('starts_at', { withTimezone: true }).notNull().defaultNow(),
+    endsAt: timestamp('ends_at', { withTimezone: true }),
+    withdrawnAt: timestamp('withdrawn_at', { withTimezone: true }),
+    /** When it was pushed to the sockets: at publication if active then, else by the first sweep after it starts. */
+    announcedAt: timestamp('announced_at', { withTimezone: true }),
+    createdBy: uuid('created_by').references(() => users.id, { onDelete: 'set null' }),
+    readCount: integer('read_count').notNull().default(0),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    index('announcements_starts_idx').on(t.startsAt.desc(), t.id.desc()),
+    index('announcements_unannounced_idx').on(t.startsAt).where(sql`${t.announcedAt} is null and ${t.withdrawnAt} is null`),
+  ],
+);
+
+export const announcementReads = pgTable(
+  'announcement_reads',
+  {
+    announcementId: uuid('announcement_id').notNull().references(() => announcements.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    readAt: timestamp('read_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.announcementId] })],
+);
+
+/** A user's one support conversation (kind `support`), and the staff member who claimed it. */
+export const supportThreads = pgTable(
+  'support_threads',
+  {
+    conversationId: uuid('conversation_id').primaryKey().references(() => conversations.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    assigneeId: uuid('assignee_id').references(() => users.id, { onDelete: 'set null' }),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('support_threads_user_key').on(t.userId), index('support_threads_created_idx').on(t.createdAt.desc(), t.conversationId.desc())],
+);
+
+export const reportStatuses = ['open', 'dismissed', 'actioned'] as const;
+
+/** Abuse reports on a message (its body copied when reported) or a user. */
+export const reports = pgTable(
+  'reports',
+  {
+    id: id(),
+    reporterId: uuid('reporter_id').references(() => users.id, { onDelete: 'set null' }),
+    messageId: uuid('message_id').references(() => messages.id, { onDelete: 'set null' }),
+    targetUserId: uuid('target_user_id').references(() => users.id, { onDelete: 'cascade' }),
+    messageBody: text('message_body'),
+    reason: text('reason').notNull(),
+    status: text('status', { enum: reportStatuses }).notNull().default('open'),
+    action: text('action'),
+    resolvedBy: uuid('resolved_by').references(() => users.id, { onDelete: 'set null' }),
+    resolvedAt: timestamp('resolved_at', { withTimezone: true }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('reports_status_idx').on(t.status, t.createdAt.desc(), t.id.desc()),
+    check('reports_status_check', sql`${t.status} in ('open', 'dismissed', 'actioned')`),
+  ],
+);
+
+/** Every staff action: who did what, when, on what. Append-only. */
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: id(),
+    actorId: uuid('actor_id').references(() => users.id, { onDelete: 'set null' }),
+    action: text('action').notNull(),
+    targetType: text('target_type').notNull(),
+    targetId: text('target_id'),
+    details: jsonb('details').$type<Record<string, unknown>>(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('audit_log_created_idx').on(t.createdAt.desc(), t.id.desc()), index('audit_log_actor_idx').on(t.actorId, t.createdAt.desc())],
+);

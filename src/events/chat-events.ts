@@ -47,17 +47,38 @@ export interface SessionsRevokedEvent {
   at: string;
 }
 
+/** Every instance's gateway listens here and passes notices on to all of its sockets (announcements). */
+export const BROADCAST_CHANNEL = 'broadcast';
+
+/**
+ * On `user:<id>` (to that user's sockets) or BROADCAST_CHANNEL (to every socket): a server frame
+ * `{type, data}` passed on as is. Like every bus event, at most once: the REST lists are the record.
+ */
+export interface NoticeEvent {
+  type: 'notice';
+  frame: { type: string; data: unknown };
+  at: string;
+}
+
 export interface ChatEvents {
   /** To every member of the conversation (and the given users' own channels, e.g. someone added or removed). */
   publish<K extends ChatEventType>(type: K, conversationId: string, data: ChatEventMap[K], alsoUsers?: readonly string[], extra?: { stored?: boolean }): void;
   /** To one user only. */
   publishToUser<K extends ChatEventType>(userId: string, type: K, conversationId: string, data: ChatEventMap[K]): void;
   sessionsRevoked(userId: string, sessionIds: string[]): void;
+  /** A frame to every socket of one user (e.g. feedback.replied). */
+  notifyUser(userId: string, type: string, data: unknown): void;
+  /** A frame to every connected socket, on every instance (e.g. announcement). */
+  notifyAll(type: string, data: unknown): void;
 }
 
 /** Fire and forget: a failed publish is logged and never fails the request that caused it. */
 export function createChatEvents(bus: Bus, onError: (error: unknown, channel: string) => void): ChatEvents {
   const send = (channel: string, event: ChatEvent) => {
+    bus.publish(channel, event).catch((error: unknown) => onError(error, channel));
+  };
+  const notice = (channel: string, type: string, data: unknown) => {
+    const event: NoticeEvent = { type: 'notice', frame: { type, data }, at: new Date().toISOString() };
     bus.publish(channel, event).catch((error: unknown) => onError(error, channel));
   };
   const envelope = <K extends ChatEventType>(type: K, conversationId: string, data: ChatEventMap[K]): ChatEvent => ({
@@ -78,6 +99,12 @@ export function createChatEvents(bus: Bus, onError: (error: unknown, channel: st
     sessionsRevoked(userId, sessionIds) {
       const event: SessionsRevokedEvent = { type: 'session.revoked', data: { sessionIds }, at: new Date().toISOString() };
       bus.publish(userChannel(userId), event).catch((error: unknown) => onError(error, userChannel(userId)));
+    },
+    notifyUser(userId, type, data) {
+      notice(userChannel(userId), type, data);
+    },
+    notifyAll(type, data) {
+      notice(BROADCAST_CHANNEL, type, data);
     },
   };
 }

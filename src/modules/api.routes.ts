@@ -1,6 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { sharedAuthSchemas } from '../schemas/auth.js';
 import { sharedChatSchemas } from '../schemas/chat.js';
+import { sharedOperatorSchemas } from '../schemas/operator.js';
+import { adminRoutes } from './admin/admin.routes.js';
+import { announcementsRoutes } from './announcements/announcements.routes.js';
+import { feedbackRoutes } from './feedback/feedback.routes.js';
+import { reportsRoutes } from './reports/reports.routes.js';
+import { supportRoutes } from './support/support.routes.js';
 import { conversationsRoutes } from './conversations/conversations.routes.js';
 import { messagesRoutes } from './messages/messages.routes.js';
 import { authRoutes } from './auth/auth.routes.js';
@@ -11,7 +17,7 @@ import { userSearchRoute, usersRoutes } from './users/users.routes.js';
  * to the app's not-found handler (404 problem+json, code ROUTE_NOT_FOUND).
  */
 export const apiRoutes: FastifyPluginAsyncTypebox<{ authRateLimitMax: number }> = async (app, { authRateLimitMax }) => {
-  for (const schema of [...sharedAuthSchemas, ...sharedChatSchemas]) app.addSchema(schema);
+  for (const schema of [...sharedAuthSchemas, ...sharedChatSchemas, ...sharedOperatorSchemas]) app.addSchema(schema);
   await app.register(authRoutes, { prefix: '/auth', rateLimitMax: authRateLimitMax });
   // Kept for existing clients: GET /auth/users is GET /users.
   await app.register(
@@ -23,4 +29,9 @@ export const apiRoutes: FastifyPluginAsyncTypebox<{ authRateLimitMax: number }> 
   await app.register(usersRoutes, { prefix: '/users' });
   await app.register(conversationsRoutes, { prefix: '/chat' });
   await app.register(messagesRoutes, { prefix: '/message' });
+  await app.register(feedbackRoutes, { prefix: '/feedback' });
+  await app.register(announcementsRoutes, { prefix: '/announcements' });
+  await app.register(supportRoutes, { prefix: '/support' });
+  await app.register(reportsRoutes, { prefix: '/reports' });
+  await app.register(adminRoutes, { prefix: '/admin' });
 };

@@ -23,8 +23,9 @@ import { type UsersService, createUsersService } from '../modules/users/users.se
 import type { MailSender } from '../providers/mail/mail-sender.js';
 import type { SmsSender } from '../providers/sms/sms-sender.js';
 import { bearerToken } from './auth.js';
+import { type OperatorServices, createOperatorServices } from './operator-services.js';
 
-export interface Services {
+interface ChatServices {
   auth: AuthService;
   users: UsersService;
   conversations: ConversationsService;
@@ -35,6 +36,8 @@ export interface Services {
   /** The publisher of domain events (the socket gateway relays typing through it). */
   events: ChatEvents;
 }
+
+export type Services = ChatServices & OperatorServices;
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -74,7 +77,17 @@ export const servicesPlugin = fp<{ config: Config; sms: SmsSender; mail: MailSen
       config: { ...config.auth, otpTtlSeconds: config.otp.ttlSeconds },
     });
     const users = createUsersService({ users: userRepository, sessions: sessionRepository, otp, passwords });
-    app.decorate('services', { auth, users, ...createChatServices(app, config, events) });
+    const { conversationRepository, messageRepository, ...chat } = createChatServices(app, config, events);
+    const operator = createOperatorServices(app.db, {
+      ...chat,
+      users: userRepository,
+      sessions: sessionRepository,
+      conversationRepository,
+      messageRepository,
+      // The gateway registers after the services; without it (no sockets) nobody is online.
+      onlineUsers: () => (app.hasDecorator('onlineUsers') ? app.onlineUsers() : Promise.resolve(0)),
+    });
+    app.decorate('services', { auth, users, ...chat, ...operator });
 
     app.decorate('authenticate', async (request) => {
       const token = bearerToken(request.headers.authorization);
@@ -100,6 +113,8 @@ function createChatServices(app: FastifyInstance, config: Config, events: ChatEv
   const chat = { maxGroupMembers: config.chat.maxGroupMembers };
   const messages = createMessagesService({ messages: messageRepository, batcher: createMessageBatcher(app.database), conversations: conversationRepository, access, events, config: config.chat });
   return {
+    conversationRepository,
+    messageRepository,
     conversations: createConversationsService({ conversations: conversationRepository, access, presenter, events, config: chat }),
     members: createMembersService({ conversations: conversationRepository, access, events, config: chat }),
     receipts: createReceiptsService({ conversations: conversationRepository, access, events }),

@@ -9,7 +9,11 @@ export const apiTags = [
   { name: 'users', description: 'Profiles, search and blocking' },
   { name: 'chat', description: 'Conversations: direct chats, groups, broadcast lists, receipts' },
   { name: 'message', description: 'Messages: send, history, edit, delete, reactions' },
-  { name: 'admin', description: 'Operator tools (role admin or support)' },
+  { name: 'feedback', description: 'Tickets: users file them, staff (support, admin) answer them under /admin/feedback' },
+  { name: 'support', description: 'Customer service chat: the user’s support conversation and the staff queue' },
+  { name: 'announcements', description: 'What the operator tells every user; published under /admin/announcements' },
+  { name: 'reports', description: 'Abuse reports and the staff queue that acts on them' },
+  { name: 'admin', description: 'Operator tools (role admin): accounts, bans, roles, sessions, audit log, stats' },
   { name: 'health', description: 'Liveness and readiness probes' },
 ];
 

@@ -16,6 +16,10 @@ import { createMemoryPresence, createRedisPresence } from './presence-store.js';
 import { type SocketIdentity, authenticateUpgrade, tokenExpiry } from './upgrade-auth.js';
 
 declare module 'fastify' {
+  interface FastifyInstance {
+    /** Users with a socket open on any instance (admin stats). */
+    onlineUsers: () => Promise<number>;
+  }
   interface FastifyRequest {
     socketIdentity: SocketIdentity | null;
     socketRoom: { conversation: unknown; conversationId: string } | null;
@@ -80,6 +84,7 @@ export const gatewayPlugin = fp<{ config: Config }>(
       });
     }
 
+    app.decorate('onlineUsers', () => presence.onlineCount());
     app.decorateRequest('socketIdentity', null);
     app.decorateRequest('socketRoom', null);
 

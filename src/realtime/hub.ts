@@ -1,5 +1,5 @@
 import type { Bus, Unsubscribe } from '../bus/bus.js';
-import { type ChatEvent, type SessionsRevokedEvent, conversationChannel, userChannel } from '../events/chat-events.js';
+import { BROADCAST_CHANNEL, type ChatEvent, type NoticeEvent, type SessionsRevokedEvent, conversationChannel, userChannel } from '../events/chat-events.js';
 import { presenceChannel } from './presence.js';
 
 /** What the hub needs of a socket connection. */
@@ -23,7 +23,8 @@ export interface HubConnection {
  * Per-instance routing from bus channels to local sockets. A channel is subscribed when its first
  * local socket needs it and unsubscribed with the last (the bus shares one transport subscription).
  * `conversation:<id>` carries a conversation's events; `user:<id>` re-routes a user's /ws sockets when
- * they join or leave conversations.
+ * they join or leave conversations and carries notices for that user; BROADCAST_CHANNEL carries notices
+ * for every socket, subscribed while this instance has any.
  */
 export function createHub(bus: Bus, onError: (error: unknown, context: string) => void) {
   const byConversation = new Map<string, Set<HubConnection>>();
@@ -58,8 +59,15 @@ export function createHub(bus: Bus, onError: (error: unknown, context: string) =
     for (const socket of [...sockets]) socket.deliver(event, frame);
   }
 
+  /** A notice goes to the given sockets as it is (user channel: that user's; broadcast: everyone's). */
+  function deliverNotice(event: NoticeEvent, sockets: Iterable<HubConnection>): void {
+    const frame = JSON.stringify(event.frame);
+    for (const socket of [...sockets]) socket.deliver(event.frame as unknown as ChatEvent, frame);
+  }
+
   /** A user's own channel: follow a conversation they joined, stop following one they left. */
-  function onUserEvent(userId: string, event: ChatEvent | SessionsRevokedEvent): void {
+  function onUserEvent(userId: string, event: ChatEvent | SessionsRevokedEvent | NoticeEvent): void {
+    if (event.type === 'notice') return deliverNotice(event, byUser.get(userId) ?? []);
     if (event.type === 'session.revoked') {
       for (const socket of [...(byUser.get(userId) ?? [])]) socket.sessionsRevoked(event.data.sessionIds);
       return;
@@ -92,7 +100,10 @@ export function createHub(bus: Bus, onError: (error: unknown, context: string) =
       let set = byUser.get(socket.userId);
       if (!set) byUser.set(socket.userId, (set = new Set()));
       set.add(socket);
-      await subscribe(userChannel(socket.userId), (message) => onUserEvent(socket.userId, message as ChatEvent | SessionsRevokedEvent));
+      await Promise.all([
+        subscribe(userChannel(socket.userId), (message) => onUserEvent(socket.userId, message as ChatEvent | SessionsRevokedEvent | NoticeEvent)),
+        subscribe(BROADCAST_CHANNEL, (message) => deliverNotice(message as NoticeEvent, [...byUser.values()].flatMap((set) => [...set]))),
+      ]);
     },
 
     connectionsOf: (userId: string): number => byUser.get(userId)?.size ?? 0,
@@ -139,6 +150,7 @@ export function createHub(bus: Bus, onError: (error: unknown, context: string) =
       if (!set?.delete(socket) || set.size > 0) return;
       byUser.delete(socket.userId);
       if (subscriptions.has(userChannel(socket.userId))) unsubscribe(userChannel(socket.userId));
+      if (byUser.size === 0 && subscriptions.has(BROADCAST_CHANNEL)) unsubscribe(BROADCAST_CHANNEL);
     },
   };
   return hub;

@@ -13,6 +13,8 @@ export interface PresenceStore {
   disconnected(userId: string): Promise<boolean>;
   refresh(userIds: readonly string[]): Promise<void>;
   online(userIds: readonly string[]): Promise<Set<string>>;
+  /** How many users are online anywhere (admin stats; Redis: a SCAN of the presence keys). */
+  count(): Promise<number>;
 }
 
 /** One process: a socket count per user. */
@@ -32,6 +34,7 @@ export function createMemoryPresence(): PresenceStore {
     async online(userIds) {
       return new Set(userIds.filter((id) => holders.has(id)));
     },
+    count: async () => holders.size,
   };
 }
 
@@ -73,6 +76,20 @@ export function createRedisPresence(redis: Redis, options: { prefix: string; ins
       for (const userId of userIds) pipeline.zcount(key(userId), `(${now}`, '+inf');
       const results = await pipeline.exec();
       return new Set(userIds.filter((_, i) => live(results, i) > 0));
+    },
+    async count() {
+      let online = 0;
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${options.prefix}presence:*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length === 0) continue;
+        const pipeline = redis.pipeline();
+        for (const k of keys) pipeline.zcount(k, `(${Date.now()}`, '+inf');
+        const results = await pipeline.exec();
+        online += keys.filter((_, i) => live(results, i) > 0).length;
+      } while (cursor !== '0');
+      return online;
     },
   };
 }

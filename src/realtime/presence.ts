@@ -52,6 +52,9 @@ export function createPresence(deps: { store: PresenceStore; bus: Bus; users: Us
       })().catch(onError);
     },
 
+    /** Users online anywhere. */
+    onlineCount: () => store.count(),
+
     /** Keeps this instance's claims alive (call more often than the store's TTL). */
     refresh: () => store.refresh([...local.keys()]).catch(onError),
 

@@ -55,4 +55,9 @@ export const serverFrames: Record<string, { description: string; data: TSchema; 
     data: Type.Object({ userId: Id, online: Type.Boolean(), lastSeenAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]) }),
   },
   'pin.updated': { description: 'A message was pinned or unpinned.', data: Type.Object({ messageId: Id, pinned: Type.Boolean(), by: Id }) },
+  'feedback.replied': {
+    description: 'Staff answered one of your feedback tickets (the reply is also in GET /feedback).',
+    data: Type.Object({ ticketId: Id, status: Type.String(), reply: Type.Ref('FeedbackReply') }),
+  },
+  announcement: { description: 'The operator published an announcement (sent to every connected socket; GET /announcements has them all).', data: Type.Ref('Announcement') },
 };

@@ -81,7 +81,7 @@ export const Retention = Type.Object(
 export const Conversation = Type.Object(
   {
     id: Id,
-    kind: Type.Enum(['direct', 'group', 'broadcast']),
+    kind: Type.Enum(['direct', 'group', 'broadcast', 'support']),
     title: Nullable(Type.String({ description: "For direct chats: the other person's display name." })),
     description: Nullable(Type.String()),
     avatarUrl: Nullable(Type.String()),

@@ -10,6 +10,7 @@ import { type Channel, classifyIdentifier, normalizeEmail, normalizePhone } from
 import type { ChallengeView, OtpService } from './otp.service.js';
 import { type PasswordHasher, assertPasswordPolicy } from './password.js';
 import type { SessionRepository } from './session.repository.js';
+import { toSessionView } from './session.views.js';
 import type { AccessTokens, Actor } from './tokens.js';
 
 /** Who is asking, as far as the transport knows. */
@@ -258,16 +259,7 @@ export function createAuthService(deps: AuthServiceDeps) {
 
     async listSessions(actor: Actor) {
       const rows = await sessions.listActive(actor.userId);
-      return rows.map((s) => ({
-        id: s.id,
-        deviceName: s.deviceName,
-        userAgent: s.userAgent,
-        ip: s.ip,
-        createdAt: s.createdAt.toISOString(),
-        lastUsedAt: s.lastUsedAt.toISOString(),
-        expiresAt: s.expiresAt.toISOString(),
-        current: s.id === actor.sessionId,
-      }));
+      return rows.map((s) => ({ ...toSessionView(s), current: s.id === actor.sessionId }));
     },
 
     async revokeSession(actor: Actor, sessionId: string): Promise<void> {

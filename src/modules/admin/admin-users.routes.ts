@@ -1,0 +1,86 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { IdParams } from '../../schemas/chat.js';
+import { Page, problemResponses } from '../../schemas/common.js';
+import { AdminSession, AdminUsersQuery, AuditQuery, BanBody, Stats, UserRoleBody } from '../../schemas/operator.js';
+import { actorOf } from '../auth/request-context.js';
+
+const tags = ['admin'];
+const security = [{ bearerAuth: [] }];
+const UserRef = Type.Ref('AdminUser');
+
+/** /admin/users, /admin/audit and /admin/stats: role admin. */
+export const adminUsersRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { adminUsers, stats } = app.services;
+
+  app.get(
+    '/users',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Accounts by username: filter by a name prefix (or a whole email or phone), status and role',
+        querystring: AdminUsersQuery,
+        response: { 200: Page(UserRef), ...problemResponses(400, 401, 403) },
+      },
+    },
+    async (request) => adminUsers.search(actorOf(request), request.query),
+  );
+
+  app.get('/users/:id', { schema: { tags, security, summary: 'One account', params: IdParams, response: { 200: UserRef, ...problemResponses(400, 401, 403, 404) } } }, async (request) =>
+    adminUsers.get(actorOf(request), request.params.id),
+  );
+
+  app.post(
+    '/users/:id/ban',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Ban: every session is revoked and every socket of the user closes (4401) at once',
+        params: IdParams,
+        body: BanBody,
+        response: { 200: UserRef, ...problemResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request) => adminUsers.ban(actorOf(request), request.params.id, request.body.reason),
+  );
+
+  app.delete(
+    '/users/:id/ban',
+    { schema: { tags, security, summary: 'Lift a ban (the user signs in again)', params: IdParams, response: { 200: UserRef, ...problemResponses(400, 401, 403, 404) } } },
+    async (request) => adminUsers.unban(actorOf(request), request.params.id),
+  );
+
+  app.put(
+    '/users/:id/role',
+    { schema: { tags, security, summary: 'Change a role (user, support, admin); not your own', params: IdParams, body: UserRoleBody, response: { 200: UserRef, ...problemResponses(400, 401, 403, 404) } } },
+    async (request) => adminUsers.setRole(actorOf(request), request.params.id, request.body.role),
+  );
+
+  app.get(
+    '/users/:id/sessions',
+    {
+      schema: {
+        tags,
+        security,
+        summary: "A user's live sessions (signed-in devices), most recently used first",
+        params: IdParams,
+        response: { 200: Type.Object({ items: Type.Array(AdminSession) }), ...problemResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request) => adminUsers.sessions(actorOf(request), request.params.id),
+  );
+
+  app.get(
+    '/audit',
+    { schema: { tags, security, summary: 'Staff actions, newest first: who, what, when, on what', querystring: AuditQuery, response: { 200: Page(Type.Ref('AuditEntry')), ...problemResponses(400, 401, 403) } } },
+    async (request) => adminUsers.audit(actorOf(request), request.query),
+  );
+
+  app.get(
+    '/stats',
+    { schema: { tags, security, summary: 'Users (total, active today), messages per day, online now, open tickets and reports', response: { 200: Stats, ...problemResponses(401, 403) } } },
+    async (request) => stats.get(actorOf(request)),
+  );
+};
