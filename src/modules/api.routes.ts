@@ -3,6 +3,8 @@ import { sharedAuthSchemas } from '../schemas/auth.js';
 import { sharedChatSchemas } from '../schemas/chat.js';
 import { conversationsRoutes } from './conversations/conversations.routes.js';
 import { messagesRoutes } from './messages/messages.routes.js';
+import { mediaRoutes } from './media/media.routes.js';
+import { sharedMediaSchemas } from '../schemas/media.js';
 import { authRoutes } from './auth/auth.routes.js';
 import { userSearchRoute, usersRoutes } from './users/users.routes.js';
 
@@ -11,7 +13,7 @@ import { userSearchRoute, usersRoutes } from './users/users.routes.js';
  * to the app's not-found handler (404 problem+json, code ROUTE_NOT_FOUND).
  */
 export const apiRoutes: FastifyPluginAsyncTypebox<{ authRateLimitMax: number }> = async (app, { authRateLimitMax }) => {
-  for (const schema of [...sharedAuthSchemas, ...sharedChatSchemas]) app.addSchema(schema);
+  for (const schema of [...sharedAuthSchemas, ...sharedChatSchemas, ...sharedMediaSchemas]) app.addSchema(schema);
   await app.register(authRoutes, { prefix: '/auth', rateLimitMax: authRateLimitMax });
   // Kept for existing clients: GET /auth/users is GET /users.
   await app.register(
@@ -23,4 +25,5 @@ export const apiRoutes: FastifyPluginAsyncTypebox<{ authRateLimitMax: number }> 
   await app.register(usersRoutes, { prefix: '/users' });
   await app.register(conversationsRoutes, { prefix: '/chat' });
   await app.register(messagesRoutes, { prefix: '/message' });
+  await app.register(mediaRoutes, { prefix: '/media' });
 };

@@ -22,6 +22,12 @@ import { type UsersService, createUsersService } from '../modules/users/users.se
 import type { MailSender } from '../providers/mail/mail-sender.js';
 import type { SmsSender } from '../providers/sms/sms-sender.js';
 import { bearerToken } from './auth.js';
+import { getOrCreateSecret } from '../lib/app-secrets.js';
+import { createMediaLinks } from '../modules/media/media-links.js';
+import { createMediaRepository } from '../modules/media/media.repository.js';
+import { type MediaService, createMediaService } from '../modules/media/media.service.js';
+import { uploadTempDir } from '../providers/storage/disk-storage.js';
+import type { ObjectStorage } from '../providers/storage/object-storage.js';
 
 export interface Services {
   auth: AuthService;
@@ -31,6 +37,7 @@ export interface Services {
   receipts: ReceiptsService;
   messages: MessagesService;
   reactions: ReactionsService;
+  media: MediaService;
   /** The publisher of domain events (the socket gateway relays typing through it). */
   events: ChatEvents;
 }
@@ -45,8 +52,8 @@ declare module 'fastify' {
  * Builds repositories and services once per app and exposes them as `app.services`: the one service
  * layer that REST routes and socket frames both call.
  */
-export const servicesPlugin = fp<{ config: Config; sms: SmsSender; mail: MailSender; ownsMail: boolean }>(
-  async (app, { config, sms, mail, ownsMail }) => {
+export const servicesPlugin = fp<{ config: Config; sms: SmsSender; mail: MailSender; ownsMail: boolean; storage: ObjectStorage; ownsStorage: boolean }>(
+  async (app, { config, sms, mail, ownsMail, storage, ownsStorage }) => {
     const passwords = await createPasswordHasher(config.auth.argon2);
     const userRepository = createUserRepository(app.db);
     const events = createChatEvents(app.bus, (error, channel) => app.log.warn({ err: error, channel }, 'event publish failed'));
@@ -73,7 +80,14 @@ export const servicesPlugin = fp<{ config: Config; sms: SmsSender; mail: MailSen
       config: { ...config.auth, otpTtlSeconds: config.otp.ttlSeconds },
     });
     const users = createUsersService({ users: userRepository, sessions: sessionRepository, otp, passwords });
-    app.decorate('services', { auth, users, ...createChatServices(app, config, events) });
+    const media = createMediaService({
+      media: createMediaRepository(app.db),
+      storage,
+      links: createMediaLinks({ secret: await getOrCreateSecret(app.db, 'media-link-key'), ttlSeconds: config.media.urlTtlSeconds, basePath: `${config.publicUrl ?? ''}/api/v1/media` }),
+      tempDir: uploadTempDir(config.dataDir),
+      config: config.media,
+    });
+    app.decorate('services', { auth, users, media, ...createChatServices(app, config, events, media) });
 
     app.decorate('authenticate', async (request) => {
       const token = bearerToken(request.headers.authorization);
@@ -86,18 +100,19 @@ export const servicesPlugin = fp<{ config: Config; sms: SmsSender; mail: MailSen
       app.log.info({ username: config.auth.admin.username, created }, created ? 'admin account created' : 'admin account ensured');
     }
     if (ownsMail) app.addHook('onClose', () => mail.close());
+    if (ownsStorage) app.addHook('onClose', () => storage.close());
   },
   { name: 'services', dependencies: ['infrastructure', 'auth'] },
 );
 
 /** Conversations and messages over their repositories, publishing domain events on the app's bus. */
-function createChatServices(app: FastifyInstance, config: Config, events: ChatEvents) {
+function createChatServices(app: FastifyInstance, config: Config, events: ChatEvents, media: MediaService) {
   const conversationRepository = createConversationRepository(app.db);
   const messageRepository = createMessageRepository(app.db);
   const access = createConversationAccess(conversationRepository);
   const presenter = createConversationPresenter({ conversations: conversationRepository, messages: messageRepository });
   const chat = { maxGroupMembers: config.chat.maxGroupMembers };
-  const messages = createMessagesService({ messages: messageRepository, conversations: conversationRepository, access, events, config: config.chat });
+  const messages = createMessagesService({ messages: messageRepository, conversations: conversationRepository, access, events, media, config: config.chat });
   return {
     conversations: createConversationsService({ conversations: conversationRepository, access, presenter, events, config: chat }),
     members: createMembersService({ conversations: conversationRepository, access, events, config: chat }),

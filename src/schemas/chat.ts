@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import { Id, Nullable, PageQuery, Timestamp } from './common.js';
+import { Attachment } from './media.js';
 
 /**
  * Wire schemas of /chat and /message. The Message and Conversation resources are also the `data` of
@@ -38,6 +39,7 @@ export const Message = Type.Object(
     forwarded: Type.Boolean(),
     mentions: Type.Array(Id),
     reactions: Type.Array(Type.Ref('ReactionSummary')),
+    attachments: Type.Array(Attachment, { description: 'Media of an image, video, audio or file message, in order (empty once deleted).' }),
     createdAt: Timestamp,
     editedAt: Nullable(Timestamp),
     deletedAt: Nullable(Timestamp),
@@ -59,6 +61,7 @@ export const Message = Type.Object(
         forwarded: false,
         mentions: [],
         reactions: [{ emoji: '👍', count: 2 }],
+        attachments: [],
         createdAt: '2026-11-23T18:00:00.000Z',
         editedAt: null,
         deletedAt: null,
@@ -197,6 +200,9 @@ export const SendBody = Type.Object(
     replyToId: Type.Optional(Id),
     forwardFromId: Type.Optional(Id),
     mentions: Type.Optional(UserIds(50)),
+    attachments: Type.Optional(
+      Type.Array(Id, { minItems: 1, maxItems: 10, description: 'Media ids you uploaded (POST /media), of the message type (file takes any); body is then the caption.' }),
+    ),
   },
   { additionalProperties: false, examples: [{ conversationId: '0192f0c1-7a00-7000-8000-0000000000c1', clientId: 'c-7f3a9', type: 'text', body: 'See you at 8?' }] },
 );

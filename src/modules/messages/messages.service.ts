@@ -3,6 +3,7 @@ import { AppError } from '../../errors.js';
 import type { ChatEvents } from '../../events/chat-events.js';
 import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
 import type { Actor } from '../auth/tokens.js';
+import type { MediaService } from '../media/media.service.js';
 import type { Access, ConversationAccess } from '../conversations/conversation.access.js';
 import type { ConversationRepository } from '../conversations/conversation.repository.js';
 import { seqWindow, visibleLastSeq } from '../conversations/conversation.views.js';
@@ -18,6 +19,8 @@ export interface SendInput {
   replyToId?: string;
   forwardFromId?: string;
   mentions?: string[];
+  /** Media ids (POST /media) of the sender; forwards without them reuse the source's stored files. */
+  attachments?: string[];
 }
 
 export interface MessagesConfig {
@@ -35,9 +38,10 @@ export function createMessagesService(deps: {
   conversations: ConversationRepository;
   access: ConversationAccess;
   events: ChatEvents;
+  media: Pick<MediaService, 'forMessage'>;
   config: MessagesConfig;
 }) {
-  const { messages, conversations, access, events, config } = deps;
+  const { messages, conversations, access, events, media, config } = deps;
   const visibility = createMessageVisibility({ messages, access });
 
   function checkBody(type: string, body: string | undefined, field = 'body.body'): void {
@@ -56,6 +60,7 @@ export function createMessagesService(deps: {
       const row: MessageRow = {
         ...input,
         metadata: input.metadata ?? null,
+        attachments: input.attachments ?? [],
         id: stored.id,
         seq: stored.seq,
         reactions: [],
@@ -95,6 +100,7 @@ export function createMessagesService(deps: {
           forwardFromId: null,
           mentions: [],
           metadata: { broadcastId: listId, broadcastMessageId: original.id },
+          attachments: original.attachments,
           ttlSeconds: conversation.retention === 'disappearing' ? conversation.ttlSeconds : null,
         },
         null,
@@ -129,11 +135,13 @@ export function createMessagesService(deps: {
       const conversationAccess = await access.member(actor, input.conversationId);
       const { conversation } = conversationAccess;
       let forwardFromId: string | null = null;
+      let forwardedAttachments: MessageRow['attachments'] | undefined;
       if (input.forwardFromId) {
         const source = await visibility.visibleRow(actor, input.forwardFromId);
         if (source.deletedAt) throw new AppError('MESSAGE_NOT_FOUND');
         body ??= source.body ?? undefined;
         forwardFromId = source.id;
+        if (!input.attachments) forwardedAttachments = source.attachments;
       }
       checkBody(input.type, body);
       await assertNotBlocked(conversationAccess, actor);
@@ -148,11 +156,13 @@ export function createMessagesService(deps: {
         const strangers = mentions.filter((id) => !members.has(id));
         if (strangers.length > 0) throw new AppError('VALIDATION_FAILED', 'Mentions must be members of the conversation', {}, strangers.map((id) => ({ field: 'body.mentions', message: `${id} is not a member` })));
       }
+      const attachments = forwardedAttachments ?? (await media.forMessage(actor, input.type, input.attachments ?? []));
       const result = await append(
         {
           conversationId: conversation.id,
           senderId: actor.userId,
           clientId: input.clientId,
+          attachments,
           type: input.type,
           body: body ?? null,
           replyToId: reply?.id ?? null,
