@@ -191,6 +191,12 @@ export const InboxQuery = Type.Object({
 });
 
 export const ClientId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._:-]+$', description: 'Your idempotency key: a retry with the same one returns the original message.' });
+/** Media of a message being sent (REST body and the socket's message.send). */
+export const AttachmentIds = Type.Array(Id, {
+  minItems: 1,
+  maxItems: 10,
+  description: 'Media ids you uploaded (POST /media), of the message type (file takes any); body is then the caption. Forwards without them reuse the original files.',
+});
 export const SendBody = Type.Object(
   {
     conversationId: Id,
@@ -200,9 +206,7 @@ export const SendBody = Type.Object(
     replyToId: Type.Optional(Id),
     forwardFromId: Type.Optional(Id),
     mentions: Type.Optional(UserIds(50)),
-    attachments: Type.Optional(
-      Type.Array(Id, { minItems: 1, maxItems: 10, description: 'Media ids you uploaded (POST /media), of the message type (file takes any); body is then the caption.' }),
-    ),
+    attachments: Type.Optional(AttachmentIds),
   },
   { additionalProperties: false, examples: [{ conversationId: '0192f0c1-7a00-7000-8000-0000000000c1', clientId: 'c-7f3a9', type: 'text', body: 'See you at 8?' }] },
 );
