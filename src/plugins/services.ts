@@ -79,7 +79,6 @@ export const servicesPlugin = fp<{ config: Config; sms: SmsSender; mail: MailSen
       tokens: app.accessTokens,
       config: { ...config.auth, otpTtlSeconds: config.otp.ttlSeconds },
     });
-    const users = createUsersService({ users: userRepository, sessions: sessionRepository, otp, passwords });
     const media = createMediaService({
       media: createMediaRepository(app.db),
       storage,
@@ -87,6 +86,7 @@ export const servicesPlugin = fp<{ config: Config; sms: SmsSender; mail: MailSen
       tempDir: uploadTempDir(config.dataDir),
       config: config.media,
     });
+    const users = createUsersService({ users: userRepository, sessions: sessionRepository, otp, passwords, media });
     app.decorate('services', { auth, users, media, ...createChatServices(app, config, events, media) });
 
     app.decorate('authenticate', async (request) => {
@@ -114,7 +114,7 @@ function createChatServices(app: FastifyInstance, config: Config, events: ChatEv
   const chat = { maxGroupMembers: config.chat.maxGroupMembers };
   const messages = createMessagesService({ messages: messageRepository, conversations: conversationRepository, access, events, media, config: config.chat });
   return {
-    conversations: createConversationsService({ conversations: conversationRepository, access, presenter, events, config: chat }),
+    conversations: createConversationsService({ conversations: conversationRepository, access, presenter, events, media, config: chat }),
     members: createMembersService({ conversations: conversationRepository, access, events, config: chat }),
     receipts: createReceiptsService({ conversations: conversationRepository, access, events }),
     messages,

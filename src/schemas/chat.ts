@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { Id, Nullable, PageQuery, Timestamp } from './common.js';
-import { Attachment } from './media.js';
+import { Attachment, AvatarMediaId } from './media.js';
 
 /**
  * Wire schemas of /chat and /message. The Message and Conversation resources are also the `data` of
@@ -174,7 +174,13 @@ export const BroadcastBody = Type.Object(
   { additionalProperties: false, examples: [{ title: 'Family news', recipientIds: ['0192f0c1-7a00-7000-8000-0000000000b2', '0192f0c1-7a00-7000-8000-0000000000b3'] }] },
 );
 export const ConversationPatchBody = Type.Object(
-  { title: Type.Optional(Title), description: Type.Optional(Nullable(Description)), avatar: Type.Optional(Nullable(Avatar)), retention: Type.Optional(Retention) },
+  {
+    title: Type.Optional(Title),
+    description: Type.Optional(Nullable(Description)),
+    avatar: Type.Optional(Nullable(Avatar)),
+    avatarMediaId: Type.Optional(AvatarMediaId),
+    retention: Type.Optional(Retention),
+  },
   { additionalProperties: false, minProperties: 1, examples: [{ title: 'Weekend trip 🏕', retention: { mode: 'disappearing', ttlSeconds: 86_400 } }] },
 );
 export const SettingsBody = Type.Object(

@@ -65,6 +65,12 @@ export const JsonUploadBody = Type.Object(
 
 export const MultipartUploadBody = Type.Object({ file: Type.Unsafe<unknown>({ type: 'string', format: 'binary', description: 'The one file of the upload.' }) });
 
+/** An image the caller uploaded, used as a profile or group avatar. */
+export const AvatarMediaId = Type.String({
+  format: 'uuid',
+  description: 'An image you uploaded (POST /media), used as the avatar; avatarUrl becomes /api/v1/media/{id}, readable by every signed-in user.',
+});
+
 export const MediaParams = Type.Object({ id: Id });
 export const MediaQuery = Type.Object({
   exp: Type.Optional(Type.String({ maxLength: 12, description: 'Signed link: expiry (unix seconds).' })),
