@@ -19,7 +19,7 @@ const Env = Type.Object({
   RATE_LIMIT_WINDOW_MS: Type.Integer({ default: 60_000, minimum: 1000, description: 'Rate-limit window in milliseconds.' }),
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://', secret: true, description: 'Postgres connection URL; unset runs embedded PGlite in DATA_DIR.' })),
   DATABASE_POOL_MAX: Type.Integer({ default: 10, minimum: 1, maximum: 200, description: 'Postgres pool size per instance.' }),
-  DATA_DIR: Type.String({ default: './data', minLength: 1, description: 'Directory for embedded data (PGlite database, later media and generated secrets).' }),
+  DATA_DIR: Type.String({ default: './data', minLength: 1, description: 'Directory for embedded data (PGlite database, media on disk, uploads in progress).' }),
   MIGRATE_ON_START: Type.Boolean({ default: true, description: 'Apply pending migrations at boot.' }),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', secret: true, description: 'Redis URL for the bus, rate limits and presence; unset uses in-process equivalents (single instance only).' })),
   REDIS_KEY_PREFIX: Type.String({ default: 'chat:', pattern: '^[A-Za-z0-9:_.-]{1,64}$', description: 'Prefix for every Redis key and pub/sub channel.' }),
@@ -57,7 +57,7 @@ const Env = Type.Object({
   MAX_GROUP_MEMBERS: Type.Integer({ default: 1024, minimum: 2, maximum: 100_000, description: 'Members of a group (owner included) and recipients of a broadcast list.' }),
   MESSAGE_MAX_LENGTH: Type.Integer({ default: 4096, minimum: 1, maximum: 65_536, description: 'Characters in a message body.' }),
   MESSAGE_EDIT_WINDOW_SECONDS: Type.Integer({ default: 900, minimum: 0, description: 'How long a sender may edit, or delete for everyone, their message.' }),
-  SWEEP_INTERVAL_SECONDS: Type.Integer({ default: 60, minimum: 1, maximum: 86_400, description: 'How often expired (disappearing) messages are deleted.' }),
+  SWEEP_INTERVAL_SECONDS: Type.Integer({ default: 60, minimum: 1, maximum: 86_400, description: 'How often expired (disappearing) messages and orphan uploads are deleted.' }),
   MEDIA_ALLOWED_TYPES: Type.String({
     default: 'image/jpeg,image/png,image/gif,image/webp,video/mp4,video/webm,video/quicktime,audio/mpeg,audio/ogg,audio/opus,audio/mp4,audio/aac,audio/wav,audio/webm,application/pdf,application/zip,application/epub+zip',
     description: 'Comma list of MIME types accepted by POST /media, as detected from the magic bytes (file-type); "type/*" allows a family.',

@@ -22,7 +22,7 @@ import { type UsersService, createUsersService } from '../modules/users/users.se
 import type { MailSender } from '../providers/mail/mail-sender.js';
 import type { SmsSender } from '../providers/sms/sms-sender.js';
 import { bearerToken } from './auth.js';
-import { getOrCreateSecret } from '../lib/app-secrets.js';
+import { hmac } from '../lib/crypto.js';
 import { createMediaLinks } from '../modules/media/media-links.js';
 import { createMediaRepository } from '../modules/media/media.repository.js';
 import { type MediaService, createMediaService } from '../modules/media/media.service.js';
@@ -82,7 +82,8 @@ export const servicesPlugin = fp<{ config: Config; sms: SmsSender; mail: MailSen
     const media = createMediaService({
       media: createMediaRepository(app.db),
       storage,
-      links: createMediaLinks({ secret: await getOrCreateSecret(app.db, 'media-link-key'), ttlSeconds: config.media.urlTtlSeconds, basePath: `${config.publicUrl ?? ''}/api/v1/media` }),
+      // Keyed from the same JWT-derived secret as OTP hashes, so every instance signs alike.
+      links: createMediaLinks({ secret: hmac(app.otpSecret, 'media-links'), ttlSeconds: config.media.urlTtlSeconds, basePath: `${config.publicUrl ?? ''}/api/v1/media` }),
       tempDir: uploadTempDir(config.dataDir),
       config: config.media,
     });

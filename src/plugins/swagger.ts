@@ -9,6 +9,7 @@ export const apiTags = [
   { name: 'users', description: 'Profiles, search and blocking' },
   { name: 'chat', description: 'Conversations: direct chats, groups, broadcast lists, receipts' },
   { name: 'message', description: 'Messages: send, history, edit, delete, reactions' },
+  { name: 'media', description: 'Uploads (images, video, audio, files), downloads with ranges, thumbnails, signed links' },
   { name: 'admin', description: 'Operator tools (role admin or support)' },
   { name: 'health', description: 'Liveness and readiness probes' },
 ];

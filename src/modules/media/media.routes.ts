@@ -16,7 +16,13 @@ const security = [{ bearerAuth: [] }];
 const MediaRef = Type.Ref('Media');
 /** Base64 of the JSON upload limit plus room for the JSON around it. */
 const JSON_BODY_LIMIT = Math.ceil(JSON_UPLOAD_MAX_BYTES / 3) * 4 + 64 * 1024;
-const fileResponses = { 200: Binary, 206: Binary, 304: Type.Null({ description: 'Not modified (If-None-Match)' }), ...problemResponses(400, 401, 403, 404), 416: problemResponses(404)[404] };
+const bytes = (description: string) => ({ description, content: { 'application/octet-stream': { schema: Binary } } });
+const fileResponses = {
+  200: bytes('The file; Content-Type is its detected MIME type'),
+  206: bytes('The requested byte range (Content-Range says which)'),
+  304: Type.Null({ description: 'Not modified (If-None-Match)' }), ...problemResponses(400, 401, 403, 404),
+  416: { ...problemResponses(404)[404], description: 'The range starts past the end of the file' },
+};
 
 /** /media: upload, read (whole, ranges, thumbnail), metadata with fresh signed links. */
 export const mediaRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -51,7 +57,7 @@ export const mediaRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Upload one file: multipart/form-data (field "file"), or JSON {fileName, dataBase64} up to 10 MiB',
         description: 'The type is detected from the bytes; per-type size caps and the per-user quota are enforced while streaming (413).',
         body: { content: { 'multipart/form-data': { schema: MultipartUploadBody }, 'application/json': { schema: JsonUploadBody } } } as never,
-        response: { 201: MediaRef, ...problemResponses(400, 401, 404, 413), 415: problemResponses(400)[400] },
+        response: { 201: MediaRef, ...problemResponses(400, 401, 404, 413), 415: { ...problemResponses(400)[400], description: 'The detected type is not accepted' } },
       },
     },
     async (request, reply) => {
