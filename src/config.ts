@@ -69,6 +69,8 @@ const Env = Type.Object({
   MEDIA_QUOTA_BYTES: Type.Integer({ default: 1_073_741_824, minimum: 1024, description: 'Bytes of media one user may have stored; an upload past it is refused with 413 MEDIA_QUOTA_EXCEEDED.' }),
   MEDIA_URL_TTL_SECONDS: Type.Integer({ default: 3600, minimum: 10, maximum: 604_800, description: 'Lifetime of signed media URLs (?exp=&sig=) for clients that cannot send headers.' }),
   MEDIA_ORPHAN_TTL_SECONDS: Type.Integer({ default: 86_400, minimum: 60, description: 'Uploads never attached to a message, status or avatar are removed after this long.' }),
+  STATUS_TTL_SECONDS: Type.Integer({ default: 86_400, minimum: 60, maximum: 604_800, description: 'How long a status update stays visible.' }),
+  STATUS_MAX_LIVE: Type.Integer({ default: 30, minimum: 1, maximum: 1000, description: 'Live (unexpired) status updates one user may have at once.' }),
   S3_BUCKET: Type.Optional(Type.String({ minLength: 3, description: 'Store media in this S3 bucket (any S3-compatible service); unset stores it on disk under DATA_DIR/media.' })),
   S3_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://', description: 'S3 endpoint URL for S3-compatible services (MinIO, R2, ...); unset uses AWS.' })),
   S3_REGION: Type.String({ default: 'us-east-1', minLength: 1, description: 'S3 region.' }),
@@ -146,6 +148,7 @@ export interface Config {
     readonly urlTtlSeconds: number;
     readonly orphanTtlSeconds: number;
   };
+  readonly status: { readonly ttlSeconds: number; readonly maxLive: number };
   readonly storage:
     | { readonly driver: 'disk' }
     | {
@@ -274,6 +277,7 @@ function toConfig(env: Env): Config {
       urlTtlSeconds: env.MEDIA_URL_TTL_SECONDS,
       orphanTtlSeconds: env.MEDIA_ORPHAN_TTL_SECONDS,
     },
+    status: { ttlSeconds: env.STATUS_TTL_SECONDS, maxLive: env.STATUS_MAX_LIVE },
     storage: env.S3_BUCKET
       ? {
           driver: 's3' as const,

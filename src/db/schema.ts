@@ -367,3 +367,46 @@ export const appSecrets = pgTable('app_secrets', {
   value: text('value').notNull(),
   createdAt: createdAt(),
 });
+
+export const statusTypes = ['text', 'image', 'video'] as const;
+export const statusAudiences = ['contacts', 'only', 'except'] as const;
+
+/**
+ * A 24-hour status update. Visible until `expiresAt` to the author's contacts (users sharing a direct
+ * chat with them, minus blocks), narrowed by `audience`: `only` those of `audienceIds`, or all
+ * `except` them. Reads filter on `expiresAt`, so an expired status is gone at once; the sweeper
+ * deletes the rows (and the media they alone used) later.
+ */
+export const statuses = pgTable(
+  'statuses',
+  {
+    id: id(),
+    authorId: uuid('author_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    type: text('type', { enum: statusTypes }).notNull(),
+    body: text('body'),
+    mediaId: uuid('media_id').references(() => media.id, { onDelete: 'set null' }),
+    backgroundColor: text('background_color'),
+    audience: text('audience', { enum: statusAudiences }).notNull().default('contacts'),
+    audienceIds: jsonb('audience_ids').$type<string[]>().notNull().default(sql`'[]'::jsonb`),
+    createdAt: createdAt(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [
+    index('statuses_author_expires_idx').on(t.authorId, t.expiresAt),
+    index('statuses_expires_idx').on(t.expiresAt),
+    index('statuses_media_idx').on(t.mediaId).where(sql`${t.mediaId} is not null`),
+    check('statuses_type_check', sql`${t.type} in ('text', 'image', 'video')`),
+    check('statuses_audience_check', sql`${t.audience} in ('contacts', 'only', 'except')`),
+  ],
+);
+
+/** Who has seen a status, and when. */
+export const statusViews = pgTable(
+  'status_views',
+  {
+    statusId: uuid('status_id').notNull().references(() => statuses.id, { onDelete: 'cascade' }),
+    viewerId: uuid('viewer_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    viewedAt: timestamp('viewed_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.statusId, t.viewerId] }), index('status_views_viewer_idx').on(t.viewerId, t.statusId)],
+);

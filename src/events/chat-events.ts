@@ -47,12 +47,21 @@ export interface SessionsRevokedEvent {
   at: string;
 }
 
+/** On `user:<id>` of each viewer in a status's audience (and the author's): a status appeared or was deleted. */
+export interface StatusEvent {
+  type: 'status.created' | 'status.deleted';
+  data: unknown;
+  at: string;
+}
+
 export interface ChatEvents {
   /** To every member of the conversation (and the given users' own channels, e.g. someone added or removed). */
   publish<K extends ChatEventType>(type: K, conversationId: string, data: ChatEventMap[K], alsoUsers?: readonly string[], extra?: { stored?: boolean }): void;
   /** To one user only. */
   publishToUser<K extends ChatEventType>(userId: string, type: K, conversationId: string, data: ChatEventMap[K]): void;
   sessionsRevoked(userId: string, sessionIds: string[]): void;
+  /** To each of `userIds` (their own channel). */
+  status(type: StatusEvent['type'], userIds: readonly string[], data: unknown): void;
 }
 
 /** Fire and forget: a failed publish is logged and never fails the request that caused it. */
@@ -78,6 +87,10 @@ export function createChatEvents(bus: Bus, onError: (error: unknown, channel: st
     sessionsRevoked(userId, sessionIds) {
       const event: SessionsRevokedEvent = { type: 'session.revoked', data: { sessionIds }, at: new Date().toISOString() };
       bus.publish(userChannel(userId), event).catch((error: unknown) => onError(error, userChannel(userId)));
+    },
+    status(type, userIds, data) {
+      const event: StatusEvent = { type, data, at: new Date().toISOString() };
+      for (const userId of userIds) bus.publish(userChannel(userId), event).catch((error: unknown) => onError(error, userChannel(userId)));
     },
   };
 }

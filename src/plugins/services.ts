@@ -28,6 +28,8 @@ import { createMediaRepository } from '../modules/media/media.repository.js';
 import { type MediaService, createMediaService } from '../modules/media/media.service.js';
 import { uploadTempDir } from '../providers/storage/disk-storage.js';
 import type { ObjectStorage } from '../providers/storage/object-storage.js';
+import { createStatusRepository } from '../modules/status/status.repository.js';
+import { type StatusService, createStatusService } from '../modules/status/status.service.js';
 
 export interface Services {
   auth: AuthService;
@@ -38,6 +40,7 @@ export interface Services {
   messages: MessagesService;
   reactions: ReactionsService;
   media: MediaService;
+  status: StatusService;
   /** The publisher of domain events (the socket gateway relays typing through it). */
   events: ChatEvents;
 }
@@ -88,7 +91,10 @@ export const servicesPlugin = fp<{ config: Config; sms: SmsSender; mail: MailSen
       config: config.media,
     });
     const users = createUsersService({ users: userRepository, sessions: sessionRepository, otp, passwords, media });
-    app.decorate('services', { auth, users, media, ...createChatServices(app, config, events, media) });
+    const statusRepository = createStatusRepository(app.db);
+    media.addReader((mediaId, viewerId) => statusRepository.showsMedia(mediaId, viewerId));
+    const status = createStatusService({ statuses: statusRepository, media, events, config: config.status });
+    app.decorate('services', { auth, users, media, status, ...createChatServices(app, config, events, media) });
 
     app.decorate('authenticate', async (request) => {
       const token = bearerToken(request.headers.authorization);

@@ -10,6 +10,7 @@ export const apiTags = [
   { name: 'chat', description: 'Conversations: direct chats, groups, broadcast lists, receipts' },
   { name: 'message', description: 'Messages: send, history, edit, delete, reactions' },
   { name: 'media', description: 'Uploads (images, video, audio, files), downloads with ranges, thumbnails, signed links' },
+  { name: 'status', description: 'Status updates: 24-hour posts for your contacts' },
   { name: 'admin', description: 'Operator tools (role admin or support)' },
   { name: 'health', description: 'Liveness and readiness probes' },
 ];

@@ -3,7 +3,8 @@ import fp from 'fastify-plugin';
 /**
  * Periodic clean-up: deletes disappearing messages once they expire (reads already hide them the
  * moment they expire; this reclaims the rows), and uploads never attached to anything within
- * MEDIA_ORPHAN_TTL_SECONDS (row and stored bytes). Every instance runs it; the deletes are
+ * MEDIA_ORPHAN_TTL_SECONDS (row and stored bytes), and expired status updates with the media
+ * only they used. Every instance runs it; the deletes are
  * idempotent. The timer is unref'd and stopped on close; a failed sweep is logged and retried next
  * interval, and one failing job does not stop the other.
  */
@@ -11,6 +12,7 @@ export const sweeperPlugin = fp<{ intervalSeconds: number }>(
   async (app, { intervalSeconds }) => {
     const jobs = [
       { name: 'expired messages', run: () => app.services.messages.sweepExpired() },
+      { name: 'expired statuses', run: () => app.services.status.sweepExpired() },
       { name: 'orphan media', run: () => app.services.media.sweepOrphans() },
     ];
     let running: Promise<unknown> | undefined;

@@ -1,6 +1,8 @@
 import type { Bus, Unsubscribe } from '../bus/bus.js';
-import { type ChatEvent, type SessionsRevokedEvent, conversationChannel, userChannel } from '../events/chat-events.js';
+import { type ChatEvent, type SessionsRevokedEvent, type StatusEvent, conversationChannel, userChannel } from '../events/chat-events.js';
 import { presenceChannel } from './presence.js';
+
+const isStatusEvent = (event: { type: string }): event is StatusEvent => event.type === 'status.created' || event.type === 'status.deleted';
 
 /** What the hub needs of a socket connection. */
 export interface HubConnection {
@@ -59,9 +61,15 @@ export function createHub(bus: Bus, onError: (error: unknown, context: string) =
   }
 
   /** A user's own channel: follow a conversation they joined, stop following one they left. */
-  function onUserEvent(userId: string, event: ChatEvent | SessionsRevokedEvent): void {
+  function onUserEvent(userId: string, event: ChatEvent | SessionsRevokedEvent | StatusEvent): void {
     if (event.type === 'session.revoked') {
       for (const socket of [...(byUser.get(userId) ?? [])]) socket.sessionsRevoked(event.data.sessionIds);
+      return;
+    }
+    if (isStatusEvent(event)) {
+      // Status updates go to the user's /ws sockets (room sockets are about one conversation).
+      const frame = JSON.stringify({ type: event.type, data: event.data });
+      for (const socket of [...(byUser.get(userId) ?? [])]) if (socket.followsUser) socket.deliver(event as unknown as ChatEvent, frame);
       return;
     }
     const sockets = [...(byUser.get(userId) ?? [])].filter((s) => s.followsUser);
@@ -92,7 +100,7 @@ export function createHub(bus: Bus, onError: (error: unknown, context: string) =
       let set = byUser.get(socket.userId);
       if (!set) byUser.set(socket.userId, (set = new Set()));
       set.add(socket);
-      await subscribe(userChannel(socket.userId), (message) => onUserEvent(socket.userId, message as ChatEvent | SessionsRevokedEvent));
+      await subscribe(userChannel(socket.userId), (message) => onUserEvent(socket.userId, message as ChatEvent | SessionsRevokedEvent | StatusEvent));
     },
 
     connectionsOf: (userId: string): number => byUser.get(userId)?.size ?? 0,

@@ -42,6 +42,22 @@ export function createMediaRepository(db: Database) {
       return db.select().from(media).where(and(eq(media.ownerId, ownerId), inArray(media.id, ids)));
     },
 
+    async findMany(ids: string[]): Promise<MediaRecord[]> {
+      if (ids.length === 0) return [];
+      return db.select().from(media).where(inArray(media.id, ids));
+    },
+
+    /** Not an avatar, not attached to any message, not shown by any status: nothing can reach it any more. */
+    async isUnused(id: string): Promise<boolean> {
+      const rows = rowsOf(
+        await db.execute(sql`
+          select 1 from media md where md.id = ${id} and not md.public
+            and not exists (select 1 from messages m where m.attachments @> ${JSON.stringify([{ id }])}::jsonb and m.attachments <> '[]'::jsonb)
+            and not exists (select 1 from statuses s where s.media_id = md.id)`),
+      );
+      return rows.length > 0;
+    },
+
     async usage(userId: string): Promise<number> {
       const [row] = await db.select({ bytes: mediaUsage.bytes }).from(mediaUsage).where(eq(mediaUsage.userId, userId));
       return row?.bytes ?? 0;

@@ -25,11 +25,30 @@ export const MAX_ATTACHMENTS = 10;
 export type MediaReader = { actor: Actor } | { signature: { exp: string; sig: string } };
 
 /** Uploads, access, streaming and clean-up of media; messages, profiles and statuses use it to attach media. */
-export function createMediaService(deps: { media: MediaRepository; storage: ObjectStorage; links: MediaLinks; tempDir: string; config: MediaConfig }) {
+export function createMediaService(deps: {
+  media: MediaRepository;
+  storage: ObjectStorage;
+  links: MediaLinks;
+  tempDir: string;
+  config: MediaConfig;
+  /** Further grounds to read a media item (a status showing it); settable after construction. */
+  readers?: Array<(mediaId: string, viewerId: string) => Promise<boolean>>;
+}) {
   const { media, storage, links, tempDir, config } = deps;
+  const readers = deps.readers ?? [];
 
   async function canRead(row: MediaRecord, actor: Actor): Promise<boolean> {
-    return row.ownerId === actor.userId || row.public || (await media.sentTo(row.id, actor.userId));
+    if (row.ownerId === actor.userId || row.public || (await media.sentTo(row.id, actor.userId))) return true;
+    for (const reader of readers) if (await reader(row.id, actor.userId)) return true;
+    return false;
+  }
+
+  /** Deletes a media row and its stored bytes (the row first: a reader never finds a row without bytes). */
+  async function purge(id: string, onlyOrphan: boolean): Promise<boolean> {
+    const removed = await media.remove(id, onlyOrphan);
+    if (!removed) return false;
+    await Promise.all([storage.delete(removed.storageKey), removed.thumbnailKey ? storage.delete(removed.thumbnailKey) : undefined]);
+    return true;
   }
 
   /** The media ids the actor owns, in the given order; any other id is 404 MEDIA_NOT_FOUND (nothing is revealed). */
@@ -42,6 +61,8 @@ export function createMediaService(deps: { media: MediaRepository; storage: Obje
 
   return {
     links,
+    /** Adds a ground to read media (the status module registers "a status you may see shows it"). */
+    addReader: (reader: (mediaId: string, viewerId: string) => Promise<boolean>) => void readers.push(reader),
 
     /**
      * Streams an upload to a temporary file (type from magic bytes, caps and quota enforced while
@@ -150,18 +171,23 @@ export function createMediaService(deps: { media: MediaRepository; storage: Obje
       return links.pathOf(id, 'original');
     },
 
+    /** Media rows by id (no access check: for services that already checked access to what holds them). */
+    findMany: (ids: string[]) => media.findMany(ids),
+
+    /** Deletes media that nothing reaches any more (e.g. after the status that showed it is gone). */
+    async releaseIfUnused(ids: string[]): Promise<number> {
+      let removed = 0;
+      for (const id of new Set(ids)) if ((await media.isUnused(id)) && (await purge(id, false))) removed += 1;
+      return removed;
+    },
+
     /** Removes uploads never attached to anything within the orphan TTL, bytes first; returns how many. */
     async sweepOrphans(batch = 100): Promise<number> {
       const cutoff = new Date(Date.now() - config.orphanTtlSeconds * 1000);
       let total = 0;
       for (;;) {
         const rows = await media.orphans(cutoff, batch);
-        for (const row of rows) {
-          const removed = await media.remove(row.id, true);
-          if (!removed) continue;
-          await Promise.all([storage.delete(removed.storageKey), removed.thumbnailKey ? storage.delete(removed.thumbnailKey) : undefined]);
-          total += 1;
-        }
+        for (const row of rows) if (await purge(row.id, true)) total += 1;
         if (rows.length < batch) return total;
       }
     },
