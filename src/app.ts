@@ -9,7 +9,8 @@ import { createRedisBus } from './bus/redis-bus.js';
 import type { Config } from './config.js';
 import { type DatabaseHandle, createDatabase, pgliteDirFor } from './db/client.js';
 import { createRedis } from './lib/redis.js';
-import { createMailSender, createSmsSender } from './providers/providers.js';
+import { createMailSender, createSmsSender, createStorage } from './providers/providers.js';
+import type { ObjectStorage } from './providers/storage/object-storage.js';
 import type { MailSender } from './providers/mail/mail-sender.js';
 import type { SmsSender } from './providers/sms/sms-sender.js';
 import { authPlugin } from './plugins/auth.js';
@@ -46,6 +47,8 @@ export interface AppOverrides {
   /** Text-message and mail senders (default: from config; tests point the real ones at local servers). */
   sms?: SmsSender;
   mail?: MailSender;
+  /** Where media bytes live (default: S3 when S3_BUCKET is set, else DATA_DIR/media). */
+  storage?: ObjectStorage;
   /** Where logs go (default stdout); tests pass a stream to assert on what is logged. */
   logStream?: DestinationStream;
 }
@@ -97,6 +100,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       sms: overrides.sms ?? createSmsSender(config, app.log),
       mail: overrides.mail ?? createMailSender(config, app.log),
       ownsMail: !overrides.mail,
+      storage: overrides.storage ?? createStorage(config),
+      ownsStorage: !overrides.storage,
     });
     await app.register(sweeperPlugin, { intervalSeconds: config.chat.sweepIntervalSeconds });
     await app.register(gatewayPlugin, { config });

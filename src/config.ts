@@ -19,7 +19,7 @@ const Env = Type.Object({
   RATE_LIMIT_WINDOW_MS: Type.Integer({ default: 60_000, minimum: 1000, description: 'Rate-limit window in milliseconds.' }),
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://', secret: true, description: 'Postgres connection URL; unset runs embedded PGlite in DATA_DIR.' })),
   DATABASE_POOL_MAX: Type.Integer({ default: 10, minimum: 1, maximum: 200, description: 'Postgres pool size per instance.' }),
-  DATA_DIR: Type.String({ default: './data', minLength: 1, description: 'Directory for embedded data (PGlite database, later media and generated secrets).' }),
+  DATA_DIR: Type.String({ default: './data', minLength: 1, description: 'Directory for embedded data (PGlite database, media on disk, uploads in progress).' }),
   MIGRATE_ON_START: Type.Boolean({ default: true, description: 'Apply pending migrations at boot.' }),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', secret: true, description: 'Redis URL for the bus, rate limits and presence; unset uses in-process equivalents (single instance only).' })),
   REDIS_KEY_PREFIX: Type.String({ default: 'chat:', pattern: '^[A-Za-z0-9:_.-]{1,64}$', description: 'Prefix for every Redis key and pub/sub channel.' }),
@@ -57,7 +57,26 @@ const Env = Type.Object({
   MAX_GROUP_MEMBERS: Type.Integer({ default: 1024, minimum: 2, maximum: 100_000, description: 'Members of a group (owner included) and recipients of a broadcast list.' }),
   MESSAGE_MAX_LENGTH: Type.Integer({ default: 4096, minimum: 1, maximum: 65_536, description: 'Characters in a message body.' }),
   MESSAGE_EDIT_WINDOW_SECONDS: Type.Integer({ default: 900, minimum: 0, description: 'How long a sender may edit, or delete for everyone, their message.' }),
-  SWEEP_INTERVAL_SECONDS: Type.Integer({ default: 60, minimum: 1, maximum: 86_400, description: 'How often expired (disappearing) messages are deleted and started scheduled announcements pushed.' }),
+  SWEEP_INTERVAL_SECONDS: Type.Integer({ default: 60, minimum: 1, maximum: 86_400, description: 'How often expired (disappearing) messages, expired status updates and orphan uploads are deleted and started scheduled announcements pushed.' }),
+  MEDIA_ALLOWED_TYPES: Type.String({
+    default: 'image/jpeg,image/png,image/gif,image/webp,video/mp4,video/webm,video/quicktime,audio/mpeg,audio/ogg,audio/opus,audio/mp4,audio/aac,audio/wav,audio/webm,application/pdf,application/zip,application/epub+zip',
+    description: 'Comma list of MIME types accepted by POST /media, as detected from the magic bytes (file-type); "type/*" allows a family.',
+  }),
+  MEDIA_MAX_IMAGE_BYTES: Type.Integer({ default: 16 * 1_048_576, minimum: 1024, description: 'Largest image upload; larger is refused with 413 while streaming.' }),
+  MEDIA_MAX_AUDIO_BYTES: Type.Integer({ default: 64 * 1_048_576, minimum: 1024, description: 'Largest audio upload.' }),
+  MEDIA_MAX_VIDEO_BYTES: Type.Integer({ default: 64 * 1_048_576, minimum: 1024, description: 'Largest video upload.' }),
+  MEDIA_MAX_FILE_BYTES: Type.Integer({ default: 100 * 1_048_576, minimum: 1024, description: 'Largest upload of any other allowed type (documents, archives).' }),
+  MEDIA_QUOTA_BYTES: Type.Integer({ default: 1_073_741_824, minimum: 1024, description: 'Bytes of media one user may have stored; an upload past it is refused with 413 MEDIA_QUOTA_EXCEEDED.' }),
+  MEDIA_URL_TTL_SECONDS: Type.Integer({ default: 3600, minimum: 10, maximum: 604_800, description: 'Lifetime of signed media URLs (?exp=&sig=) for clients that cannot send headers.' }),
+  MEDIA_ORPHAN_TTL_SECONDS: Type.Integer({ default: 86_400, minimum: 60, description: 'Uploads never attached to a message, status or avatar are removed after this long.' }),
+  STATUS_TTL_SECONDS: Type.Integer({ default: 86_400, minimum: 60, maximum: 604_800, description: 'How long a status update stays visible.' }),
+  STATUS_MAX_LIVE: Type.Integer({ default: 30, minimum: 1, maximum: 1000, description: 'Live (unexpired) status updates one user may have at once.' }),
+  S3_BUCKET: Type.Optional(Type.String({ minLength: 3, description: 'Store media in this S3 bucket (any S3-compatible service); unset stores it on disk under DATA_DIR/media.' })),
+  S3_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://', description: 'S3 endpoint URL for S3-compatible services (MinIO, R2, ...); unset uses AWS.' })),
+  S3_REGION: Type.String({ default: 'us-east-1', minLength: 1, description: 'S3 region.' }),
+  S3_ACCESS_KEY_ID: Type.Optional(Type.String({ minLength: 1, description: 'S3 access key; unset uses the AWS SDK default credential chain.' })),
+  S3_SECRET_ACCESS_KEY: Type.Optional(Type.String({ minLength: 1, secret: true, description: 'S3 secret key (with S3_ACCESS_KEY_ID).' })),
+  S3_FORCE_PATH_STYLE: Type.Boolean({ default: false, description: 'Address the bucket as a path (endpoint/bucket/key), as MinIO and most self-hosted services need.' }),
   ADMIN_USERNAME: Type.Optional(Type.String({ minLength: 3, description: 'With ADMIN_PASSWORD: creates (or promotes) this admin at boot.' })),
   ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 8, secret: true, description: 'Password for ADMIN_USERNAME when it is created.' })),
 });
@@ -122,6 +141,25 @@ export interface Config {
     readonly editWindowSeconds: number;
     readonly sweepIntervalSeconds: number;
   };
+  readonly media: {
+    readonly allowedTypes: readonly string[];
+    readonly maxBytes: { readonly image: number; readonly audio: number; readonly video: number; readonly file: number };
+    readonly quotaBytes: number;
+    readonly urlTtlSeconds: number;
+    readonly orphanTtlSeconds: number;
+  };
+  readonly status: { readonly ttlSeconds: number; readonly maxLive: number };
+  readonly storage:
+    | { readonly driver: 'disk' }
+    | {
+        readonly driver: 's3';
+        readonly bucket: string;
+        readonly endpoint: string | undefined;
+        readonly region: string;
+        readonly accessKeyId: string | undefined;
+        readonly secretAccessKey: string | undefined;
+        readonly forcePathStyle: boolean;
+      };
 }
 
 export class ConfigError extends Error {
@@ -162,6 +200,7 @@ function crossFieldProblems(env: Env): string[] {
     if (!env.TWILIO_AUTH_TOKEN) problems.push('TWILIO_AUTH_TOKEN is required when SMS_PROVIDER=twilio');
     if (!env.TWILIO_FROM && !env.TWILIO_MESSAGING_SERVICE_SID) problems.push('TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID is required when SMS_PROVIDER=twilio');
   }
+  if (Boolean(env.S3_ACCESS_KEY_ID) !== Boolean(env.S3_SECRET_ACCESS_KEY)) problems.push('S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set together');
   if (Boolean(env.ADMIN_USERNAME) !== Boolean(env.ADMIN_PASSWORD)) problems.push('ADMIN_USERNAME and ADMIN_PASSWORD must be set together');
   return problems;
 }
@@ -231,6 +270,25 @@ function toConfig(env: Env): Config {
       editWindowSeconds: env.MESSAGE_EDIT_WINDOW_SECONDS,
       sweepIntervalSeconds: env.SWEEP_INTERVAL_SECONDS,
     },
+    media: {
+      allowedTypes: splitList(env.MEDIA_ALLOWED_TYPES).map((type) => type.toLowerCase()),
+      maxBytes: { image: env.MEDIA_MAX_IMAGE_BYTES, audio: env.MEDIA_MAX_AUDIO_BYTES, video: env.MEDIA_MAX_VIDEO_BYTES, file: env.MEDIA_MAX_FILE_BYTES },
+      quotaBytes: env.MEDIA_QUOTA_BYTES,
+      urlTtlSeconds: env.MEDIA_URL_TTL_SECONDS,
+      orphanTtlSeconds: env.MEDIA_ORPHAN_TTL_SECONDS,
+    },
+    status: { ttlSeconds: env.STATUS_TTL_SECONDS, maxLive: env.STATUS_MAX_LIVE },
+    storage: env.S3_BUCKET
+      ? {
+          driver: 's3' as const,
+          bucket: env.S3_BUCKET,
+          endpoint: env.S3_ENDPOINT?.replace(/\/+$/, ''),
+          region: env.S3_REGION,
+          accessKeyId: env.S3_ACCESS_KEY_ID,
+          secretAccessKey: env.S3_SECRET_ACCESS_KEY,
+          forcePathStyle: env.S3_FORCE_PATH_STYLE,
+        }
+      : { driver: 'disk' as const },
   });
 }
 

@@ -212,6 +212,8 @@ export const messages = pgTable(
     editedAt: timestamp('edited_at', { withTimezone: true }),
     deletedAt: timestamp('deleted_at', { withTimezone: true }),
     expiresAt: timestamp('expires_at', { withTimezone: true }),
+    /** Media of the message as sent: `{id, kind, mime, size, ...}` in order; reads never join the media table. */
+    attachments: jsonb('attachments').$type<MessageAttachment[]>().notNull().default(sql`'[]'::jsonb`),
     /** Full-text search over bodies; 'simple' (no stemming) because chats mix languages. */
     searchVector: tsvector('search_vector').generatedAlwaysAs(sql`to_tsvector('simple', coalesce(body, ''))`),
   },
@@ -223,8 +225,64 @@ export const messages = pgTable(
     // Rows arrive in created_at order, so a BRIN index (a few pages, near-free on insert) bounds the
     // admin stats' messages-per-day range scans.
     index('messages_created_at_brin_idx').using('brin', t.createdAt),
+    // Media access: "is this media id attached to a live message of a conversation I am in".
+    index('messages_attachments_idx').using('gin', t.attachments.op('jsonb_path_ops')).where(sql`${t.attachments} <> '[]'::jsonb`),
   ],
 );
+
+/** A media item as a message carries it (a snapshot of the media row's public fields). */
+export interface MessageAttachment {
+  id: string;
+  kind: 'image' | 'video' | 'audio' | 'file';
+  mime: string;
+  size: number;
+  sha256: string;
+  width: number | null;
+  height: number | null;
+  durationMs: number | null;
+  fileName: string | null;
+}
+
+export const mediaKinds = ['image', 'video', 'audio', 'file'] as const;
+
+/**
+ * An uploaded file. `storageKey` (and `thumbnailKey` for images) name the bytes in the object
+ * storage. `attachedAt` is set the first time the media is used (a message, a status, an avatar);
+ * until then it is an orphan candidate, removed after MEDIA_ORPHAN_TTL_SECONDS. `public` media (an
+ * avatar) may be read by any signed-in user.
+ */
+export const media = pgTable(
+  'media',
+  {
+    id: id(),
+    ownerId: uuid('owner_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    kind: text('kind', { enum: mediaKinds }).notNull(),
+    mime: text('mime').notNull(),
+    size: bigint('size', { mode: 'number' }).notNull(),
+    sha256: text('sha256').notNull(),
+    width: integer('width'),
+    height: integer('height'),
+    durationMs: integer('duration_ms'),
+    fileName: text('file_name'),
+    storageKey: text('storage_key').notNull(),
+    thumbnailKey: text('thumbnail_key'),
+    thumbnailSize: integer('thumbnail_size'),
+    public: boolean('public').notNull().default(false),
+    attachedAt: timestamp('attached_at', { withTimezone: true }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('media_owner_idx').on(t.ownerId),
+    index('media_orphans_idx').on(t.createdAt).where(sql`${t.attachedAt} is null`),
+    check('media_kind_check', sql`${t.kind} in ('image', 'video', 'audio', 'file')`),
+  ],
+);
+
+/** Bytes of media each user has stored, kept with every insert and delete so the quota check is O(1). */
+export const mediaUsage = pgTable('media_usage', {
+  userId: uuid('user_id').primaryKey().references(() => users.id, { onDelete: 'cascade' }),
+  bytes: bigint('bytes', { mode: 'number' }).notNull().default(0),
+});
 
 /** Earlier bodies of an edited message, oldest first; removed with the message's delete-for-everyone. */
 export const messageVersions = pgTable(
@@ -437,4 +495,47 @@ export const auditLog = pgTable(
     createdAt: createdAt(),
   },
   (t) => [index('audit_log_created_idx').on(t.createdAt.desc(), t.id.desc()), index('audit_log_actor_idx').on(t.actorId, t.createdAt.desc())],
+);
+
+export const statusTypes = ['text', 'image', 'video'] as const;
+export const statusAudiences = ['contacts', 'only', 'except'] as const;
+
+/**
+ * A 24-hour status update. Visible until `expiresAt` to the author's contacts (users sharing a direct
+ * chat with them, minus blocks), narrowed by `audience`: `only` those of `audienceIds`, or all
+ * `except` them. Reads filter on `expiresAt`, so an expired status is gone at once; the sweeper
+ * deletes the rows (and the media they alone used) later.
+ */
+export const statuses = pgTable(
+  'statuses',
+  {
+    id: id(),
+    authorId: uuid('author_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    type: text('type', { enum: statusTypes }).notNull(),
+    body: text('body'),
+    mediaId: uuid('media_id').references(() => media.id, { onDelete: 'set null' }),
+    backgroundColor: text('background_color'),
+    audience: text('audience', { enum: statusAudiences }).notNull().default('contacts'),
+    audienceIds: jsonb('audience_ids').$type<string[]>().notNull().default(sql`'[]'::jsonb`),
+    createdAt: createdAt(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [
+    index('statuses_author_expires_idx').on(t.authorId, t.expiresAt),
+    index('statuses_expires_idx').on(t.expiresAt),
+    index('statuses_media_idx').on(t.mediaId).where(sql`${t.mediaId} is not null`),
+    check('statuses_type_check', sql`${t.type} in ('text', 'image', 'video')`),
+    check('statuses_audience_check', sql`${t.audience} in ('contacts', 'only', 'except')`),
+  ],
+);
+
+/** Who has seen a status, and when. */
+export const statusViews = pgTable(
+  'status_views',
+  {
+    statusId: uuid('status_id').notNull().references(() => statuses.id, { onDelete: 'cascade' }),
+    viewerId: uuid('viewer_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    viewedAt: timestamp('viewed_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.statusId, t.viewerId] }), index('status_views_viewer_idx').on(t.viewerId, t.statusId)],
 );

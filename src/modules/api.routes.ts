@@ -9,6 +9,10 @@ import { reportsRoutes } from './reports/reports.routes.js';
 import { supportRoutes } from './support/support.routes.js';
 import { conversationsRoutes } from './conversations/conversations.routes.js';
 import { messagesRoutes } from './messages/messages.routes.js';
+import { mediaRoutes } from './media/media.routes.js';
+import { sharedMediaSchemas } from '../schemas/media.js';
+import { sharedStatusSchemas } from '../schemas/status.js';
+import { statusRoutes } from './status/status.routes.js';
 import { authRoutes } from './auth/auth.routes.js';
 import { userSearchRoute, usersRoutes } from './users/users.routes.js';
 
@@ -17,7 +21,7 @@ import { userSearchRoute, usersRoutes } from './users/users.routes.js';
  * to the app's not-found handler (404 problem+json, code ROUTE_NOT_FOUND).
  */
 export const apiRoutes: FastifyPluginAsyncTypebox<{ authRateLimitMax: number }> = async (app, { authRateLimitMax }) => {
-  for (const schema of [...sharedAuthSchemas, ...sharedChatSchemas, ...sharedOperatorSchemas]) app.addSchema(schema);
+  for (const schema of [...sharedAuthSchemas, ...sharedChatSchemas, ...sharedMediaSchemas, ...sharedStatusSchemas, ...sharedOperatorSchemas]) app.addSchema(schema);
   await app.register(authRoutes, { prefix: '/auth', rateLimitMax: authRateLimitMax });
   // Kept for existing clients: GET /auth/users is GET /users.
   await app.register(
@@ -29,6 +33,8 @@ export const apiRoutes: FastifyPluginAsyncTypebox<{ authRateLimitMax: number }> 
   await app.register(usersRoutes, { prefix: '/users' });
   await app.register(conversationsRoutes, { prefix: '/chat' });
   await app.register(messagesRoutes, { prefix: '/message' });
+  await app.register(mediaRoutes, { prefix: '/media' });
+  await app.register(statusRoutes, { prefix: '/status' });
   await app.register(feedbackRoutes, { prefix: '/feedback' });
   await app.register(announcementsRoutes, { prefix: '/announcements' });
   await app.register(supportRoutes, { prefix: '/support' });

@@ -24,6 +24,14 @@ import type { MailSender } from '../providers/mail/mail-sender.js';
 import type { SmsSender } from '../providers/sms/sms-sender.js';
 import { bearerToken } from './auth.js';
 import { type OperatorServices, createOperatorServices } from './operator-services.js';
+import { hmac } from '../lib/crypto.js';
+import { createMediaLinks } from '../modules/media/media-links.js';
+import { createMediaRepository } from '../modules/media/media.repository.js';
+import { type MediaService, createMediaService } from '../modules/media/media.service.js';
+import { uploadTempDir } from '../providers/storage/disk-storage.js';
+import type { ObjectStorage } from '../providers/storage/object-storage.js';
+import { createStatusRepository } from '../modules/status/status.repository.js';
+import { type StatusService, createStatusService } from '../modules/status/status.service.js';
 
 interface ChatServices {
   auth: AuthService;
@@ -33,6 +41,8 @@ interface ChatServices {
   receipts: ReceiptsService;
   messages: MessagesService;
   reactions: ReactionsService;
+  media: MediaService;
+  status: StatusService;
   /** The publisher of domain events (the socket gateway relays typing through it). */
   events: ChatEvents;
 }
@@ -49,8 +59,8 @@ declare module 'fastify' {
  * Builds repositories and services once per app and exposes them as `app.services`: the one service
  * layer that REST routes and socket frames both call.
  */
-export const servicesPlugin = fp<{ config: Config; sms: SmsSender; mail: MailSender; ownsMail: boolean }>(
-  async (app, { config, sms, mail, ownsMail }) => {
+export const servicesPlugin = fp<{ config: Config; sms: SmsSender; mail: MailSender; ownsMail: boolean; storage: ObjectStorage; ownsStorage: boolean }>(
+  async (app, { config, sms, mail, ownsMail, storage, ownsStorage }) => {
     const passwords = await createPasswordHasher(config.auth.argon2);
     const userRepository = createUserRepository(app.db);
     const events = createChatEvents(app.bus, (error, channel) => app.log.warn({ err: error, channel }, 'event publish failed'));
@@ -76,8 +86,19 @@ export const servicesPlugin = fp<{ config: Config; sms: SmsSender; mail: MailSen
       tokens: app.accessTokens,
       config: { ...config.auth, otpTtlSeconds: config.otp.ttlSeconds },
     });
-    const users = createUsersService({ users: userRepository, sessions: sessionRepository, otp, passwords });
-    const { conversationRepository, messageRepository, ...chat } = createChatServices(app, config, events);
+    const media = createMediaService({
+      media: createMediaRepository(app.db),
+      storage,
+      // Keyed from the same JWT-derived secret as OTP hashes, so every instance signs alike.
+      links: createMediaLinks({ secret: hmac(app.otpSecret, 'media-links'), ttlSeconds: config.media.urlTtlSeconds, basePath: `${config.publicUrl ?? ''}/api/v1/media` }),
+      tempDir: uploadTempDir(config.dataDir),
+      config: config.media,
+    });
+    const users = createUsersService({ users: userRepository, sessions: sessionRepository, otp, passwords, media });
+    const statusRepository = createStatusRepository(app.db);
+    media.addReader((mediaId, viewerId) => statusRepository.showsMedia(mediaId, viewerId));
+    const status = createStatusService({ statuses: statusRepository, media, events, config: config.status });
+    const { conversationRepository, messageRepository, ...chat } = createChatServices(app, config, events, media);
     const operator = createOperatorServices(app.db, {
       ...chat,
       users: userRepository,
@@ -87,7 +108,7 @@ export const servicesPlugin = fp<{ config: Config; sms: SmsSender; mail: MailSen
       // The gateway registers after the services; without it (no sockets) nobody is online.
       onlineUsers: () => (app.hasDecorator('onlineUsers') ? app.onlineUsers() : Promise.resolve(0)),
     });
-    app.decorate('services', { auth, users, ...chat, ...operator });
+    app.decorate('services', { auth, users, media, status, ...chat, ...operator });
 
     app.decorate('authenticate', async (request) => {
       const token = bearerToken(request.headers.authorization);
@@ -100,22 +121,23 @@ export const servicesPlugin = fp<{ config: Config; sms: SmsSender; mail: MailSen
       app.log.info({ username: config.auth.admin.username, created }, created ? 'admin account created' : 'admin account ensured');
     }
     if (ownsMail) app.addHook('onClose', () => mail.close());
+    if (ownsStorage) app.addHook('onClose', () => storage.close());
   },
   { name: 'services', dependencies: ['infrastructure', 'auth'] },
 );
 
 /** Conversations and messages over their repositories, publishing domain events on the app's bus. */
-function createChatServices(app: FastifyInstance, config: Config, events: ChatEvents) {
+function createChatServices(app: FastifyInstance, config: Config, events: ChatEvents, media: MediaService) {
   const conversationRepository = createConversationRepository(app.db);
   const messageRepository = createMessageRepository(app.db);
   const access = createConversationAccess(conversationRepository);
   const presenter = createConversationPresenter({ conversations: conversationRepository, messages: messageRepository });
   const chat = { maxGroupMembers: config.chat.maxGroupMembers };
-  const messages = createMessagesService({ messages: messageRepository, batcher: createMessageBatcher(app.database), conversations: conversationRepository, access, events, config: config.chat });
+  const messages = createMessagesService({ messages: messageRepository, batcher: createMessageBatcher(app.database), conversations: conversationRepository, access, events, media, config: config.chat });
   return {
     conversationRepository,
     messageRepository,
-    conversations: createConversationsService({ conversations: conversationRepository, access, presenter, events, config: chat }),
+    conversations: createConversationsService({ conversations: conversationRepository, access, presenter, events, media, config: chat }),
     members: createMembersService({ conversations: conversationRepository, access, events, config: chat }),
     receipts: createReceiptsService({ conversations: conversationRepository, access, events }),
     messages,

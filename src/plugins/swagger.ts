@@ -9,6 +9,8 @@ export const apiTags = [
   { name: 'users', description: 'Profiles, search and blocking' },
   { name: 'chat', description: 'Conversations: direct chats, groups, broadcast lists, receipts' },
   { name: 'message', description: 'Messages: send, history, edit, delete, reactions' },
+  { name: 'media', description: 'Uploads (images, video, audio, files), downloads with ranges, thumbnails, signed links' },
+  { name: 'status', description: 'Status updates: 24-hour posts for your contacts' },
   { name: 'feedback', description: 'Tickets: users file them, staff (support, admin) answer them under /admin/feedback' },
   { name: 'support', description: 'Customer service chat: the user’s support conversation and the staff queue' },
   { name: 'announcements', description: 'What the operator tells every user; published under /admin/announcements' },

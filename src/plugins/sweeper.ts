@@ -2,23 +2,33 @@ import fp from 'fastify-plugin';
 
 /**
  * Periodic work: deletes disappearing messages once they expire (reads already hide them the moment
- * they expire; this reclaims the rows), and pushes scheduled announcements once they start. Every
- * instance runs it; the deletes are idempotent and each announcement is claimed by one instance.
- * The timer is unref'd and stopped on close; a failed sweep is logged and retried next interval.
+ * they expire; this reclaims the rows), expired status updates with the media only they used, and
+ * uploads never attached to anything within MEDIA_ORPHAN_TTL_SECONDS (row and stored bytes); and
+ * pushes scheduled announcements once they start. Every instance runs it: the deletes are idempotent
+ * and each announcement is claimed by one instance. The timer is unref'd and stopped on close; a
+ * failed job is logged and retried next interval, and does not stop the others.
  */
 export const sweeperPlugin = fp<{ intervalSeconds: number }>(
   async (app, { intervalSeconds }) => {
+    const jobs = [
+      { name: 'expired messages', run: () => app.services.messages.sweepExpired(), done: 'removed' },
+      { name: 'expired statuses', run: () => app.services.status.sweepExpired(), done: 'removed' },
+      { name: 'orphan media', run: () => app.services.media.sweepOrphans(), done: 'removed' },
+      { name: 'scheduled announcements', run: () => app.services.announcements.announceDue(), done: 'pushed' },
+    ];
     let running: Promise<unknown> | undefined;
     const sweep = () => {
       if (running) return;
-      const expired = app.services.messages
-        .sweepExpired()
-        .then((removed) => {
-          if (removed > 0) app.log.info({ removed }, 'expired messages removed');
-        })
-        .catch((error: unknown) => app.log.error({ err: error }, 'sweeping expired messages failed'));
-      const announced = app.services.announcements.announceDue().catch((error: unknown) => app.log.error({ err: error }, 'announcing scheduled announcements failed'));
-      running = Promise.all([expired, announced]).finally(() => {
+      running = Promise.all(
+        jobs.map((job) =>
+          job
+            .run()
+            .then((count) => {
+              if (count > 0) app.log.info({ count }, `${job.name} ${job.done}`);
+            })
+            .catch((error: unknown) => app.log.error({ err: error }, `${job.name} failed`)),
+        ),
+      ).finally(() => {
         running = undefined;
       });
     };

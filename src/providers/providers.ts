@@ -5,6 +5,10 @@ import { createSmtpMail } from './mail/smtp-mail.js';
 import { createConsoleSms } from './sms/console-sms.js';
 import type { SmsSender } from './sms/sms-sender.js';
 import { createTwilioSms } from './sms/twilio-sms.js';
+import { createDiskStorage } from './storage/disk-storage.js';
+import type { ObjectStorage } from './storage/object-storage.js';
+import { createS3Storage } from './storage/s3-storage.js';
+import { join } from 'node:path';
 
 /** What the console providers write to (the app's pino logger fits). */
 export interface ProviderLogger {
@@ -29,4 +33,11 @@ export function createSmsSender(config: Config, log: ProviderLogger): SmsSender 
 export function createMailSender(config: Config, log: ProviderLogger): MailSender {
   if (!config.mail.smtpUrl) return createConsoleMail(log);
   return createSmtpMail({ url: config.mail.smtpUrl, from: config.mail.from, timeoutMs: config.providerTimeoutMs });
+}
+
+/** S3_BUCKET set stores media in that bucket; unset stores it on disk under DATA_DIR/media. */
+export function createStorage(config: Config): ObjectStorage {
+  const storage = config.storage;
+  if (storage.driver === 'disk') return createDiskStorage(join(config.dataDir, 'media'));
+  return createS3Storage({ ...storage, timeoutMs: config.providerTimeoutMs });
 }

@@ -2,6 +2,8 @@ import type { TSchema } from 'typebox';
 import { packageInfo } from '../lib/package-info.js';
 import { sharedAuthSchemas } from '../schemas/auth.js';
 import { sharedChatSchemas } from '../schemas/chat.js';
+import { sharedMediaSchemas } from '../schemas/media.js';
+import { sharedStatusSchemas } from '../schemas/status.js';
 import { sharedOperatorSchemas } from '../schemas/operator.js';
 import { clientFrames } from './frames.js';
 import { serverFrames } from './server-frames.js';
@@ -66,7 +68,7 @@ export function buildAsyncApi(): Record<string, unknown> {
   const messages: Record<string, unknown> = {};
   const schemas: Record<string, unknown> = {};
   const operations: Record<string, unknown> = {};
-  for (const schema of [...sharedAuthSchemas, ...sharedChatSchemas, ...sharedOperatorSchemas]) schemas[(schema as unknown as { $id: string }).$id] = withDocumentRefs(schema);
+  for (const schema of [...sharedAuthSchemas, ...sharedChatSchemas, ...sharedMediaSchemas, ...sharedStatusSchemas, ...sharedOperatorSchemas]) schemas[(schema as unknown as { $id: string }).$id] = withDocumentRefs(schema);
   const add = (type: string, side: 'client' | 'server', data: TSchema, description: string) => {
     const name = schemaName(type, side);
     schemas[name] = frameSchema(type, data, side, description);

@@ -1,6 +1,6 @@
 import { Type, type TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
-import { ClientId, messageTypes } from '../schemas/chat.js';
+import { AttachmentIds, ClientId, messageTypes } from '../schemas/chat.js';
 import { Id } from '../schemas/common.js';
 
 /**
@@ -28,6 +28,7 @@ export const clientFrames = {
       replyToId: Type.Optional(Id),
       forwardFromId: Type.Optional(Id),
       mentions: Type.Optional(Type.Array(Id, { maxItems: 50, uniqueItems: true })),
+      attachments: Type.Optional(AttachmentIds),
     },
     { additionalProperties: false, description: 'The body of POST /message; conversationId may be left out on a room socket.' },
   ),

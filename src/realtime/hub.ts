@@ -2,6 +2,7 @@ import type { Bus, Unsubscribe } from '../bus/bus.js';
 import { BROADCAST_CHANNEL, type ChatEvent, type NoticeEvent, type SessionsRevokedEvent, conversationChannel, userChannel } from '../events/chat-events.js';
 import { presenceChannel } from './presence.js';
 
+
 /** What the hub needs of a socket connection. */
 export interface HubConnection {
   readonly userId: string;

@@ -54,6 +54,8 @@ export const serverFrames: Record<string, { description: string; data: TSchema; 
     description: 'A watched user came online or went offline (lastSeenAt null while online, when never seen, or when they hide it).',
     data: Type.Object({ userId: Id, online: Type.Boolean(), lastSeenAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]) }),
   },
+  'status.created': { description: 'A contact (or you, from another device) posted a status you may see; data is the Status resource.', data: Type.Ref('Status') },
+  'status.deleted': { description: 'A status you could see was deleted by its author.', data: Type.Object({ id: Id, authorId: Id }) },
   'pin.updated': { description: 'A message was pinned or unpinned.', data: Type.Object({ messageId: Id, pinned: Type.Boolean(), by: Id }) },
   'feedback.replied': {
     description: 'Staff answered one of your feedback tickets (the reply is also in GET /feedback).',

@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { AvatarMediaId } from './media.js';
 import { Id, Nullable, PageQuery, Timestamp } from './common.js';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../modules/auth/password.js';
 
@@ -109,6 +110,7 @@ export const ProfilePatchBody = Type.Object(
     displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
     about: Type.Optional(Nullable(Type.String({ maxLength: 500 }))),
     avatarUrl: Type.Optional(Nullable(Type.String({ format: 'uri', pattern: '^https://', maxLength: 2048 }))),
+    avatarMediaId: Type.Optional(AvatarMediaId),
     hideLastSeen: Type.Optional(Type.Boolean()),
   },
   { minProperties: 1 },

@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import { Id, Nullable, PageQuery, Timestamp } from './common.js';
+import { Attachment, AvatarMediaId } from './media.js';
 
 /**
  * Wire schemas of /chat and /message. The Message and Conversation resources are also the `data` of
@@ -38,6 +39,7 @@ export const Message = Type.Object(
     forwarded: Type.Boolean(),
     mentions: Type.Array(Id),
     reactions: Type.Array(Type.Ref('ReactionSummary')),
+    attachments: Type.Array(Attachment, { description: 'Media of an image, video, audio or file message, in order (empty once deleted).' }),
     createdAt: Timestamp,
     editedAt: Nullable(Timestamp),
     deletedAt: Nullable(Timestamp),
@@ -59,6 +61,7 @@ export const Message = Type.Object(
         forwarded: false,
         mentions: [],
         reactions: [{ emoji: '👍', count: 2 }],
+        attachments: [],
         createdAt: '2026-11-23T18:00:00.000Z',
         editedAt: null,
         deletedAt: null,
@@ -171,7 +174,13 @@ export const BroadcastBody = Type.Object(
   { additionalProperties: false, examples: [{ title: 'Family news', recipientIds: ['0192f0c1-7a00-7000-8000-0000000000b2', '0192f0c1-7a00-7000-8000-0000000000b3'] }] },
 );
 export const ConversationPatchBody = Type.Object(
-  { title: Type.Optional(Title), description: Type.Optional(Nullable(Description)), avatar: Type.Optional(Nullable(Avatar)), retention: Type.Optional(Retention) },
+  {
+    title: Type.Optional(Title),
+    description: Type.Optional(Nullable(Description)),
+    avatar: Type.Optional(Nullable(Avatar)),
+    avatarMediaId: Type.Optional(AvatarMediaId),
+    retention: Type.Optional(Retention),
+  },
   { additionalProperties: false, minProperties: 1, examples: [{ title: 'Weekend trip 🏕', retention: { mode: 'disappearing', ttlSeconds: 86_400 } }] },
 );
 export const SettingsBody = Type.Object(
@@ -188,6 +197,12 @@ export const InboxQuery = Type.Object({
 });
 
 export const ClientId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._:-]+$', description: 'Your idempotency key: a retry with the same one returns the original message.' });
+/** Media of a message being sent (REST body and the socket's message.send). */
+export const AttachmentIds = Type.Array(Id, {
+  minItems: 1,
+  maxItems: 10,
+  description: 'Media ids you uploaded (POST /media), of the message type (file takes any); body is then the caption. Forwards without them reuse the original files.',
+});
 export const SendBody = Type.Object(
   {
     conversationId: Id,
@@ -197,6 +212,7 @@ export const SendBody = Type.Object(
     replyToId: Type.Optional(Id),
     forwardFromId: Type.Optional(Id),
     mentions: Type.Optional(UserIds(50)),
+    attachments: Type.Optional(AttachmentIds),
   },
   { additionalProperties: false, examples: [{ conversationId: '0192f0c1-7a00-7000-8000-0000000000c1', clientId: 'c-7f3a9', type: 'text', body: 'See you at 8?' }] },
 );

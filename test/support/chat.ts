@@ -1,5 +1,6 @@
 import type { Test } from 'tap';
 import type { App } from '../../src/app.js';
+import type { MessageAttachment } from '../../src/db/schema.js';
 import type { Env } from '../helper.js';
 import { type Account, call, expectStatus, registerAndVerify } from './accounts.js';
 import { type AuthHarness, buildAuthApp } from './auth-app.js';
@@ -29,6 +30,7 @@ export interface MessageBody {
   forwarded: boolean;
   mentions: string[];
   reactions: Array<{ emoji: string; count: number }>;
+  attachments: MessageAttachment[];
   createdAt: string;
   editedAt: string | null;
   deletedAt: string | null;

@@ -1,6 +1,7 @@
 import { AppError, isAppError } from '../../errors.js';
 import type { ChatEvents } from '../../events/chat-events.js';
 import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
+import type { MediaService } from '../media/media.service.js';
 import type { Actor } from '../auth/tokens.js';
 import type { ConversationAccess } from './conversation.access.js';
 import type { ConversationPresenter } from './conversation.presenter.js';
@@ -45,6 +46,7 @@ export function createConversationsService(deps: {
   access: ConversationAccess;
   presenter: ConversationPresenter;
   events: ChatEvents;
+  media: Pick<MediaService, 'avatar'>;
   config: { maxGroupMembers: number };
 }) {
   const { conversations, access, presenter, events, config } = deps;
@@ -150,15 +152,19 @@ export function createConversationsService(deps: {
      * Title, description and avatar: group owner/admins, broadcast owner. Retention: also either member
      * of a direct chat. Applies to messages sent from now on.
      */
-    async update(actor: Actor, conversationId: string, patch: { title?: string; description?: string | null; avatar?: string | null; retention?: RetentionInput }) {
+    async update(actor: Actor, conversationId: string, patch: { title?: string; description?: string | null; avatar?: string | null; avatarMediaId?: string; retention?: RetentionInput }) {
       const current = await access.member(actor, conversationId);
-      const decorative = patch.title !== undefined || patch.description !== undefined || patch.avatar !== undefined;
+      const decorative = patch.title !== undefined || patch.description !== undefined || patch.avatar !== undefined || patch.avatarMediaId !== undefined;
       if (current.conversation.kind === 'direct') {
         if (decorative) throw new AppError('NOT_A_GROUP', 'A direct chat takes only retention');
       } else {
         await access.admin(actor, conversationId);
       }
       const retention = patch.retention ? normalizeRetention(patch.retention) : undefined;
+      if (patch.avatarMediaId !== undefined) {
+        if (patch.avatar !== undefined) throw new AppError('VALIDATION_FAILED', 'Send avatar or avatarMediaId, not both', {}, [{ field: 'body.avatarMediaId', message: 'must not be sent with avatar' }]);
+        patch = { ...patch, avatar: await deps.media.avatar(actor, patch.avatarMediaId) };
+      }
       const updated = await conversations.update(conversationId, {
         ...(patch.title !== undefined ? { title: cleanTitle(patch.title) } : {}),
         ...(patch.description !== undefined ? { description: patch.description } : {}),

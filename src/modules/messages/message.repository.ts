@@ -2,7 +2,7 @@ import { and, asc, desc, eq, getTableColumns, gt, inArray, isNull, lt, lte, or, 
 import { alias } from 'drizzle-orm/pg-core';
 import type { Database } from '../../db/client.js';
 import { rowsOf, toDate, toDateOrNull, toNumber } from '../../db/raw.js';
-import { messageHides, messagePins, messageReactions, messageVersions, messages } from '../../db/schema.js';
+import { type MessageAttachment, messageHides, messagePins, messageReactions, messageVersions, messages } from '../../db/schema.js';
 import { newId } from '../../lib/ids.js';
 import type { MessageRow } from './message.views.js';
 
@@ -22,6 +22,7 @@ export interface NewMessage {
   forwardFromId: string | null;
   mentions: string[];
   metadata?: Record<string, unknown> | null;
+  attachments?: MessageAttachment[];
   ttlSeconds: number | null;
 }
 
@@ -77,10 +78,10 @@ export function createMessageRepository(db: Database) {
         )`;
       const statement = store
         ? sql`${head}
-          insert into messages (id, conversation_id, seq, sender_id, client_id, type, body, reply_to_id, forward_from_id, mentions, metadata, created_at, expires_at)
+          insert into messages (id, conversation_id, seq, sender_id, client_id, type, body, reply_to_id, forward_from_id, mentions, metadata, attachments, created_at, expires_at)
           select ${id}, ${input.conversationId}, b.last_seq, ${input.senderId}, ${input.clientId}, ${input.type}, ${input.body},
             ${input.replyToId}, ${input.forwardFromId}, ${JSON.stringify(input.mentions)}::jsonb, ${input.metadata ? JSON.stringify(input.metadata) : null}::jsonb,
-            date_trunc('milliseconds', now()),
+            ${JSON.stringify(input.attachments ?? [])}::jsonb, date_trunc('milliseconds', now()),
             case when ${ttl}::int is null then null else date_trunc('milliseconds', now()) + make_interval(secs => ${ttl}::int) end
           from bumped b
           returning id, seq::text as seq, created_at, expires_at`

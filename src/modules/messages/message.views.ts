@@ -41,6 +41,7 @@ export function toMessage(row: MessageRow) {
     forwarded: row.forwardFromId !== null,
     mentions: deleted ? [] : (row.mentions ?? []),
     reactions: deleted ? [] : row.reactions,
+    attachments: deleted ? [] : (row.attachments ?? []),
     createdAt: row.createdAt.toISOString(),
     editedAt: row.editedAt?.toISOString() ?? null,
     deletedAt: row.deletedAt?.toISOString() ?? null,

@@ -3,6 +3,7 @@ import { AppError } from '../../errors.js';
 import type { ChatEvents } from '../../events/chat-events.js';
 import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
 import type { Actor } from '../auth/tokens.js';
+import type { MediaService } from '../media/media.service.js';
 import type { Access, ConversationAccess } from '../conversations/conversation.access.js';
 import type { ConversationRepository } from '../conversations/conversation.repository.js';
 import { seqWindow, visibleLastSeq } from '../conversations/conversation.views.js';
@@ -19,6 +20,8 @@ export interface SendInput {
   replyToId?: string;
   forwardFromId?: string;
   mentions?: string[];
+  /** Media ids (POST /media) of the sender; forwards without them reuse the source's stored files. */
+  attachments?: string[];
 }
 
 export interface MessagesConfig {
@@ -37,9 +40,10 @@ export function createMessagesService(deps: {
   conversations: ConversationRepository;
   access: ConversationAccess;
   events: ChatEvents;
+  media: Pick<MediaService, 'forMessage'>;
   config: MessagesConfig;
 }) {
-  const { messages, batcher, conversations, access, events, config } = deps;
+  const { messages, batcher, conversations, access, events, media, config } = deps;
   const visibility = createMessageVisibility({ messages, access });
 
   function checkBody(type: string, body: string | undefined, field = 'body.body'): void {
@@ -56,6 +60,7 @@ export function createMessagesService(deps: {
     const row: MessageRow = {
       ...input,
       metadata: input.metadata ?? null,
+      attachments: input.attachments ?? [],
       id: stored.id,
       seq: stored.seq,
       reactions: [],
@@ -114,6 +119,7 @@ export function createMessagesService(deps: {
           forwardFromId: null,
           mentions: [],
           metadata: { broadcastId: listId, broadcastMessageId: original.id },
+          attachments: original.attachments,
           ttlSeconds: conversation.retention === 'disappearing' ? conversation.ttlSeconds : null,
         },
         null,
@@ -144,7 +150,7 @@ export function createMessagesService(deps: {
 
     /** Stores (or, in an ephemeral conversation, only relays) a message; `created` false for a retry. */
     async send(actor: Actor, input: SendInput): Promise<{ message: MessageView; created: boolean }> {
-      if (!input.forwardFromId && !input.replyToId && !input.mentions?.length) {
+      if (!input.forwardFromId && !input.replyToId && !input.mentions?.length && !input.attachments?.length) {
         checkBody(input.type, input.body);
         const row = await appendPlain(actor, input);
         if (row) return { message: toMessage(row), created: true };
@@ -153,11 +159,13 @@ export function createMessagesService(deps: {
       const conversationAccess = await access.member(actor, input.conversationId);
       const { conversation } = conversationAccess;
       let forwardFromId: string | null = null;
+      let forwardedAttachments: MessageRow['attachments'] | undefined;
       if (input.forwardFromId) {
         const source = await visibility.visibleRow(actor, input.forwardFromId);
         if (source.deletedAt) throw new AppError('MESSAGE_NOT_FOUND');
         body ??= source.body ?? undefined;
         forwardFromId = source.id;
+        if (!input.attachments) forwardedAttachments = source.attachments;
       }
       checkBody(input.type, body);
       await assertNotBlocked(conversationAccess, actor);
@@ -172,11 +180,13 @@ export function createMessagesService(deps: {
         const strangers = mentions.filter((id) => !members.has(id));
         if (strangers.length > 0) throw new AppError('VALIDATION_FAILED', 'Mentions must be members of the conversation', {}, strangers.map((id) => ({ field: 'body.mentions', message: `${id} is not a member` })));
       }
+      const attachments = forwardedAttachments ?? (await media.forMessage(actor, input.type, input.attachments ?? []));
       const result = await append(
         {
           conversationId: conversation.id,
           senderId: actor.userId,
           clientId: input.clientId,
+          attachments,
           type: input.type,
           body: body ?? null,
           replyToId: reply?.id ?? null,

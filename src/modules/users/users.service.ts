@@ -3,6 +3,7 @@ import { AppError } from '../../errors.js';
 import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
 import { normalizeEmail, normalizePhone } from '../auth/contacts.js';
 import type { OtpService } from '../auth/otp.service.js';
+import type { MediaService } from '../media/media.service.js';
 import { type PasswordHasher, assertPasswordPolicy } from '../auth/password.js';
 import type { SessionRepository } from '../auth/session.repository.js';
 import type { Actor } from '../auth/tokens.js';
@@ -23,7 +24,7 @@ const isBlockCursor = (v: unknown): v is BlockCursor =>
   typeof (v as BlockCursor)?.t === 'string' && !Number.isNaN(Date.parse((v as BlockCursor).t)) && typeof (v as BlockCursor)?.i === 'string';
 
 /** Profiles, search, password and contact changes, blocking. */
-export function createUsersService(deps: { users: UserRepository; sessions: SessionRepository; otp: OtpService; passwords: PasswordHasher }) {
+export function createUsersService(deps: { users: UserRepository; sessions: SessionRepository; otp: OtpService; passwords: PasswordHasher; media: Pick<MediaService, 'avatar'> }) {
   const { users, sessions, otp, passwords } = deps;
 
   async function load(id: string): Promise<UserRow> {
@@ -35,8 +36,12 @@ export function createUsersService(deps: { users: UserRepository; sessions: Sess
   return {
     me: async (actor: Actor) => toPrivateUser(await load(actor.userId)),
 
-    async updateMe(actor: Actor, patch: ProfilePatch) {
+    async updateMe(actor: Actor, patch: ProfilePatch & { avatarMediaId?: string }) {
       const values: ProfilePatch = {};
+      if (patch.avatarMediaId !== undefined) {
+        if (patch.avatarUrl !== undefined) throw new AppError('VALIDATION_FAILED', 'Send avatarUrl or avatarMediaId, not both', {}, [{ field: 'body.avatarMediaId', message: 'must not be sent with avatarUrl' }]);
+        values.avatarUrl = await deps.media.avatar(actor, patch.avatarMediaId);
+      }
       if (patch.displayName !== undefined) values.displayName = patch.displayName.trim();
       if (patch.about !== undefined) values.about = patch.about;
       if (patch.avatarUrl !== undefined) values.avatarUrl = patch.avatarUrl;

@@ -13,7 +13,7 @@ import { deleteMessage, expectProblem, leave, postMessage, range, rowsForClientI
 const h = await buildChatApp(t);
 const { app } = h;
 
-const MESSAGE_KEYS = ['body', 'clientId', 'conversationId', 'createdAt', 'deletedAt', 'editedAt', 'expiresAt', 'forwarded', 'id', 'mentions', 'reactions', 'replyTo', 'senderId', 'seq', 'type'];
+const MESSAGE_KEYS = ['attachments', 'body', 'clientId', 'conversationId', 'createdAt', 'deletedAt', 'editedAt', 'expiresAt', 'forwarded', 'id', 'mentions', 'reactions', 'replyTo', 'senderId', 'seq', 'type'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 t.test('sends take seq 1, 2, 3 and answer the whole message resource', async (t) => {
@@ -28,7 +28,7 @@ t.test('sends take seq 1, 2, 3 and answer the whole message resource', async (t)
   t.match(first.id, UUID, 'a uuid');
   t.strictSame(
     { ...first, id: null, createdAt: null },
-    { id: null, conversationId: chat.id, seq: 1, senderId: a.user.id, clientId, type: 'text', body: 'hello there', replyTo: null, forwarded: false, mentions: [], reactions: [], createdAt: null, editedAt: null, deletedAt: null, expiresAt: null },
+    { id: null, conversationId: chat.id, seq: 1, senderId: a.user.id, clientId, type: 'text', body: 'hello there', replyTo: null, forwarded: false, mentions: [], reactions: [], attachments: [], createdAt: null, editedAt: null, deletedAt: null, expiresAt: null },
   );
   const at = Date.parse(first.createdAt);
   t.ok(at >= before - 2000 && at <= Date.now() + 2000, 'createdAt is now');

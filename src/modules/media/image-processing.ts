@@ -1,0 +1,58 @@
+import { rename, rm, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import sharp from 'sharp';
+import { AppError } from '../../errors.js';
+
+/** Longest side of a thumbnail, in pixels. */
+export const THUMBNAIL_SIZE = 320;
+/** Decompression-bomb guard: images with more pixels than this are refused. */
+const MAX_PIXELS = 100_000_000;
+
+/** Formats re-encoded on upload so that EXIF (GPS location, camera serials) never reaches storage. */
+const REENCODED = new Set(['image/jpeg', 'image/png', 'image/webp']);
+
+export interface ProcessedImage {
+  width: number;
+  height: number;
+  size: number;
+  sha256: string;
+  thumbnailPath: string;
+}
+
+async function fileDigest(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(path), hash);
+  return hash.digest('hex');
+}
+
+/**
+ * Rewrites the image at `path` without its metadata (orientation applied first, colour profile
+ * kept), measures it, and writes a JPEG thumbnail beside it. A file whose header claims an image
+ * but does not decode is refused (400 MEDIA_UNREADABLE).
+ */
+export async function processImage(path: string, mime: string): Promise<ProcessedImage> {
+  const thumbnailPath = `${path}.thumb`;
+  const cleaned = `${path}.clean`;
+  try {
+    const options = { limitInputPixels: MAX_PIXELS, failOn: 'error' as const };
+    if (REENCODED.has(mime)) {
+      await sharp(path, options).rotate().keepIccProfile().toFile(cleaned);
+      await rename(cleaned, path);
+    }
+    const meta = await sharp(path, options).metadata();
+    await sharp(path, { ...options, pages: 1 })
+      .rotate()
+      .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside', withoutEnlargement: true })
+      .flatten({ background: '#ffffff' })
+      .jpeg({ quality: 70 })
+      .toFile(thumbnailPath);
+    const { size } = await stat(path);
+    return { width: meta.width ?? 0, height: meta.pageHeight ?? meta.height ?? 0, size, sha256: await fileDigest(path), thumbnailPath };
+  } catch (error) {
+    await Promise.all([rm(cleaned, { force: true }), rm(thumbnailPath, { force: true })]);
+    if (error instanceof Error && !(error instanceof AppError)) throw new AppError('MEDIA_UNREADABLE', 'The image could not be decoded');
+    throw error;
+  }
+}

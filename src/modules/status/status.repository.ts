@@ -1,0 +1,113 @@
+import { and, asc, desc, eq, getTableColumns, gt, lte, sql, type SQL } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { rowsOf } from '../../db/raw.js';
+import { statusViews, statuses, users } from '../../db/schema.js';
+
+export type StatusRecord = typeof statuses.$inferSelect;
+export type NewStatus = Omit<StatusRecord, 'id' | 'createdAt'>;
+
+/** Users who share a direct chat with `userId` and are not blocked by (nor blocking) them. */
+const contactsOf = (userId: SQL | string) => sql`
+  select other.user_id from conversation_members me
+  join conversations c on c.id = me.conversation_id and c.kind = 'direct'
+  join conversation_members other on other.conversation_id = me.conversation_id and other.user_id <> me.user_id
+  where me.user_id = ${userId}
+    and not exists (select 1 from user_blocks b where (b.blocker_id = me.user_id and b.blocked_id = other.user_id) or (b.blocker_id = other.user_id and b.blocked_id = me.user_id))`;
+
+/** The audience rule of a status row `s` for `viewerId` (contacts are checked separately). */
+const audienceAdmits = (viewerId: string) => sql`(
+  ${statuses.audience} = 'contacts'
+  or (${statuses.audience} = 'only' and ${statuses.audienceIds} @> jsonb_build_array(${viewerId}::text))
+  or (${statuses.audience} = 'except' and not ${statuses.audienceIds} @> jsonb_build_array(${viewerId}::text)))`;
+
+const live = gt(statuses.expiresAt, sql`now()`);
+
+/** Statuses and their views. Reads walk (author_id, expires_at) for the caller's contacts only. */
+export function createStatusRepository(db: Database) {
+  const seenBy = (viewerId: string) => sql<boolean>`exists (select 1 from status_views v where v.status_id = ${statuses.id} and v.viewer_id = ${viewerId})`;
+
+  /** A live status `viewerId` may see: their own, or a contact's that admits them. */
+  const visibleTo = (viewerId: string) =>
+    and(live, sql`(${statuses.authorId} = ${viewerId} or (${statuses.authorId} in (${contactsOf(viewerId)}) and ${audienceAdmits(viewerId)}))`);
+
+  return {
+    async insert(row: NewStatus): Promise<StatusRecord> {
+      const [created] = await db.insert(statuses).values(row).returning();
+      return created!;
+    },
+
+    async countLive(authorId: string): Promise<number> {
+      const [row] = await db.select({ n: sql<number>`count(*)::int` }).from(statuses).where(and(eq(statuses.authorId, authorId), live));
+      return row?.n ?? 0;
+    },
+
+    async findVisible(id: string, viewerId: string): Promise<StatusRecord | undefined> {
+      const [row] = await db.select().from(statuses).where(and(eq(statuses.id, id), visibleTo(viewerId)));
+      return row;
+    },
+
+    /** The contacts' live statuses the viewer may see, by author then time, with whether the viewer saw each. */
+    feed(viewerId: string) {
+      return db
+        .select({ ...getTableColumns(statuses), seen: seenBy(viewerId), author: users })
+        .from(statuses)
+        .innerJoin(users, eq(users.id, statuses.authorId))
+        .where(and(visibleTo(viewerId), sql`${statuses.authorId} <> ${viewerId}`))
+        .orderBy(asc(statuses.authorId), asc(statuses.createdAt));
+    },
+
+    /** The author's live statuses with their view counts, oldest first. */
+    mine(authorId: string) {
+      return db
+        .select({ ...getTableColumns(statuses), viewCount: sql<number>`(select count(*)::int from status_views v where v.status_id = ${statuses.id})` })
+        .from(statuses)
+        .where(and(eq(statuses.authorId, authorId), live))
+        .orderBy(asc(statuses.createdAt));
+    },
+
+    async recordView(statusId: string, viewerId: string): Promise<void> {
+      await db.insert(statusViews).values({ statusId, viewerId }).onConflictDoNothing();
+    },
+
+    /** Viewers newest first; `after` is the previous page's last (viewedAt, viewerId). */
+    viewers(statusId: string, limit: number, after?: { at: Date; id: string }) {
+      return db
+        .select({ user: users, viewedAt: statusViews.viewedAt })
+        .from(statusViews)
+        .innerJoin(users, eq(users.id, statusViews.viewerId))
+        .where(and(eq(statusViews.statusId, statusId), after ? sql`(${statusViews.viewedAt}, ${statusViews.viewerId}) < (${after.at.toISOString()}::timestamptz, ${after.id}::uuid)` : undefined))
+        .orderBy(desc(statusViews.viewedAt), desc(statusViews.viewerId))
+        .limit(limit + 1);
+    },
+
+    /** Everyone a status of `authorId` with this audience reaches right now (the author excluded). */
+    async audience(status: Pick<StatusRecord, 'authorId' | 'audience' | 'audienceIds'>): Promise<string[]> {
+      const rows = rowsOf<{ user_id: string }>(await db.execute(contactsOf(status.authorId)));
+      const ids = new Set(status.audienceIds);
+      return rows
+        .map((r) => String(r.user_id))
+        .filter((id) => (status.audience === 'contacts' ? true : status.audience === 'only' ? ids.has(id) : !ids.has(id)));
+    },
+
+    async remove(id: string): Promise<StatusRecord | undefined> {
+      const [row] = await db.delete(statuses).where(eq(statuses.id, id)).returning();
+      return row;
+    },
+
+    /** Deletes up to `batch` expired statuses; returns them (their media may now be unused). */
+    deleteExpired(batch: number): Promise<StatusRecord[]> {
+      return db
+        .delete(statuses)
+        .where(sql`${statuses.id} in (select id from statuses where ${lte(statuses.expiresAt, sql`now()`)} limit ${batch})`)
+        .returning();
+    },
+
+    /** Whether `viewerId` may see a live status that shows this media. */
+    async showsMedia(mediaId: string, viewerId: string): Promise<boolean> {
+      const [row] = await db.select({ id: statuses.id }).from(statuses).where(and(eq(statuses.mediaId, mediaId), visibleTo(viewerId))).limit(1);
+      return row !== undefined;
+    },
+  };
+}
+
+export type StatusRepository = ReturnType<typeof createStatusRepository>;
