@@ -50,6 +50,11 @@ export const mediaRoutes: FastifyPluginAsyncTypebox = async (app) => {
       preValidation: async (request) => {
         if (request.isMultipart()) request.body = { file: 'streamed' };
       },
+      // An upload refused mid-stream (413, 415) is answered at once; the rest of the body is then read
+      // and dropped, so the client (still sending) gets the answer and the socket is not left paused.
+      onResponse: async (request) => {
+        if (!request.raw.readableEnded) request.raw.resume();
+      },
       bodyLimit: JSON_BODY_LIMIT,
       schema: {
         tags,
