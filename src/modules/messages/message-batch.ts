@@ -3,7 +3,7 @@ import { toDate, toDateOrNull, toNumber } from '../../db/raw.js';
 import { createCoalescer } from '../../lib/coalescer.js';
 import { newId } from '../../lib/ids.js';
 
-/** A message with nothing to check beyond the sender's right to write: no reply, forward or mentions. */
+/** A text message with nothing to check beyond the sender's right to write: no reply, forward, mentions or attachments. */
 export interface PlainMessage {
   conversationId: string;
   senderId: string;

@@ -87,9 +87,10 @@ export function createMessagesService(deps: {
   }
 
   /**
-   * The fast path for a plain message: authorized and appended in a statement shared with the other
-   * sends in flight on this instance. Undefined when it was not eligible or its batch failed (a
-   * retried clientId, say); the caller then takes the one-message path, which explains or dedupes.
+   * The fast path for a plain text message (no reply, forward, mentions or attachments): authorized
+   * and appended in a statement shared with the other sends in flight on this instance. Undefined
+   * when it was not eligible or its batch failed (a retried clientId, say); the caller then takes
+   * the one-message path, which explains or dedupes.
    */
   async function appendPlain(actor: Actor, input: SendInput): Promise<MessageRow | undefined> {
     const plain: PlainMessage = { conversationId: input.conversationId, senderId: actor.userId, clientId: input.clientId, type: input.type, body: input.body ?? null };
@@ -150,7 +151,7 @@ export function createMessagesService(deps: {
 
     /** Stores (or, in an ephemeral conversation, only relays) a message; `created` false for a retry. */
     async send(actor: Actor, input: SendInput): Promise<{ message: MessageView; created: boolean }> {
-      if (!input.forwardFromId && !input.replyToId && !input.mentions?.length && !input.attachments?.length) {
+      if (input.type === 'text' && !input.forwardFromId && !input.replyToId && !input.mentions?.length && !input.attachments?.length) {
         checkBody(input.type, input.body);
         const row = await appendPlain(actor, input);
         if (row) return { message: toMessage(row), created: true };
