@@ -23,7 +23,8 @@ FROM ${NODE_IMAGE} AS runtime
 WORKDIR /app
 
 # HOST=0.0.0.0: the app defaults to loopback, which is unreachable from outside a container.
-# DATA_DIR must be writable by the non-root user (PGlite when DATABASE_URL is unset; later media).
+# DATA_DIR must be writable by the non-root user (PGlite when DATABASE_URL is unset, upload temp files,
+# media on disk when S3_BUCKET is unset).
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000 \
@@ -40,7 +41,8 @@ COPY migrations ./migrations
 COPY --from=build /app/dist ./dist
 
 # Code and node_modules stay root-owned (read-only for the app); only DATA_DIR is writable.
-RUN mkdir -p /app/data && chown node:node /app/data
+# data/media exists in the image so a volume mounted there starts out owned by the app user.
+RUN mkdir -p /app/data/media && chown -R node:node /app/data
 USER node
 
 EXPOSE 3000
