@@ -385,10 +385,14 @@ export const feedbackTickets = pgTable(
     body: text('body').notNull(),
     status: text('status', { enum: feedbackStatuses }).notNull().default('open'),
     assigneeId: uuid('assignee_id').references(() => users.id, { onDelete: 'set null' }),
+    /** The author's uploads (screenshots, logs), as messages carry them; staff may read them. */
+    attachments: jsonb('attachments').$type<MessageAttachment[]>().notNull().default(sql`'[]'::jsonb`),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
   (t) => [
+    // Media access for staff: "is this media id attached to a ticket".
+    index('feedback_tickets_attachments_idx').using('gin', t.attachments.op('jsonb_path_ops')).where(sql`${t.attachments} <> '[]'::jsonb`),
     index('feedback_tickets_user_idx').on(t.userId, t.createdAt.desc(), t.id.desc()),
     index('feedback_tickets_status_idx').on(t.status, t.createdAt.desc(), t.id.desc()),
     index('feedback_tickets_created_idx').on(t.createdAt.desc(), t.id.desc()),

@@ -12,6 +12,7 @@ import { createFeedbackRepository } from '../modules/feedback/feedback.repositor
 import { type FeedbackService, createFeedbackService } from '../modules/feedback/feedback.service.js';
 import type { ConversationRepository } from '../modules/conversations/conversation.repository.js';
 import type { ConversationsService } from '../modules/conversations/conversations.service.js';
+import type { MediaService } from '../modules/media/media.service.js';
 import type { MessageRepository } from '../modules/messages/message.repository.js';
 import type { MessagesService } from '../modules/messages/messages.service.js';
 import { createReportRepository } from '../modules/reports/report.repository.js';
@@ -38,6 +39,7 @@ export interface OperatorDeps {
   conversations: ConversationsService;
   messages: MessagesService;
   messageRepository: MessageRepository;
+  media: MediaService;
   /** Users online on any instance (the socket gateway's presence; read at request time). */
   onlineUsers: () => Promise<number>;
 }
@@ -58,7 +60,7 @@ export function createOperatorServices(db: Database, deps: OperatorDeps): Operat
     },
   });
   return {
-    feedback: createFeedbackService({ feedback: createFeedbackRepository(db), users, audit, events }),
+    feedback: createFeedbackService({ feedback: createFeedbackRepository(db), users, audit, events, media: deps.media }),
     announcements: createAnnouncementsService({ announcements: createAnnouncementRepository(db), audit, events }),
     adminUsers,
     stats: createStatsService({ stats: createStatsRepository(db), onlineUsers: deps.onlineUsers }),

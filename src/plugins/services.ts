@@ -105,6 +105,7 @@ export const servicesPlugin = fp<{ config: Config; sms: SmsSender; mail: MailSen
       sessions: sessionRepository,
       conversationRepository,
       messageRepository,
+      media,
       // The gateway registers after the services; without it (no sockets) nobody is online.
       onlineUsers: () => (app.hasDecorator('onlineUsers') ? app.onlineUsers() : Promise.resolve(0)),
     });

@@ -1,12 +1,14 @@
 import { Type } from 'typebox';
 import { feedbackCategories, feedbackStatuses, reportStatuses, userRoles, userStatuses } from '../db/schema.js';
 import { Id, Nullable, PageQuery, Timestamp } from './common.js';
+import { Attachment } from './media.js';
 
 /** Wire schemas of feedback, support, announcements, reports and the staff routes (/admin). */
 
 const Subject = Type.String({ minLength: 1, maxLength: 200 });
 const LongText = Type.String({ minLength: 1, maxLength: 5000 });
 const Search = Type.String({ minLength: 1, maxLength: 100 });
+const TicketAttachmentIds = Type.Array(Id, { minItems: 1, maxItems: 10, description: 'Media ids you uploaded (POST /media), any kind: screenshots, screen recordings, logs.' });
 
 export const FeedbackReply = Type.Object(
   { id: Id, body: Type.String(), author: Type.Object({ id: Nullable(Id), displayName: Nullable(Type.String()) }), createdAt: Timestamp },
@@ -22,6 +24,7 @@ export const FeedbackTicket = Type.Object(
     body: Type.String(),
     status: Type.Enum([...feedbackStatuses]),
     assigneeId: Nullable(Id),
+    attachments: Type.Array(Attachment, { description: 'The author’s uploads, readable by the author and staff at GET /media/{id}.' }),
     replies: Type.Array(Type.Ref('FeedbackReply'), { description: 'Oldest first.' }),
     createdAt: Timestamp,
     updatedAt: Timestamp,
@@ -30,7 +33,7 @@ export const FeedbackTicket = Type.Object(
 );
 
 export const FeedbackBody = Type.Object(
-  { category: Type.Enum([...feedbackCategories]), subject: Subject, body: LongText },
+  { category: Type.Enum([...feedbackCategories]), subject: Subject, body: LongText, attachments: Type.Optional(TicketAttachmentIds) },
   { additionalProperties: false, examples: [{ category: 'bug', subject: 'Photos do not load', body: 'Since this morning every photo shows a grey box.' }] },
 );
 export const OwnFeedbackQuery = Type.Object({ ...PageQuery.properties, status: Type.Optional(Type.Enum([...feedbackStatuses])) });

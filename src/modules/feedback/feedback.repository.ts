@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
-import { feedbackReplies, feedbackTickets, users } from '../../db/schema.js';
+import { rowsOf } from '../../db/raw.js';
+import { type MessageAttachment, feedbackReplies, feedbackTickets, users } from '../../db/schema.js';
 import { newId } from '../../lib/ids.js';
 import { type TimePosition, below } from '../../lib/time-page.js';
 
@@ -12,10 +13,22 @@ export type TicketCategory = TicketRow['category'];
 /** Tickets and their replies. Lists walk (…, created_at desc, id desc) indexes; replies come in one batch per page. */
 export function createFeedbackRepository(db: Database) {
   return {
-    async create(values: { userId: string; category: TicketCategory; subject: string; body: string }): Promise<TicketRow> {
+    async create(values: { userId: string; category: TicketCategory; subject: string; body: string; attachments: MessageAttachment[] }): Promise<TicketRow> {
       const at = new Date();
       const [row] = await db.insert(feedbackTickets).values({ id: newId(), ...values, createdAt: at, updatedAt: at }).returning();
       return row!;
+    },
+
+    /** Whether the viewer is staff and the media is attached to a ticket (the partial GIN index answers it). */
+    async showsMediaToStaff(mediaId: string, viewerId: string): Promise<boolean> {
+      const rows = rowsOf(
+        await db.execute(sql`
+          select 1 from users u, feedback_tickets t
+          where u.id = ${viewerId} and u.role in ('support', 'admin')
+            and t.attachments @> ${JSON.stringify([{ id: mediaId }])}::jsonb and t.attachments <> '[]'::jsonb
+          limit 1`),
+      );
+      return rows.length > 0;
     },
 
     async findById(id: string): Promise<TicketRow | undefined> {

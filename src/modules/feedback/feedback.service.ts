@@ -4,6 +4,7 @@ import { timePage, timePosition } from '../../lib/time-page.js';
 import type { AuditRepository } from '../admin/audit.repository.js';
 import { STAFF_ROLES, assertRole } from '../admin/staff.js';
 import type { Actor } from '../auth/tokens.js';
+import type { MediaService } from '../media/media.service.js';
 import type { UserRepository } from '../users/user.repository.js';
 import type { FeedbackRepository, ReplyRow, TicketCategory, TicketRow, TicketStatus } from './feedback.repository.js';
 
@@ -20,6 +21,7 @@ function toTicket(ticket: TicketRow, replies: ReplyRow[]) {
     body: ticket.body,
     status: ticket.status,
     assigneeId: ticket.assigneeId,
+    attachments: ticket.attachments,
     replies: replies.map(toReply),
     createdAt: ticket.createdAt.toISOString(),
     updatedAt: ticket.updatedAt.toISOString(),
@@ -34,8 +36,16 @@ const blank = (field: string) => new AppError('VALIDATION_FAILED', `${field} mus
  * Feedback tickets: users file and read their own; staff (support, admin) list, answer, assign and
  * close them. A reply reaches the ticket's author as a `feedback.replied` socket frame.
  */
-export function createFeedbackService(deps: { feedback: FeedbackRepository; users: UserRepository; audit: AuditRepository; events: ChatEvents }) {
-  const { feedback, users, audit, events } = deps;
+export function createFeedbackService(deps: {
+  feedback: FeedbackRepository;
+  users: UserRepository;
+  audit: AuditRepository;
+  events: ChatEvents;
+  media: Pick<MediaService, 'forMessage' | 'addReader'>;
+}) {
+  const { feedback, users, audit, events, media } = deps;
+  // Staff read what is attached to a ticket; the author reads their own uploads anyway.
+  media.addReader((mediaId, viewerId) => feedback.showsMediaToStaff(mediaId, viewerId));
 
   /** Tickets with their replies: two queries per page. */
   async function present(rows: TicketRow[]): Promise<TicketView[]> {
@@ -55,12 +65,14 @@ export function createFeedbackService(deps: { feedback: FeedbackRepository; user
   }
 
   return {
-    async create(actor: Actor, input: { category: TicketCategory; subject: string; body: string }) {
+    /** Attachments are the author's own uploads of any kind, checked as a file message's are. */
+    async create(actor: Actor, input: { category: TicketCategory; subject: string; body: string; attachments?: string[] }) {
       const subject = input.subject.trim();
       const body = input.body.trim();
       if (!subject) throw blank('subject');
       if (!body) throw blank('body');
-      return toTicket(await feedback.create({ userId: actor.userId, category: input.category, subject, body }), []);
+      const attachments = input.attachments?.length ? await media.forMessage(actor, 'file', input.attachments) : [];
+      return toTicket(await feedback.create({ userId: actor.userId, category: input.category, subject, body, attachments }), []);
     },
 
     async listOwn(actor: Actor, input: { status?: TicketStatus; cursor?: string; limit: number }) {

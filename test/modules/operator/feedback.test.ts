@@ -55,7 +55,7 @@ t.test('bad input is a problem with a code', async (t) => {
   const tooLong = await call(h.app, 'POST', '/feedback', { token: user.accessToken, payload: { category: 'bug', subject: 's', body: 'x'.repeat(5001) } });
   t.equal(tooLong.statusCode, 400);
   const attachments = await call(h.app, 'POST', '/feedback', { token: user.accessToken, payload: { category: 'bug', subject: 's', body: 'b', attachments: ['x'] } });
-  t.equal(attachments.statusCode, 400, 'attachments are not taken yet');
+  t.equal(attachments.statusCode, 400, 'attachments must be media ids');
   const cursor = await call(h.app, 'GET', '/feedback?cursor=nonsense', { token: user.accessToken });
   t.equal(problemOf(t, cursor).code, 'INVALID_CURSOR');
   t.equal((await call(h.app, 'GET', '/feedback')).statusCode, 401);

@@ -1,0 +1,2 @@
+ALTER TABLE "feedback_tickets" ADD COLUMN "attachments" jsonb DEFAULT '[]'::jsonb NOT NULL;--> statement-breakpoint
+CREATE INDEX "feedback_tickets_attachments_idx" ON "feedback_tickets" USING gin ("attachments" jsonb_path_ops) WHERE "feedback_tickets"."attachments" <> '[]'::jsonb;
