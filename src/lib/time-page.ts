@@ -3,9 +3,9 @@ import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import { decodeCursor, encodeCursor } from './cursor.js';
 
 /*
- * Newest-first pages over (created_at, id) indexes: the cursor is the last row's position, and the
- * next page is everything strictly below it. Rows are written with millisecond JS timestamps so a
- * position read back compares exactly.
+ * Pages over (timestamp, id) indexes: the cursor is the last row's position, and the next page is
+ * everything past it in the list's order (`below` for newest-first walks). Rows are written with
+ * millisecond JS timestamps so a position read back compares exactly.
  */
 
 export interface TimePosition {

@@ -1,14 +1,11 @@
 import { AppError } from '../../errors.js';
 import type { ChatEvents } from '../../events/chat-events.js';
-import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
+import { timePage, timePosition } from '../../lib/time-page.js';
 import type { Actor } from '../auth/tokens.js';
 import { toPublicUser } from '../users/user.views.js';
 import type { ConversationAccess } from './conversation.access.js';
 import type { ConversationRepository } from './conversation.repository.js';
 
-type MemberCursor = { t: string; i: string };
-const isMemberCursor = (v: unknown): v is MemberCursor =>
-  typeof (v as MemberCursor)?.t === 'string' && !Number.isNaN(Date.parse((v as MemberCursor).t)) && typeof (v as MemberCursor).i === 'string' && /^[0-9a-f-]{36}$/i.test((v as MemberCursor).i);
 
 /** Group membership and roles; broadcast-list recipients (owner only). */
 export function createMembersService(deps: { conversations: ConversationRepository; access: ConversationAccess; events: ChatEvents; config: { maxGroupMembers: number } }) {
@@ -18,18 +15,12 @@ export function createMembersService(deps: { conversations: ConversationReposito
     /** Current members, earliest first (broadcast lists: recipients, for the owner). */
     async list(actor: Actor, conversationId: string, input: { cursor?: string; limit: number }) {
       const { conversation } = await access.reader(actor, conversationId);
-      const cursor = input.cursor ? decodeCursor(input.cursor, isMemberCursor) : undefined;
-      const after = cursor && { at: new Date(cursor.t), id: cursor.i };
+      const after = timePosition(input.cursor);
       const rows =
         conversation.kind === 'broadcast'
           ? (await conversations.recipients(conversationId, input.limit + 1, after)).map((r) => ({ user: r.user, role: 'member' as const, joinedAt: r.addedAt }))
           : (await conversations.members(conversationId, input.limit + 1, after)).map((r) => ({ user: r.user, role: r.member.role, joinedAt: r.member.joinedAt }));
-      const page = rows.slice(0, input.limit);
-      const last = page.at(-1);
-      return {
-        items: page.map((r) => ({ user: toPublicUser(r.user), role: r.role, joinedAt: r.joinedAt.toISOString() })),
-        nextCursor: rows.length > input.limit && last ? encodeCursor({ t: last.joinedAt.toISOString(), i: last.user.id }) : null,
-      };
+      return timePage(rows, input.limit, (r) => ({ at: r.joinedAt, id: r.user.id }), (r) => ({ user: toPublicUser(r.user), role: r.role, joinedAt: r.joinedAt.toISOString() }));
     },
 
     /** Owner/admins add reachable users; current members are skipped. Returns the members added. */

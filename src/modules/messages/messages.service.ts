@@ -1,7 +1,7 @@
 import { uniqueViolation } from '../../db/errors.js';
 import { AppError } from '../../errors.js';
 import type { ChatEvents } from '../../events/chat-events.js';
-import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
+import { timePage, timePosition } from '../../lib/time-page.js';
 import type { Actor } from '../auth/tokens.js';
 import type { MediaService } from '../media/media.service.js';
 import type { Access, ConversationAccess } from '../conversations/conversation.access.js';
@@ -28,10 +28,6 @@ export interface MessagesConfig {
   messageMaxLength: number;
   editWindowSeconds: number;
 }
-
-type SearchCursor = { t: string; i: string };
-const isSearchCursor = (v: unknown): v is SearchCursor =>
-  typeof (v as SearchCursor)?.t === 'string' && !Number.isNaN(Date.parse((v as SearchCursor).t)) && typeof (v as SearchCursor).i === 'string' && /^[0-9a-f-]{36}$/i.test((v as SearchCursor).i);
 
 /** Sending, history, edits and deletes. The one implementation behind REST and the socket. */
 export function createMessagesService(deps: {
@@ -263,17 +259,15 @@ export function createMessagesService(deps: {
     /** Full-text search in what the caller can see, newest first. */
     async search(actor: Actor, input: { q: string; conversationId?: string; cursor?: string; limit: number }) {
       if (input.conversationId) await access.reader(actor, input.conversationId);
-      const cursor = input.cursor ? decodeCursor(input.cursor, isSearchCursor) : undefined;
+      const after = timePosition(input.cursor);
       const rows = await messages.search({
         viewerId: actor.userId,
         q: input.q,
         ...(input.conversationId ? { conversationId: input.conversationId } : {}),
-        ...(cursor ? { after: { at: new Date(cursor.t), id: cursor.i } } : {}),
+        ...(after ? { after } : {}),
         limit: input.limit,
       });
-      const page = rows.slice(0, input.limit);
-      const last = page.at(-1);
-      return { items: page.map(toMessage), nextCursor: rows.length > input.limit && last ? encodeCursor({ t: last.createdAt.toISOString(), i: last.id }) : null };
+      return timePage(rows, input.limit, (m) => ({ at: m.createdAt, id: m.id }), toMessage);
     },
 
     /** Deletes expired disappearing messages in batches; returns how many went. */

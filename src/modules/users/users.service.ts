@@ -1,6 +1,7 @@
 import { uniqueViolation } from '../../db/errors.js';
 import { AppError } from '../../errors.js';
 import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
+import { timePage, timePosition } from '../../lib/time-page.js';
 import { normalizeEmail, normalizePhone } from '../auth/contacts.js';
 import type { OtpService } from '../auth/otp.service.js';
 import type { MediaService } from '../media/media.service.js';
@@ -18,10 +19,7 @@ export interface ProfilePatch {
 }
 
 type NameCursor = { n: string };
-type BlockCursor = { t: string; i: string };
 const isNameCursor = (v: unknown): v is NameCursor => typeof (v as NameCursor)?.n === 'string';
-const isBlockCursor = (v: unknown): v is BlockCursor =>
-  typeof (v as BlockCursor)?.t === 'string' && !Number.isNaN(Date.parse((v as BlockCursor).t)) && typeof (v as BlockCursor)?.i === 'string';
 
 /** Profiles, search, password and contact changes, blocking. */
 export function createUsersService(deps: { users: UserRepository; sessions: SessionRepository; otp: OtpService; passwords: PasswordHasher; media: Pick<MediaService, 'avatar'> }) {
@@ -142,14 +140,8 @@ export function createUsersService(deps: { users: UserRepository; sessions: Sess
     unblock: (actor: Actor, userId: string) => users.unblock(actor.userId, userId),
 
     async listBlocks(actor: Actor, input: { cursor?: string; limit: number }) {
-      const after = input.cursor ? decodeCursor(input.cursor, isBlockCursor) : undefined;
-      const rows = await users.listBlocked(actor.userId, input.limit + 1, after && { at: new Date(after.t), id: after.i });
-      const page = rows.slice(0, input.limit);
-      const last = page.at(-1);
-      return {
-        items: page.map((row) => ({ user: toPublicUser(row.user), blockedAt: row.blockedAt.toISOString() })),
-        nextCursor: rows.length > input.limit && last ? encodeCursor({ t: last.blockedAt.toISOString(), i: last.user.id }) : null,
-      };
+      const rows = await users.listBlocked(actor.userId, input.limit + 1, timePosition(input.cursor));
+      return timePage(rows, input.limit, (row) => ({ at: row.blockedAt, id: row.user.id }), (row) => ({ user: toPublicUser(row.user), blockedAt: row.blockedAt.toISOString() }));
     },
   };
 }
