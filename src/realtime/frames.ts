@@ -57,7 +57,8 @@ export const clientFrames = {
 
 export type ClientFrameType = keyof typeof clientFrames;
 
-const compiled = Object.fromEntries(Object.entries(clientFrames).map(([type, schema]) => [type, Compile(schema)]));
+/** Keyed by client input: a Map, so `constructor` or `__proto__` is an unknown type like any other. */
+const compiled = new Map(Object.entries(clientFrames).map(([type, schema]) => [type, Compile(schema)]));
 const envelope = Compile(Envelope);
 
 export interface FieldProblem {
@@ -82,7 +83,7 @@ export function parseFrame(text: string): ParsedFrame {
   const id = typeof rawId === 'string' && rawId.length <= 64 ? rawId : undefined;
   if (!envelope.Check(value)) return { ok: false, code: 'MALFORMED_FRAME', id, message: 'A frame is {type: string, id?: string (at most 64 characters), data?}' };
   const frame = value as { type: string; data?: unknown };
-  const validator = compiled[frame.type];
+  const validator = compiled.get(frame.type);
   if (!validator) return { ok: false, code: 'UNKNOWN_FRAME_TYPE', id, message: `Unknown frame type ${JSON.stringify(frame.type).slice(0, 80)}` };
   if (!validator.Check(frame.data)) {
     const errors = validator.Errors(frame.data).map((e: { instancePath: string; message: string }) => ({ field: `data${e.instancePath.replaceAll('/', '.')}`, message: e.message }));
