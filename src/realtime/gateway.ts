@@ -90,13 +90,30 @@ export const gatewayPlugin = fp<{ config: Config }>(
     app.decorateRequest('socketIdentity', null);
     app.decorateRequest('socketRoom', null);
 
+    /**
+     * Sockets per user on this instance, counted from the moment an upgrade is admitted (checked and
+     * taken in one synchronous step, so concurrent upgrades cannot overshoot the cap) until its TCP
+     * connection closes, whether the upgrade completed or not.
+     */
+    const socketsPerUser = new Map<string, number>();
+    function reserveSocket(request: FastifyRequest, userId: string): void {
+      const held = socketsPerUser.get(userId) ?? 0;
+      if (held >= ws.maxSocketsPerUser) throw new AppError('RATE_LIMITED', `At most ${ws.maxSocketsPerUser} sockets per user`);
+      socketsPerUser.set(userId, held + 1);
+      request.raw.socket.once('close', () => {
+        const left = (socketsPerUser.get(userId) ?? 1) - 1;
+        if (left > 0) socketsPerUser.set(userId, left);
+        else socketsPerUser.delete(userId);
+      });
+    }
+
     async function admit(request: FastifyRequest): Promise<void> {
       const identity = await authenticateUpgrade(request, {
         services: app.services,
         corsOrigins: config.corsOrigins,
         ticketLifetimeMs: config.auth.accessTokenTtlSeconds * 1000,
       });
-      if (hub.connectionsOf(identity.actor.userId) >= ws.maxSocketsPerUser) throw new AppError('RATE_LIMITED', `At most ${ws.maxSocketsPerUser} sockets per user`);
+      reserveSocket(request, identity.actor.userId);
       request.socketIdentity = identity;
     }
 
@@ -220,7 +237,7 @@ export const gatewayPlugin = fp<{ config: Config }>(
     });
 
     const heartbeat = setInterval(() => {
-      void presence.refresh();
+      void presence.refresh().then(() => presence.sweep());
       for (const [key, since] of typingSince) if (Date.now() - since > TYPING_THROTTLE_MS * 5) typingSince.delete(key);
       for (const entry of connections) {
         if (!entry.alive) {

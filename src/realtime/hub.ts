@@ -107,8 +107,6 @@ export function createHub(bus: Bus, onError: (error: unknown, context: string) =
       ]);
     },
 
-    connectionsOf: (userId: string): number => byUser.get(userId)?.size ?? 0,
-
     /** Starts delivering a conversation's events to the socket; resolves once they flow. */
     async follow(socket: HubConnection, conversationId: string): Promise<void> {
       let set = byConversation.get(conversationId);
