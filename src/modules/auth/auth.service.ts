@@ -140,6 +140,7 @@ export function createAuthService(deps: AuthServiceDeps) {
             status: 'active',
             bannedAt: null,
             banReason: null,
+            deletedAt: null,
             lastSeenAt: null,
             hideLastSeen: false,
             createdAt: now,
@@ -163,7 +164,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     /** Password check; then a code (two-step, the default) or tokens. Unknown accounts cost the same time and get the same 401. */
     async login(input: { identifier: string; password: string; deviceName?: string }, ctx: RequestContext) {
       const user = await findByIdentifier(input.identifier);
-      if (!user) {
+      if (!user || user.status === 'deleted') {
         await passwords.verifyNothing(input.password);
         throw new AppError('INVALID_CREDENTIALS');
       }

@@ -91,6 +91,28 @@ export function createMediaRepository(db: Database) {
       return rows.length > 0;
     },
 
+    /** Up to `batch` media of one owner (oldest first): for removing everything a deleted account uploaded. */
+    ownedBy(ownerId: string, batch: number): Promise<MediaRecord[]> {
+      return db.select().from(media).where(eq(media.ownerId, ownerId)).orderBy(media.createdAt).limit(batch);
+    },
+
+    /**
+     * Takes these media out of every message that carries them (the sender's and forwards alike) and
+     * off every conversation avatar that shows them (`paths`: their URL paths), before their bytes go.
+     * Each id is matched with `@>`, so the GIN index on messages.attachments finds the rows.
+     */
+    async detach(ids: string[], paths: string[]): Promise<void> {
+      if (ids.length === 0) return;
+      const carries = sql.join(ids.map((id) => sql`m.attachments @> ${JSON.stringify([{ id }])}::jsonb`), sql` or `);
+      await db.execute(sql`
+        update messages m set attachments = coalesce((
+          select jsonb_agg(a order by n) from jsonb_array_elements(m.attachments) with ordinality as x(a, n)
+          where not (a->>'id' = any(${`{${ids.join(',')}}`}::text[]))
+        ), '[]'::jsonb)
+        where m.attachments <> '[]'::jsonb and (${carries})`);
+      await db.execute(sql`update conversations set avatar_url = null where avatar_url = any(${`{${paths.map((p) => `"${p}"`).join(',')}}`}::text[])`);
+    },
+
     /** Up to `batch` media never attached and created before `cutoff`. */
     orphans(cutoff: Date, batch: number): Promise<MediaRecord[]> {
       return db.select().from(media).where(and(isNull(media.attachedAt), lt(media.createdAt, cutoff))).orderBy(media.createdAt).limit(batch);

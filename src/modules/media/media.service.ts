@@ -181,6 +181,20 @@ export function createMediaService(deps: {
       return removed;
     },
 
+    /**
+     * Removes every upload of `ownerId` (a deleted account): out of the messages and avatars that show
+     * it, then row and bytes (thumbnails included) through the storage driver. Returns how many.
+     */
+    async removeAllOf(ownerId: string, batch = 100): Promise<number> {
+      let total = 0;
+      for (;;) {
+        const rows = await media.ownedBy(ownerId, batch);
+        await media.detach(rows.map((r) => r.id), rows.map((r) => links.pathOf(r.id, 'original')));
+        for (const row of rows) if (await purge(row.id, false)) total += 1;
+        if (rows.length < batch) return total;
+      }
+    },
+
     /** Removes uploads never attached to anything within the orphan TTL, bytes first; returns how many. */
     async sweepOrphans(batch = 100): Promise<number> {
       const cutoff = new Date(Date.now() - config.orphanTtlSeconds * 1000);

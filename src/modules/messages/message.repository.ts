@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, getTableColumns, gt, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm';
+import { type SQL, and, asc, desc, eq, getTableColumns, gt, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import type { Database } from '../../db/client.js';
 import { rowsOf, toDate, toDateOrNull, toNumber } from '../../db/raw.js';
@@ -34,6 +34,12 @@ const notExpired = or(isNull(messages.expiresAt), gt(messages.expiresAt, sql`now
 function inWindow(window: SeqWindow) {
   return and(gt(messages.seq, window.lower), window.upper === null ? undefined : lte(messages.seq, window.upper));
 }
+
+/** The `messages.reactions` summary of a message, computed from message_reactions: first used emoji first. */
+export const reactionSummaryOf = (messageId: SQL) => sql`coalesce((
+  select jsonb_agg(jsonb_build_object('emoji', emoji, 'count', n) order by first_at, emoji)
+  from (select emoji, count(*)::int as n, min(created_at) as first_at from message_reactions where message_id = ${messageId} group by emoji) s
+), '[]'::jsonb)`;
 
 /** The durable log: every read walks (conversation_id, seq) or a primary key, never a whole history. */
 export function createMessageRepository(db: Database) {
@@ -169,10 +175,7 @@ export function createMessageRepository(db: Database) {
         }
         const [summary] = rowsOf<{ reactions: Array<{ emoji: string; count: number }> }>(
           await tx.execute(sql`
-            update messages set reactions = coalesce((
-              select jsonb_agg(jsonb_build_object('emoji', emoji, 'count', n) order by first_at, emoji)
-              from (select emoji, count(*)::int as n, min(created_at) as first_at from message_reactions where message_id = ${input.messageId} group by emoji) s
-            ), '[]'::jsonb)
+            update messages set reactions = ${reactionSummaryOf(sql`${input.messageId}::uuid`)}
             where id = ${input.messageId} returning reactions`),
         );
         const myReactions = input.add ? [...new Set([...mine.map((r) => r.emoji), input.emoji])] : mine.map((r) => r.emoji).filter((e) => e !== input.emoji);

@@ -127,6 +127,14 @@ export function createStatusService(deps: {
       if (row.mediaId) await media.releaseIfUnused([row.mediaId]);
     },
 
+    /** Deletes every live status of `authorId` (a deleted account) and tells its audience, as `remove` does. */
+    async removeAllBy(authorId: string): Promise<void> {
+      for (const row of await statuses.mine(authorId)) {
+        const audience = await statuses.audience(row);
+        if (await statuses.remove(row.id)) for (const userId of [authorId, ...audience]) events.notifyUser(userId, 'status.deleted', { id: row.id, authorId });
+      }
+    },
+
     /** Deletes expired statuses in batches, and the media only they used; returns how many statuses went. */
     async sweepExpired(batch = 500): Promise<number> {
       let total = 0;

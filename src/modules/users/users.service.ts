@@ -50,9 +50,13 @@ export function createUsersService(deps: { users: UserRepository; sessions: Sess
       return toPrivateUser(user);
     },
 
-    /** A public profile; banned users and users on either side of a block answer 404. */
+    /**
+     * A public profile; banned users and users on either side of a block answer 404. A deleted account
+     * answers its tombstone ("Deleted account", nothing else), so clients can label its old messages.
+     */
     async profile(actor: Actor, userId: string) {
       const user = await users.findById(userId);
+      if (user?.status === 'deleted') return toPublicUser(user);
       if (!user || user.status !== 'active' || (userId !== actor.userId && (await users.isBlockedEitherWay(actor.userId, userId)))) {
         throw new AppError('USER_NOT_FOUND');
       }
