@@ -172,8 +172,11 @@ export function createAuthService(deps: AuthServiceDeps) {
       if (user.status === 'banned') throw new AppError('ACCOUNT_BANNED');
       if (passwords.needsRehash(user.passwordHash)) await users.update(user.id, { passwordHash: await passwords.hash(input.password) });
       const contact = contactOf(user);
-      // Accounts without any contact (operator-created admins) cannot receive a code.
-      if (!config.loginOtp || !contact) return startSession(user, ctx, input.deviceName);
+      // Accounts without any contact (operator-created admins) cannot receive a code. An account that
+      // never verified its contact gets a code even with AUTH_LOGIN_OTP=false: answering it verifies
+      // the contact, so no one signs in on an address or number they were never shown to hold.
+      const verified = user.emailVerifiedAt !== null || user.phoneVerifiedAt !== null;
+      if (!contact || (!config.loginOtp && verified)) return startSession(user, ctx, input.deviceName);
       const challenge = await otp.issue({ userId: user.id, purpose: 'login', ...contact, ip: ctx.ip });
       return { otpRequired: true as const, challenge };
     },

@@ -47,13 +47,14 @@ export function createMediaRepository(db: Database) {
       return db.select().from(media).where(inArray(media.id, ids));
     },
 
-    /** Not an avatar, not attached to any message, not shown by any status: nothing can reach it any more. */
+    /** Not an avatar, not attached to any message or ticket, not shown by any status: nothing can reach it any more. */
     async isUnused(id: string): Promise<boolean> {
       const rows = rowsOf(
         await db.execute(sql`
           select 1 from media md where md.id = ${id} and not md.public
             and not exists (select 1 from messages m where m.attachments @> ${JSON.stringify([{ id }])}::jsonb and m.attachments <> '[]'::jsonb)
-            and not exists (select 1 from statuses s where s.media_id = md.id)`),
+            and not exists (select 1 from statuses s where s.media_id = md.id)
+            and not exists (select 1 from feedback_tickets f where f.attachments @> ${JSON.stringify([{ id }])}::jsonb and f.attachments <> '[]'::jsonb)`),
       );
       return rows.length > 0;
     },

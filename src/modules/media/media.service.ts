@@ -147,7 +147,9 @@ export function createMediaService(deps: {
 
     /**
      * The attachments of a message the actor sends: their own uploads, of the message's kind
-     * (`file` takes any), at most MAX_ATTACHMENTS. Marks them attached (no longer orphans).
+     * (`file` takes any), at most MAX_ATTACHMENTS. Nothing is written: what stores them marks them
+     * attached once it has committed (a message does it in its insert statement, others call `attach`),
+     * so a failed store leaves orphans for the sweep.
      */
     async forMessage(actor: Actor, type: string, ids: string[]): Promise<MessageAttachment[]> {
       if (ids.length === 0) {
@@ -159,9 +161,11 @@ export function createMediaService(deps: {
       const rows = await owned(actor, ids);
       const wrong = rows.filter((row) => type !== 'file' && row.kind !== type);
       if (wrong.length > 0) throw new AppError('INVALID_ATTACHMENTS', `A ${type} message takes ${type} media only`, {}, wrong.map((row) => ({ field: 'body.attachments', message: `${row.id} is ${row.kind}` })));
-      await media.markAttached(ids);
       return rows.map(toAttachment);
     },
+
+    /** Marks media as used by something that has been stored (a status, a ticket): no longer an orphan. */
+    attach: (ids: string[]) => media.markAttached(ids),
 
     /** An image the actor uploaded, made readable by every signed-in user; answers its avatar URL. */
     async avatar(actor: Actor, id: string): Promise<string> {
@@ -201,7 +205,11 @@ export function createMediaService(deps: {
       let total = 0;
       for (;;) {
         const rows = await media.orphans(cutoff, batch);
-        for (const row of rows) if (await purge(row.id, true)) total += 1;
+        for (const row of rows) {
+          // Stored by something whose mark did not happen (a crash after its commit): keep it, and mark it now.
+          if (!(await media.isUnused(row.id))) await media.markAttached([row.id]);
+          else if (await purge(row.id, true)) total += 1;
+        }
         if (rows.length < batch) return total;
       }
     },

@@ -68,10 +68,13 @@ export function createMessageRepository(db: Database) {
      * touches the members (inbox order; the sender's receipts move to their own message). A duplicate
      * (sender, clientId) fails the whole statement with a unique violation, so no seq is consumed.
      * `store: false` (ephemeral conversations) takes a seq and touches members but stores nothing.
+     * Its attachments are marked attached (no longer orphans) in the same statement.
      */
     async append(input: NewMessage, store = true): Promise<{ id: string; seq: number; createdAt: Date; expiresAt: Date | null }> {
       const id = newId();
       const ttl = input.ttlSeconds;
+      // The media are marked attached by this same statement: a send that fails leaves them orphans.
+      const attachmentIds = (input.attachments ?? []).map((a) => a.id);
       const head = sql`
         with bumped as (
           update conversations set last_seq = last_seq + 1, last_message_at = date_trunc('milliseconds', now())
@@ -81,7 +84,14 @@ export function createMessageRepository(db: Database) {
             read_seq = case when m.user_id = ${input.senderId} then b.last_seq else m.read_seq end,
             delivered_seq = case when m.user_id = ${input.senderId} then b.last_seq else m.delivered_seq end
           from bumped b where m.conversation_id = ${input.conversationId} and m.left_at is null
-        )`;
+        )${
+          attachmentIds.length > 0
+            ? sql`, attached as (
+          update media set attached_at = coalesce(attached_at, now())
+          where id in (${sql.join(attachmentIds.map((id) => sql`${id}::uuid`), sql`, `)}) and exists (select 1 from bumped)
+        )`
+            : sql``
+        }`;
       const statement = store
         ? sql`${head}
           insert into messages (id, conversation_id, seq, sender_id, client_id, type, body, reply_to_id, forward_from_id, mentions, metadata, attachments, created_at, expires_at)

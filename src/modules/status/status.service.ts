@@ -22,7 +22,7 @@ const isViewerCursor = (v: unknown): v is ViewerCursor =>
 /** 24-hour status updates for the author's contacts; reads never show an expired one. */
 export function createStatusService(deps: {
   statuses: StatusRepository;
-  media: Pick<MediaService, 'forMessage' | 'findMany' | 'links' | 'releaseIfUnused'>;
+  media: Pick<MediaService, 'forMessage' | 'attach' | 'findMany' | 'links' | 'releaseIfUnused'>;
   events: ChatEvents;
   config: { ttlSeconds: number; maxLive: number };
 }) {
@@ -71,6 +71,7 @@ export function createStatusService(deps: {
         audienceIds: typeof audience === 'string' ? [] : 'only' in audience ? audience.only : audience.except,
         expiresAt: new Date(Date.now() + config.ttlSeconds * 1000),
       });
+      if (row.mediaId) await media.attach([row.mediaId]);
       const [presented] = await present([row]);
       for (const userId of [actor.userId, ...(await statuses.audience(row))]) events.notifyUser(userId, 'status.created', presented!.view);
       return presented!.view;
