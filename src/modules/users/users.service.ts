@@ -105,13 +105,17 @@ export function createUsersService(deps: { users: UserRepository; sessions: Sess
       await sessions.revokeAllOfUser(user.id, 'password_changed', actor.sessionId);
     },
 
-    /** Sends a code to the new address or number; nothing changes until confirmContactChange. */
+    /**
+     * Sends a code to the new address or number; nothing changes until confirmContactChange. An address
+     * or number of another account gets the same answer with a decoy challenge (never sent, never
+     * verifies), so this cannot be used to find out who is registered.
+     */
     async requestContactChange(actor: Actor, kind: 'email' | 'phone', value: string, ip: string | null) {
       const destination = kind === 'email' ? normalizeEmail(value) : normalizePhone(value);
       const holder = kind === 'email' ? await users.findByEmail(destination) : await users.findByPhone(destination);
-      if (holder && holder.id !== actor.userId) throw new AppError('CONTACT_TAKEN');
+      const taken = holder !== undefined && holder.id !== actor.userId;
       const challenge = await otp.issue({
-        userId: actor.userId,
+        userId: taken ? null : actor.userId,
         purpose: kind === 'email' ? 'change_email' : 'change_phone',
         channel: kind === 'email' ? 'email' : 'sms',
         destination,
