@@ -59,6 +59,25 @@ export function createMediaRepository(db: Database) {
       return rows.length > 0;
     },
 
+    /**
+     * Whether a signed link to this media may still be served: it is not attached yet (only its
+     * uploader has links), an avatar, on a live message (not deleted for everyone, not expired), shown
+     * by a live status, or on a ticket. Anything that took it away (a delete for everyone, an expired
+     * status) ends its links too.
+     */
+    async linkable(id: string): Promise<boolean> {
+      const carries = sql`@> ${JSON.stringify([{ id }])}::jsonb`;
+      const rows = rowsOf(
+        await db.execute(sql`
+          select 1 from media md where md.id = ${id} and (md.attached_at is null or md.public
+            or exists (select 1 from messages m where m.attachments ${carries} and m.attachments <> '[]'::jsonb
+              and m.deleted_at is null and (m.expires_at is null or m.expires_at > now()))
+            or exists (select 1 from statuses s where s.media_id = md.id and s.expires_at > now())
+            or exists (select 1 from feedback_tickets f where f.attachments ${carries} and f.attachments <> '[]'::jsonb))`),
+      );
+      return rows.length > 0;
+    },
+
     async usage(userId: string): Promise<number> {
       const [row] = await db.select({ bytes: mediaUsage.bytes }).from(mediaUsage).where(eq(mediaUsage.userId, userId));
       return row?.bytes ?? 0;

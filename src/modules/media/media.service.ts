@@ -123,7 +123,8 @@ export function createMediaService(deps: {
       const row = await media.findById(id);
       if ('signature' in reader) {
         if (!links.verify(id, variant, reader.signature.exp, reader.signature.sig)) throw new AppError('MEDIA_LINK_INVALID');
-        if (!row) throw new AppError('MEDIA_NOT_FOUND');
+        // A link outlives what granted it (a message deleted for everyone): check it is still shared.
+        if (!row || !(await media.linkable(id))) throw new AppError('MEDIA_NOT_FOUND');
       } else if (!row || !(await canRead(row, reader.actor))) {
         throw new AppError('MEDIA_NOT_FOUND');
       }
