@@ -96,6 +96,7 @@ for (const driver of DRIVERS) {
       t.equal((await app.db.select().from(messageReactions).where(eq(messageReactions.userId, alice.user.id))).length, 0);
       await eventually(() => chatEvents.some((e) => e.type === 'reaction.updated' && e.data.action === 'removed'));
       t.equal((await conversationPeer(bob, chat.id))?.displayName, 'Deleted account', 'Bob’s chat shows a deleted account');
+      expectProblem(t, await call(app, 'POST', '/message', { token: bob.accessToken, payload: { conversationId: chat.id, clientId: `to-deleted-${chat.id}`, type: 'text', body: 'still there?' } }), 403, 'USER_BLOCKED', 'nobody receives in it any more');
 
       const members = await listMembers(app, bob, group.id);
       t.same(members.map((m) => m.user.id).sort(), [bob.user.id, carol.user.id].sort(), 'she left the group');
