@@ -56,6 +56,8 @@ export interface SendRecord {
   ackedAt?: number;
   seq?: number;
   messageId?: string;
+  /** After an error frame: not before this time. */
+  retryAt?: number;
   /** A later ack for the same clientId named another message or seq (idempotency broken). */
   conflictingAck?: string;
 }
@@ -74,6 +76,8 @@ export interface DeviceOptions {
 }
 
 const RESEND_AFTER_MS = 10_000;
+/** Sends awaiting an answer on one socket at most. */
+const SEND_WINDOW = 8;
 /** A socket that opened but got no `ready` this long after is abandoned (and the next one tried). */
 const READY_WITHIN_MS = 15_000;
 
@@ -90,6 +94,8 @@ export class Device {
   private sendTimer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Unacknowledged sends, oldest first. */
+  private readonly pending = new Set<SendRecord>();
   /** clientId -> when it was last written to the current socket (cleared on a new socket). */
   private inFlight = new Map<string, number>();
   private sequence = 0;
@@ -120,7 +126,7 @@ export class Device {
   }
 
   unacked(): SendRecord[] {
-    return [...this.sends.values()].filter((s) => s.ackedAt === undefined);
+    return [...this.pending];
   }
 
   connect(): void {
@@ -151,7 +157,7 @@ export class Device {
       });
       this.inFlight = new Map();
       socket.send(JSON.stringify({ type: 'resume', id: 'r1', data: { after: log.resumeAfter } }));
-      this.flush();
+      this.pump();
     });
     socket.on('message', (raw) => {
       if (log) this.onFrame(socket, log, String(raw));
@@ -232,7 +238,8 @@ export class Device {
     if (length !== undefined && length > body.length) body += ` ${'x'.repeat(length - body.length - 1)}`;
     const record: SendRecord = { clientId, conversationId, body, createdAt: this.options.clock(), attempts: 0, attemptsOn: [], errors: [] };
     this.sends.set(clientId, record);
-    this.transmit(record);
+    this.pending.add(record);
+    this.pump();
     return record;
   }
 
@@ -254,24 +261,34 @@ export class Device {
     this.timers.add(timer);
   }
 
-  /** Writes every unacknowledged send not already on the current socket (or on it for too long). */
-  private flush(): void {
-    for (const record of this.sends.values()) if (record.ackedAt === undefined) this.transmit(record);
-  }
-
-  private transmit(record: SendRecord): void {
+  /**
+   * Writes unacknowledged sends, oldest first, while fewer than SEND_WINDOW are awaiting an answer on
+   * the current socket (as an app sends its outbox: a backlog after an outage is not flooded at once).
+   */
+  private pump(): void {
     const socket = this.socket;
     if (!socket || socket.readyState !== WebSocket.OPEN || this.stopped) return;
-    const since = this.inFlight.get(record.clientId);
-    if (since !== undefined && this.options.clock() - since < RESEND_AFTER_MS) return;
+    const now = this.options.clock();
+    for (const record of this.pending) {
+      if (this.inFlight.size >= SEND_WINDOW) return;
+      if (this.inFlight.has(record.clientId) || (record.retryAt ?? 0) > now) continue;
+      this.transmit(socket, record);
+    }
+  }
+
+  private transmit(socket: WebSocket, record: SendRecord): void {
     this.inFlight.set(record.clientId, this.options.clock());
     record.attempts += 1;
     record.attemptsOn.push(`${this.current?.label ?? '?'} at ${(this.options.clock() / 1000).toFixed(2)}s`);
     this.frameSequence += 1;
     const { conversationId, clientId, body } = record;
     socket.send(JSON.stringify({ type: 'message.send', id: `s${this.frameSequence}:${clientId}`, data: { conversationId, clientId, type: 'text', body } }));
-    this.later(RESEND_AFTER_MS + 100, () => {
-      if (record.ackedAt === undefined && this.socket === socket) this.transmit(record);
+    const attempt = record.attempts;
+    this.later(RESEND_AFTER_MS, () => {
+      // No answer on this socket for that long: try again (same clientId) on whatever socket is current.
+      if (record.ackedAt !== undefined || record.attempts !== attempt || this.socket !== socket) return;
+      this.inFlight.delete(record.clientId);
+      this.pump();
     });
   }
 
@@ -322,7 +339,9 @@ export class Device {
         record.errors.push(code);
         this.inFlight.delete(record.clientId);
         // Retryable or not, the same clientId is tried again later: a send is never given up.
-        this.later(this.options.rng.int(200, 600), () => this.transmit(record));
+        const delay = this.options.rng.int(200, 600);
+        record.retryAt = this.options.clock() + delay;
+        this.later(delay, () => this.pump());
         return;
       }
       default:
@@ -338,6 +357,8 @@ export class Device {
       record.seq = message.seq;
       record.messageId = message.id;
       this.inFlight.delete(record.clientId);
+      this.pending.delete(record);
+      this.pump();
     } else if (record.seq !== message.seq || record.messageId !== message.id) {
       record.conflictingAck = `first ${record.messageId} seq ${record.seq}, then ${message.id} seq ${message.seq}`;
     }

@@ -95,12 +95,16 @@ export function judge(data: ScenarioData): Report {
   for (const s of sockets) if (s.closeCode !== undefined && s.closedBy === 'server') codes.set(s.closeCode, (codes.get(s.closeCode) ?? 0) + 1);
   const sendErrors = new Map<string, number>();
   for (const s of sends) for (const e of s.errors) sendErrors.set(e, (sendErrors.get(e) ?? 0) + 1);
+  const ackMs = sends.filter((s) => s.ackedAt !== undefined).map((s) => s.ackedAt! - s.createdAt).sort((a, b) => a - b);
+  const quantile = (q: number) => (ackMs.length === 0 ? 0 : Math.round(ackMs[Math.min(ackMs.length - 1, Math.floor(q * ackMs.length))]!));
   return {
     counts,
     diagnoses,
     figures: {
       sends: sends.length,
-      acked: sends.filter((s) => s.ackedAt !== undefined).length,
+      acked: ackMs.length,
+      ackMsP50: quantile(0.5),
+      ackMsP99: quantile(0.99),
       retries: sends.reduce((n, s) => n + Math.max(0, s.attempts - 1), 0),
       sendErrors: [...sendErrors].map(([code, n]) => `${code}:${n}`).join(' ') || 'none',
       stored: data.rows.length,

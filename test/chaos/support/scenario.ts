@@ -147,7 +147,7 @@ export async function runScenario(cluster: ChaosCluster, scenario: Scenario, opt
     const blipRng = rng.fork('blips');
     const blips = blippers.map(async (device) => {
       while (blipping) {
-        await sleep(blipRng.int(400, 1500));
+        await sleep(blipRng.int(500, 2500));
         if (blipping) device.drop('close');
       }
     });

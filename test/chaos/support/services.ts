@@ -71,7 +71,8 @@ export interface PrivatePostgres {
   /** `pg_ctl restart` in this mode (`immediate`: no shutdown checkpoint, crash recovery on start). */
   restart(mode: 'immediate' | 'fast'): Promise<void>;
   stop(): void;
-  logTail(): string;
+  /** The ERROR lines of the server log, counted by message (for the timeline of a failed scenario). */
+  errorSummary(): string[];
 }
 
 /** The newest installed server's bin directory (Debian layout), or where `pg_ctl` is on the PATH. */
@@ -134,7 +135,15 @@ export async function startPostgres(): Promise<PrivatePostgres> {
       rmSync(dir, { recursive: true, force: true });
       reaper.remove(key);
     },
-    logTail: () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(-20).join('\n') : ''),
+    errorSummary() {
+      const counts = new Map<string, number>();
+      const text = existsSync(log) ? readFileSync(log, 'utf8') : '';
+      for (const match of text.matchAll(/(?:ERROR|FATAL|PANIC):\s+(.*)/g)) {
+        const message = match[1]!.replace(/\d+/g, 'N').slice(0, 160);
+        counts.set(message, (counts.get(message) ?? 0) + 1);
+      }
+      return [...counts].sort((a, b) => b[1] - a[1]).map(([message, n]) => `${n}x ${message}`);
+    },
   };
 }
 
