@@ -11,7 +11,9 @@ ARG NODE_IMAGE=node:22-bookworm-slim
 # ---- build: full dependency tree (TypeScript) and compile src -> dist ----
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
+# postinstall runs scripts/build-if-stale.mjs, which skips while src/ is not copied yet.
 COPY package.json package-lock.json ./
+COPY scripts/build-if-stale.mjs ./scripts/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
@@ -31,7 +33,9 @@ ENV NODE_ENV=production \
     DATA_DIR=/app/data
 
 # Native dependencies (e.g. argon2) ship prebuilt binaries, so no compiler toolchain is needed here.
+# postinstall (scripts/build-if-stale.mjs) does nothing here: no TypeScript, no src/.
 COPY package.json package-lock.json ./
+COPY scripts/build-if-stale.mjs ./scripts/
 RUN npm ci --omit=dev --no-audit --no-fund \
  && npm cache clean --force
 

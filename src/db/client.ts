@@ -6,6 +6,7 @@ import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import pg from 'pg';
+import { lockDataDir } from './data-dir-lock.js';
 import * as schema from './schema.js';
 
 export type Schema = typeof schema;
@@ -60,9 +61,22 @@ function createPgDatabase(url: string, poolMax: number): DatabaseHandle {
   };
 }
 
+/** PGlite in `dir` (locked to this process until closed: see lockDataDir), or in memory. */
 export function createPgliteDatabase(dir?: string): DatabaseHandle {
-  if (dir) mkdirSync(dir, { recursive: true });
-  return pgliteHandle(new PGlite(dir));
+  if (!dir) return pgliteHandle(new PGlite());
+  mkdirSync(dir, { recursive: true });
+  const unlock = lockDataDir(dir);
+  const handle = pgliteHandle(new PGlite(dir));
+  return {
+    ...handle,
+    close: async () => {
+      try {
+        await handle.close();
+      } finally {
+        unlock();
+      }
+    },
+  };
 }
 
 /** Wraps an existing PGlite instance (tests start theirs from a migrated snapshot). */

@@ -18,6 +18,21 @@ export function createRedis(url: string): Redis {
   return client;
 }
 
+/** Logs each change between reachable and unreachable once (not every retry), from the first failed connect on. */
+export function logRedisState(client: Redis, log: { warn(obj: object, msg: string): void; info(msg: string): void }): void {
+  let down = false;
+  client.on('error', (error: Error) => {
+    if (down) return;
+    down = true;
+    log.warn({ error: error.message }, 'Redis is unreachable (REDIS_URL); retrying in the background, cross-instance delivery and shared limits wait for it');
+  });
+  client.on('ready', () => {
+    if (!down) return;
+    down = false;
+    log.info('Redis is reachable again');
+  });
+}
+
 /** Resolves when the server answers PING within `timeoutMs`. */
 export async function pingRedis(client: Redis, timeoutMs = 1000): Promise<void> {
   let timer: NodeJS.Timeout | undefined;

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Bus } from '../bus/bus.js';
 import type { Database, DatabaseHandle } from '../db/client.js';
 import { migrate } from '../db/migrate.js';
-import { closeRedis } from '../lib/redis.js';
+import { closeRedis, logRedisState } from '../lib/redis.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -37,6 +37,7 @@ export const infrastructurePlugin = fp<InfrastructureOptions>(
     app.decorate('db', database.db);
     app.decorate('redis', redis);
     app.decorate('bus', bus);
+    if (redis) logRedisState(redis, app.log);
     app.addHook('onClose', async () => {
       if (owns.bus) await bus.close();
       if (owns.redis && redis) await closeRedis(redis);

@@ -15,6 +15,11 @@ export interface PresenceStore {
   online(userIds: readonly string[]): Promise<Set<string>>;
   /** How many users are online anywhere (admin stats; Redis: a SCAN of the presence keys). */
   count(): Promise<number>;
+  /**
+   * Users whose last claim expired without a `disconnected` (their instance died): each is handed to
+   * exactly one caller across instances, once, so exactly one instance announces them offline.
+   */
+  expired(): Promise<string[]>;
 }
 
 /** One process: a socket count per user. */
@@ -35,18 +40,29 @@ export function createMemoryPresence(): PresenceStore {
       return new Set(userIds.filter((id) => holders.has(id)));
     },
     count: async () => holders.size,
+    expired: async () => [],
   };
 }
+
+/** Pops up to ARGV[2] claims that expired before ARGV[1] from the claims index, atomically. */
+const POP_EXPIRED = `
+local items = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+if #items > 0 then redis.call('ZREM', KEYS[1], unpack(items)) end
+return items`;
 
 /**
  * Redis: a sorted set per user, `${prefix}presence:<userId>`, whose members are the instances holding
  * a socket of the user, scored by when that claim expires. Expired claims are dropped on every write
- * and ignored on every read; the key itself expires with its last claim.
+ * and ignored on every read; the key itself expires with its last claim. `${prefix}presence-claims`
+ * indexes every claim (`<instanceId> <userId>`) by expiry, so a dead instance's claims are found
+ * without a scan and popped by one sweeper.
  */
 export function createRedisPresence(redis: Redis, options: { prefix: string; instanceId: string; ttlMs: number }): PresenceStore {
   const key = (userId: string) => `${options.prefix}presence:${userId}`;
   const live = (results: Array<[Error | null, unknown]> | null, index: number) => Number(results?.[index]?.[1] ?? 0);
-  return {
+  const claims = `${options.prefix}presence-claims`;
+  const claim = (userId: string) => `${options.instanceId} ${userId}`;
+  const store: PresenceStore = {
     async connected(userId) {
       const now = Date.now();
       const results = await redis
@@ -55,18 +71,19 @@ export function createRedisPresence(redis: Redis, options: { prefix: string; ins
         .zcard(key(userId))
         .zadd(key(userId), now + options.ttlMs, options.instanceId)
         .pexpire(key(userId), options.ttlMs)
+        .zadd(claims, now + options.ttlMs, claim(userId))
         .exec();
       return live(results, 1) === 0;
     },
     async disconnected(userId) {
-      const results = await redis.multi().zrem(key(userId), options.instanceId).zremrangebyscore(key(userId), '-inf', Date.now()).zcard(key(userId)).exec();
+      const results = await redis.multi().zrem(key(userId), options.instanceId).zremrangebyscore(key(userId), '-inf', Date.now()).zcard(key(userId)).zrem(claims, claim(userId)).exec();
       return live(results, 2) === 0;
     },
     async refresh(userIds) {
       if (userIds.length === 0) return;
       const expiry = Date.now() + options.ttlMs;
       const pipeline = redis.pipeline();
-      for (const userId of userIds) pipeline.zadd(key(userId), expiry, options.instanceId).pexpire(key(userId), options.ttlMs);
+      for (const userId of userIds) pipeline.zadd(key(userId), expiry, options.instanceId).pexpire(key(userId), options.ttlMs).zadd(claims, expiry, claim(userId));
       await pipeline.exec();
     },
     async online(userIds) {
@@ -91,5 +108,12 @@ export function createRedisPresence(redis: Redis, options: { prefix: string; ins
       } while (cursor !== '0');
       return online;
     },
+    async expired() {
+      const popped = (await redis.eval(POP_EXPIRED, 1, claims, Date.now(), 500)) as string[];
+      const userIds = [...new Set(popped.map((item) => item.slice(item.indexOf(' ') + 1)))];
+      const online = await store.online(userIds);
+      return userIds.filter((userId) => !online.has(userId));
+    },
   };
+  return store;
 }

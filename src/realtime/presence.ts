@@ -52,6 +52,19 @@ export function createPresence(deps: { store: PresenceStore; bus: Bus; users: Us
       })().catch(onError);
     },
 
+    /** Announces offline the users of instances that died (their claims expired); any instance may call it. */
+    async sweep(): Promise<void> {
+      try {
+        for (const userId of await store.expired()) {
+          if (local.has(userId)) continue;
+          const seen = await users.markSeen(userId);
+          await publish({ userId, online: false, lastSeenAt: seen?.toISOString() ?? null });
+        }
+      } catch (error) {
+        onError(error);
+      }
+    },
+
     /** Users online anywhere. */
     onlineCount: () => store.count(),
 

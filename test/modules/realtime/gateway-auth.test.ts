@@ -232,6 +232,17 @@ t.test('WS_MAX_SOCKETS_PER_USER: the socket over the cap is 429 RATE_LIMITED, op
   t.equal(await refusedStatus(t, `${cappedBase}/ws`, bearer(a)), 429, 'and the cap holds again');
 });
 
+t.test('WS_MAX_SOCKETS_PER_USER holds under concurrent upgrades: exactly the cap opens', async (t) => {
+  const capped = await buildChatApp(t, { WS_MAX_SOCKETS_PER_USER: '3' });
+  const cappedBase = await socketBase(t, capped.app);
+  const a = await capped.user();
+  const attempts = await Promise.allSettled(Array.from({ length: 12 }, () => connect(t, `${cappedBase}/ws`, bearer(a))));
+  const opened = attempts.filter((r) => r.status === 'fulfilled');
+  const refused = attempts.filter((r) => r.status === 'rejected').map((r) => (r.reason as { status?: number }).status);
+  t.equal(opened.length, 3, 'three of twelve simultaneous upgrades open');
+  t.strictSame(new Set(refused), new Set([429]), 'the others are 429');
+});
+
 t.test('tokens and tickets never reach the log', async (t) => {
   const logs = captureLogs();
   const logged = await buildAuthApp(t, { env: { ...AUTH_TEST_ENV, AUTH_LOGIN_OTP: 'false', LOG_LEVEL: 'trace', JWT_SECRET }, overrides: { logStream: logs.stream } });
