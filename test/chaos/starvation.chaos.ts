@@ -11,7 +11,7 @@ import { chaosSuite } from './support/suite.js';
 await chaosSuite(t, {
   cluster: { launcher: ['taskset', '-c', '0'] },
   scenarios: STARVED_SCENARIOS,
-  run: { warmupMs: 1000, tailMs: 1000, settleMs: 30_000, blippers: 3, rate: 60 },
+  run: { warmupMs: 1000, tailMs: 1000, settleMs: 30_000, blippers: 3, rate: 30 },
   budgetMs: 150_000,
   around: () => {
     const hog = startCpuHog(0, 300);

@@ -75,7 +75,6 @@ export interface DeviceOptions {
   tag: string;
 }
 
-const RESEND_AFTER_MS = 10_000;
 /** Sends awaiting an answer on one socket at most. */
 const SEND_WINDOW = 8;
 /** A socket that opened but got no `ready` this long after is abandoned (and the next one tried). */
@@ -283,13 +282,6 @@ export class Device {
     this.frameSequence += 1;
     const { conversationId, clientId, body } = record;
     socket.send(JSON.stringify({ type: 'message.send', id: `s${this.frameSequence}:${clientId}`, data: { conversationId, clientId, type: 'text', body } }));
-    const attempt = record.attempts;
-    this.later(RESEND_AFTER_MS, () => {
-      // No answer on this socket for that long: try again (same clientId) on whatever socket is current.
-      if (record.ackedAt !== undefined || record.attempts !== attempt || this.socket !== socket) return;
-      this.inFlight.delete(record.clientId);
-      this.pump();
-    });
   }
 
   private onFrame(socket: WebSocket, log: SocketLog, text: string): void {

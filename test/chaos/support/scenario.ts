@@ -174,18 +174,34 @@ export async function runScenario(cluster: ChaosCluster, scenario: Scenario, opt
   }
 
   const ids = [...conversationLabel.keys()];
-  const { rows } = await cluster.db.query<{ conversation_id: string; seq: string; id: string; sender_id: string; client_id: string; body: string | null }>(
-    'select conversation_id, seq, id, sender_id, client_id, body from messages where conversation_id = any($1::uuid[])',
-    [ids],
-  );
-  const stored: StoredRow[] = rows.map((r) => ({ conversationId: r.conversation_id, seq: Number(r.seq), id: r.id, senderId: r.sender_id, clientId: r.client_id, body: r.body }));
-  const report = judge({ devices: all, deviceOfUser, conversationLabel, rows: stored, lastSeq: await lastSeqs(cluster, ids) });
+  const { rows: stored, lastSeq } = await storedState(cluster, ids);
+  const report = judge({ devices: all, deviceOfUser, conversationLabel, rows: stored, lastSeq });
   return { report, timeline, problems, settled, elapsedMs: clock() };
 }
 
 async function lastSeqs(cluster: ChaosCluster, ids: string[]): Promise<Map<string, number>> {
   const { rows } = await cluster.db.query<{ id: string; last_seq: string }>('select id, last_seq from conversations where id = any($1::uuid[])', [ids]);
   return new Map(rows.map((r) => [r.id, Number(r.last_seq)]));
+}
+
+/** The conversations' rows and counters from one snapshot (a send committing meanwhile is in both or neither). */
+async function storedState(cluster: ChaosCluster, ids: string[]): Promise<{ rows: StoredRow[]; lastSeq: Map<string, number> }> {
+  const client = await cluster.db.connect();
+  try {
+    await client.query('begin isolation level repeatable read read only');
+    const counters = await client.query<{ id: string; last_seq: string }>('select id, last_seq from conversations where id = any($1::uuid[])', [ids]);
+    const { rows } = await client.query<{ conversation_id: string; seq: string; id: string; sender_id: string; client_id: string; body: string | null }>(
+      'select conversation_id, seq, id, sender_id, client_id, body from messages where conversation_id = any($1::uuid[])',
+      [ids],
+    );
+    await client.query('commit');
+    return {
+      rows: rows.map((r) => ({ conversationId: r.conversation_id, seq: Number(r.seq), id: r.id, senderId: r.sender_id, clientId: r.client_id, body: r.body })),
+      lastSeq: new Map(counters.rows.map((r) => [r.id, Number(r.last_seq)])),
+    };
+  } finally {
+    client.release();
+  }
 }
 
 async function waitFor(ms: number, done: () => boolean | Promise<boolean>): Promise<boolean> {

@@ -10,7 +10,7 @@ import { type RunOptions, type Scenario, runScenario } from './scenario.js';
  * CHAOS_SEED (default 1) seeds every timing decision; CHAOS_DURATION_S turns the file into a soak
  * (the scenarios run in rounds, each with seeds derived from CHAOS_SEED and the round, until that many
  * seconds have passed); CHAOS_SCENARIOS=sigkill,redis-kill runs only those; CHAOS_RATE sets the total
- * sends per second (default 100).
+ * sends per second (default: 50 in delivery, 30 in starvation).
  */
 
 const int = (name: string, fallback: number): number => {
@@ -34,7 +34,7 @@ export interface SuiteOptions {
 export async function chaosSuite(t: Test, options: SuiteOptions): Promise<void> {
   const seed = int('CHAOS_SEED', 1);
   const durationS = int('CHAOS_DURATION_S', 0);
-  const rate = int('CHAOS_RATE', options.run.rate ?? 100);
+  const rate = int('CHAOS_RATE', options.run.rate ?? 50);
   const only = process.env.CHAOS_SCENARIOS?.split(',').filter(Boolean);
   const scenarios = only ? options.scenarios.filter((s) => only.includes(s.name)) : options.scenarios;
   if (scenarios.length === 0) throw new Error(`CHAOS_SCENARIOS names none of ${options.scenarios.map((s) => s.name).join(', ')}`);
