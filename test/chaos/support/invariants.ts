@@ -233,22 +233,23 @@ function wireExcerpt(list: WireSeq[], at: number, doneAt: number): string {
   return `${from > 0 ? '… ' : ''}${parts.join(' ')}${to < list.length ? ' …' : ''}`;
 }
 
-/** Every stored message reached every member's device (on some socket) by the end. */
+/** Every acknowledged message reached every member's device (on some socket) by the end. */
 function checkLoss(data: ScenarioData, fail: Fail, name: (id: string) => string): void {
   const ackedAt = new Map<string, number>();
   for (const device of data.devices) for (const s of device.sends.values()) if (s.seq !== undefined) ackedAt.set(`${s.conversationId}/${s.seq}`, s.ackedAt!);
   for (const device of data.devices) {
     for (const [conversationId, held] of device.holdings) {
+      // Acknowledged messages only: one stored but not acked when the settle time ran out is an `unacked` failure.
       const last = data.lastSeq.get(conversationId) ?? 0;
       const missing: number[] = [];
-      for (let s = 1; s <= last; s++) if (!held.has(s)) missing.push(s);
+      for (let s = 1; s <= last; s++) if (!held.has(s) && ackedAt.has(`${conversationId}/${s}`)) missing.push(s);
       fail('lost', missing.length, () => {
         const when = missing.map((s) => ackedAt.get(`${conversationId}/${s}`)).filter((t): t is number => t !== undefined);
         const sockets = device.sockets
           .filter((s) => s.received.has(conversationId) || s.resumeAfter[conversationId] !== undefined)
           .filter((s) => when.length === 0 || (s.openedAt <= Math.max(...when) && (s.closedAt ?? Number.POSITIVE_INFINITY) >= Math.min(...when)))
           .map((s: SocketLog) => `${s.label} resume ${s.resumeAfter[conversationId]} ready ${s.readyLastSeq[conversationId] ?? '?'} got ${ranges((s.received.get(conversationId) ?? []).map((w) => w.seq))}`);
-        return `${device.label} ${name(conversationId)}: never received ${ranges(missing)} (acked ${when.length ? `${seconds(Math.min(...when))}-${seconds(Math.max(...when))}` : 'never'}); sockets open then: ${sockets.join('; ') || 'none'}`;
+        return `${device.label} ${name(conversationId)}: never received ${ranges(missing)} (acked ${seconds(Math.min(...when))}-${seconds(Math.max(...when))}); sockets open then: ${sockets.join('; ') || 'none'}`;
       });
     }
   }
