@@ -139,6 +139,8 @@ export async function startInstance(options: {
   launcher?: string[];
   /** The server's entry: src/server.ts through tsx (default), or a compiled server.js. */
   entry?: string;
+  /** Called as soon as the process exists (before it is ready), e.g. to make sure it is killed at exit. */
+  onSpawn?: (child: ChildProcess) => void;
 }): Promise<Instance> {
   const entry = options.entry ?? 'src/server.ts';
   const nodeArgs = entry.endsWith('.ts') ? ['--import', 'tsx'] : [];
@@ -172,6 +174,7 @@ export async function startInstance(options: {
       ...options.extraEnv,
     },
   });
+  options.onSpawn?.(child);
   const log: string[] = [];
   const keep = (chunk: Buffer) => {
     for (const line of String(chunk).split('\n')) {

@@ -67,6 +67,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<ChaosC
       migrate,
       poolMax: 10,
       entry,
+      onSpawn: (child) => (forget[index] = killOnExit(child)),
       ...(options.launcher ? { launcher: options.launcher } : {}),
       extraEnv: {
         NODE_OPTIONS: '', // not tap's loaders: the instances are servers under test, not test processes
@@ -78,7 +79,6 @@ export async function startCluster(options: ClusterOptions = {}): Promise<ChaosC
         ...options.env,
       },
     });
-    forget[index] = killOnExit(instance.child);
     instances[index] = instance;
   };
   await launch(0, true);
