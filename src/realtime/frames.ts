@@ -1,15 +1,13 @@
 import { Type, type TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { AttachmentIds, ClientId, Emoji, MessageText, messageTypes } from '../schemas/chat.js';
-import { Id, Text, patternMessage } from '../schemas/common.js';
+import { Id, Seq, Text, patternMessage } from '../schemas/common.js';
 
 /**
  * The socket protocol's client frames: `{type, id?, data?}` JSON text frames. Each type's `data` is
  * validated against the schema here before its command runs; the same schemas document the frames
  * in openapi/asyncapi.yaml. `data` of commands mirrors the REST body of the same operation.
  */
-
-const Seq = Type.Integer({ minimum: 0 });
 
 export const Envelope = Type.Object({
   type: Type.String({ minLength: 1, maxLength: 64 }),

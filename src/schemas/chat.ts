@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { HttpsUrl, Id, Nullable, PageQuery, Text, Timestamp } from './common.js';
+import { HttpsUrl, Id, Nullable, PageQuery, Seq, SeqBound, Text, Timestamp } from './common.js';
 import { Attachment, AvatarMediaId } from './media.js';
 
 /**
@@ -8,7 +8,6 @@ import { Attachment, AvatarMediaId } from './media.js';
  * the conversation's per-member fields (role, receipts, flags), which are the caller's.
  */
 
-const Seq = Type.Integer({ minimum: 0, description: 'Per-conversation sequence number: 1, 2, 3, ... without gaps.' });
 
 export const messageTypes = ['text', 'image', 'video', 'audio', 'file'] as const;
 
@@ -224,8 +223,8 @@ export const DeleteQuery = Type.Object({ for: Type.Enum(['me', 'everyone'], { de
 export const ReactionParams = Type.Object({ id: Id, emoji: Emoji });
 export const HistoryParams = Type.Object({ conversationId: Id });
 export const HistoryQuery = Type.Object({
-  before: Type.Optional(Type.Integer({ minimum: 1 })),
-  after: Type.Optional(Type.Integer({ minimum: 0 })),
+  before: Type.Optional(SeqBound(1)),
+  after: Type.Optional(SeqBound(0)),
   limit: PageQuery.properties.limit,
 });
 export const SearchMessagesQuery = Type.Object({

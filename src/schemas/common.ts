@@ -83,6 +83,12 @@ export function problemResponses(...statuses: number[]) {
   );
 }
 
+/** The largest seq a client may name: every integer a client sends has both bounds (ajv and typebox refuse 1e400). */
+export const MAX_SEQ = Number.MAX_SAFE_INTEGER;
+export const Seq = Type.Integer({ minimum: 0, maximum: MAX_SEQ, description: 'Per-conversation sequence number: 1, 2, 3, ... without gaps.' });
+/** A seq bound of a history page: `?before=` (the first seq is 1, so nothing is before 0) or `?after=`. */
+export const SeqBound = (minimum: 0 | 1) => Type.Integer({ minimum, maximum: MAX_SEQ });
+
 export const MAX_PAGE_LIMIT = 100;
 export const DEFAULT_PAGE_LIMIT = 50;
 
