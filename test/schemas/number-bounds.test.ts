@@ -1,9 +1,9 @@
 import t from 'tap';
-import type { TSchema } from 'typebox';
-import { clientFrames, parseFrame } from '../../src/realtime/frames.js';
+import { parseFrame } from '../../src/realtime/frames.js';
 import { problemOf } from '../helper.js';
 import { API, authHeader, call } from '../support/accounts.js';
 import { buildChatApp, directChat } from '../support/chat.js';
+import { inputSchemas, offendingPaths } from '../support/request-schemas.js';
 import { createAdmin } from '../support/staff.js';
 
 /*
@@ -12,36 +12,14 @@ import { createAdmin } from '../support/staff.js';
  * (ajv coerces "Infinity" and skips its numeric keywords for it), both answering 500.
  */
 
-/** Number schemas under `schema` (refs resolved) that lack a minimum or a maximum. */
-function unbounded(schema: any, components: Record<string, any>, path: string, seen = new Set<any>()): string[] {
-  if (!schema || typeof schema !== 'object' || seen.has(schema)) return [];
-  seen.add(schema);
-  if (typeof schema.$ref === 'string') return unbounded(components[schema.$ref.split('/').pop()!], components, path, seen);
-  const found: string[] = [];
-  if ((schema.type === 'integer' || schema.type === 'number') && (typeof schema.minimum !== 'number' || typeof schema.maximum !== 'number')) found.push(path);
-  for (const [key, sub] of Object.entries<any>(schema.properties ?? {})) found.push(...unbounded(sub, components, `${path}.${key}`, seen));
-  for (const key of ['items', 'additionalProperties']) if (typeof schema[key] === 'object') found.push(...unbounded(schema[key], components, `${path}[]`, seen));
-  for (const key of ['anyOf', 'oneOf', 'allOf']) for (const sub of schema[key] ?? []) found.push(...unbounded(sub, components, path, seen));
-  for (const sub of Object.values<any>(schema.patternProperties ?? {})) found.push(...unbounded(sub, components, `${path}[]`, seen));
-  return found;
-}
+const unbounded = (schema: any) => (schema.type === 'integer' || schema.type === 'number') && (typeof schema.minimum !== 'number' || typeof schema.maximum !== 'number');
 
 const harness = await buildChatApp(t);
 const { app } = harness;
 
 t.test('every number a route or socket frame accepts has a minimum and a maximum', async (t) => {
-  await app.ready();
-  const doc = app.swagger() as Record<string, any>;
-  const components = doc.components.schemas;
-  const open: string[] = [];
-  for (const [path, methods] of Object.entries<Record<string, any>>(doc.paths)) {
-    for (const [method, operation] of Object.entries<any>(methods)) {
-      const where = `${method.toUpperCase()} ${path}`;
-      for (const parameter of operation.parameters ?? []) open.push(...unbounded(parameter.schema, components, `${where} ${parameter.in}.${parameter.name}`));
-      for (const [type, content] of Object.entries<any>(operation.requestBody?.content ?? {})) open.push(...unbounded(content.schema, components, `${where} body(${type})`));
-    }
-  }
-  for (const [type, schema] of Object.entries<TSchema>(clientFrames)) open.push(...unbounded(schema, {}, `frame ${type}`));
+  const { inputs, components } = await inputSchemas(app);
+  const open = inputs.flatMap((input) => offendingPaths(input.schema, components, input.where, unbounded));
   t.same(open, [], 'unbounded numbers (use Seq / SeqBound / PageQuery from src/schemas/common.ts)');
 });
 

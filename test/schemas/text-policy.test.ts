@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import t from 'tap';
-import type { TSchema } from 'typebox';
-import { parseFrame, clientFrames } from '../../src/realtime/frames.js';
+import { parseFrame } from '../../src/realtime/frames.js';
 import { problemOf } from '../helper.js';
 import { call } from '../support/accounts.js';
 import { buildChatApp, directChat, newClientId } from '../support/chat.js';
+import { inputSchemas, offendingPaths } from '../support/request-schemas.js';
 import { createAdmin } from '../support/staff.js';
 import { connect, socketBase } from '../support/ws-client.js';
 
@@ -16,40 +16,16 @@ import { connect, socketBase } from '../support/ws-client.js';
 const NUL = 'a\u0000b';
 const SAFE_FORMATS = new Set(['uuid', 'date-time', 'date', 'email', 'binary']);
 
-/** Every string schema under `schema` (refs resolved in `components`) that accepts a NUL character. */
-function openStrings(schema: any, components: Record<string, any>, path: string, seen = new Set<any>()): string[] {
-  if (!schema || typeof schema !== 'object' || seen.has(schema)) return [];
-  seen.add(schema);
-  if (typeof schema.$ref === 'string') return openStrings(components[schema.$ref.split('/').pop()!], components, path, seen);
-  const found: string[] = [];
-  if (schema.type === 'string' && schema.enum === undefined && schema.const === undefined && !SAFE_FORMATS.has(schema.format)) {
-    if (typeof schema.pattern !== 'string' || new RegExp(schema.pattern, 'u').test(NUL)) found.push(path);
-  }
-  for (const [key, sub] of Object.entries<any>(schema.properties ?? {})) found.push(...openStrings(sub, components, `${path}.${key}`, seen));
-  for (const key of ['items', 'additionalProperties', 'not']) if (typeof schema[key] === 'object') found.push(...openStrings(schema[key], components, `${path}[]`, seen));
-  for (const key of ['anyOf', 'oneOf', 'allOf']) for (const sub of schema[key] ?? []) found.push(...openStrings(sub, components, path, seen));
-  for (const sub of Object.values<any>(schema.patternProperties ?? {})) found.push(...openStrings(sub, components, `${path}[]`, seen));
-  return found;
-}
+/** A string schema that accepts a NUL character. */
+const acceptsNul = (schema: any) =>
+  schema.type === 'string' && schema.enum === undefined && schema.const === undefined && !SAFE_FORMATS.has(schema.format) && (typeof schema.pattern !== 'string' || new RegExp(schema.pattern, 'u').test(NUL));
 
 const harness = await buildChatApp(t);
 const { app } = harness;
 
 t.test('every string a route or socket frame accepts is under the text policy', async (t) => {
-  await app.ready();
-  const doc = app.swagger() as Record<string, any>;
-  const components = doc.components.schemas;
-  const open: string[] = [];
-  for (const [path, methods] of Object.entries<Record<string, any>>(doc.paths)) {
-    for (const [method, operation] of Object.entries<any>(methods)) {
-      const where = `${method.toUpperCase()} ${path}`;
-      for (const parameter of operation.parameters ?? []) open.push(...openStrings(parameter.schema, components, `${where} ${parameter.in}.${parameter.name}`));
-      for (const [type, content] of Object.entries<any>(operation.requestBody?.content ?? {})) {
-        if (type !== 'multipart/form-data') open.push(...openStrings(content.schema, components, `${where} body(${type})`));
-      }
-    }
-  }
-  for (const [type, schema] of Object.entries<TSchema>(clientFrames)) open.push(...openStrings(schema, {}, `frame ${type}`));
+  const { inputs, components } = await inputSchemas(app);
+  const open = inputs.filter((input) => !input.where.includes('multipart/form-data')).flatMap((input) => offendingPaths(input.schema, components, input.where, acceptsNul));
   t.same(open, [], 'strings without a pattern refusing U+0000 (use Text() from src/schemas/common.ts)');
 });
 
