@@ -7,6 +7,7 @@ export const errorCatalog = {
   BAD_REQUEST: { status: 400, title: 'Bad request' },
   VALIDATION_FAILED: { status: 400, title: 'The request is invalid' },
   MALFORMED_JSON: { status: 400, title: 'The request body is not valid JSON' },
+  MALFORMED_MULTIPART: { status: 400, title: 'The multipart/form-data body is malformed (no boundary, or cut before its end)' },
   MALFORMED_FRAME: { status: 400, title: 'The socket frame is not a JSON object {type, id?, data?}' },
   UNKNOWN_FRAME_TYPE: { status: 400, title: 'The socket frame type is unknown' },
   INVALID_CURSOR: { status: 400, title: 'The pagination cursor is invalid' },
