@@ -60,6 +60,7 @@ export const errorCatalog = {
   PAYLOAD_TOO_LARGE: { status: 413, title: 'The request body is too large' },
   MEDIA_TOO_LARGE: { status: 413, title: 'The file is larger than allowed for its type' },
   MEDIA_QUOTA_EXCEEDED: { status: 413, title: 'The media storage quota is used up' },
+  URI_TOO_LONG: { status: 414, title: 'A path segment is too long' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported content type' },
   MEDIA_TYPE_NOT_ALLOWED: { status: 415, title: 'This type of file is not accepted' },
   RANGE_NOT_SATISFIABLE: { status: 416, title: 'The requested range is outside the file' },

@@ -69,8 +69,11 @@ const problemDescriptions: Record<number, string> = {
   404: 'Not found',
   409: 'Conflict',
   413: 'Too large',
+  414: 'A path segment is too long (URI_TOO_LONG)',
+  415: 'Unsupported content type',
   429: 'Rate limited (retryAfter in seconds)',
-  503: 'A dependency is unavailable',
+  500: 'Internal error (INTERNAL_ERROR)',
+  503: 'A dependency is unavailable (SERVICE_UNAVAILABLE: retry after Retry-After seconds)',
 };
 
 /** Error responses for a route's schema, documented as application/problem+json: `problemResponses(400, 404)`. */
