@@ -1,9 +1,12 @@
 import type { FastifyError, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
+import { isDatabaseUnavailable } from '../db/errors.js';
 import { AppError, type FieldError, codeForStatus, isAppError } from '../errors.js';
 import { patternMessage, problemResponses } from '../schemas/common.js';
 
 const PROBLEM_TYPE_BASE = 'urn:chat-backend:problem:';
+/** Seconds a client is told to wait before retrying when the database is unreachable. */
+export const DATABASE_RETRY_AFTER_SECONDS = 5;
 
 interface AjvError {
   instancePath?: string;
@@ -24,9 +27,15 @@ function fieldErrors(context: string | undefined, errors: AjvError[]): FieldErro
   });
 }
 
-/** Maps anything thrown during a request to the AppError that describes it to the client. */
+/**
+ * Maps anything thrown during a request or a socket frame to the AppError that describes it to the
+ * client. Transport-neutral: REST (answerError) and the socket gateway both use it.
+ */
 export function toAppError(error: unknown): AppError {
   if (isAppError(error)) return error;
+  if (isDatabaseUnavailable(error)) {
+    return new AppError('SERVICE_UNAVAILABLE', 'The database cannot be reached; retry shortly', { retryable: true, retryAfter: DATABASE_RETRY_AFTER_SECONDS });
+  }
   const err = error as Partial<FastifyError> & { validation?: AjvError[] };
   if (err.validation) {
     const errors = fieldErrors(err.validationContext, err.validation);
@@ -67,6 +76,8 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, error:
     ...(error.errors ? { errors: error.errors } : {}),
     ...error.extensions,
   };
+  const retryAfter = error.extensions.retryAfter;
+  if (typeof retryAfter === 'number' && !reply.hasHeader('retry-after')) reply.header('retry-after', String(retryAfter));
   return reply.code(error.status).type('application/problem+json; charset=utf-8').send(JSON.stringify(body));
 }
 
@@ -96,7 +107,9 @@ function declareCommonProblems(route: RouteOptions): void {
 /** Answers an error raised anywhere in a request: the error handler, and fastify's `frameworkErrors` option. */
 export function answerError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const appError = toAppError(error);
-  if (appError.status >= 500) request.log.error({ err: error }, 'request failed');
+  // A dependency that is down is an operational condition (alert on its rate), not a bug.
+  if (appError.code === 'SERVICE_UNAVAILABLE') request.log.warn({ err: error, errorCode: appError.code }, 'request failed: a dependency is unavailable');
+  else if (appError.status >= 500) request.log.error({ err: error }, 'request failed');
   else request.log.debug({ errorCode: appError.code }, 'request rejected');
   return sendProblem(request, reply, appError);
 }
