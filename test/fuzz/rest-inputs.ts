@@ -48,8 +48,12 @@ function jsonBody(schema: Schema | undefined, ctx: SchemaContext): fc.Arbitrary<
     { weight: 1, arbitrary: malformedJson.map((text): Body => ({ kind: 'raw', text, contentType: 'application/json' })) },
     { weight: 1, arbitrary: fc.tuple(value, otherContentTypes).map(([v, contentType]): Body => ({ kind: 'raw', text: toJsonText(v), contentType })) },
     { weight: 1, arbitrary: fc.constant<Body>({ kind: 'none' }) },
+    { weight: 1, arbitrary: fc.constant<Body>({ kind: 'raw', text: OVERSIZED_BODY, contentType: 'application/json' }) },
   );
 }
+
+/** Past the default BODY_LIMIT_BYTES (1 MiB). */
+const OVERSIZED_BODY = `{"body":"${'x'.repeat(1_100_000)}"}`;
 
 /** Uploads: real images, junk bytes, odd file names, and multipart bodies that are broken on purpose. */
 function multipartUploads(image: Buffer): fc.Arbitrary<Body> {

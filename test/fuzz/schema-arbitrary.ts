@@ -127,6 +127,7 @@ function invalidString(s: Schema, ctx: SchemaContext, name: string): fc.Arbitrar
   const good = validOf(s, ctx, name).map((v) => (typeof v === 'string' ? v : 'text'));
   const options: Array<fc.Arbitrary<unknown>> = [
     fc.tuple(good, fc.nat(), fc.constantFrom('\u0000', '\ud800', '\udfff', '\u0007', '\u001b[31m')).map(([text, at, needle]) => spliced(text, needle, at)),
+    fc.tuple(good, fc.nat()).map(([text, at]) => spliced(text, '\u0000', at)),
     good.map((text) => `${text}\u0000`),
     fc.constantFrom(1, new RawNumber('1e20'), true, null, [], {}),
   ];
@@ -154,14 +155,14 @@ function invalidObject(s: Schema, ctx: SchemaContext, name: string, depth: numbe
     fc.tuple(valid, fc.constantFrom('__proto__', 'constructor')).map(([object, key]) => bareObject([...Object.entries(object), [key, bareObject(Object.entries(object))]])),
   ];
   if (required.length) options.push(fc.tuple(valid, fc.constantFrom(...required)).map(([object, drop]) => bareObject(Object.entries(object).filter(([key]) => key !== drop))));
-  if (keys.length && depth < MAX_DEPTH) {
-    options.push(
-      fc.tuple(valid, fc.constantFrom(...keys)).chain(([object, key]) =>
-        invalidOf(properties[key]!, ctx, key, depth + 1).map((bad) => bareObject([...Object.entries(object).filter(([k]) => k !== key), [key, bad]])),
-      ),
-    );
-  }
   options.push(fc.constant(bareObject()));
+  if (keys.length && depth < MAX_DEPTH) {
+    // One field wrong, the rest right: what reaches furthest into the code behind validation.
+    const oneField = fc.tuple(valid, fc.constantFrom(...keys)).chain(([object, key]) =>
+      invalidOf(properties[key]!, ctx, key, depth + 1).map((bad) => bareObject([...Object.entries(object).filter(([k]) => k !== key), [key, bad]])),
+    );
+    return fc.oneof({ weight: options.length, arbitrary: oneField }, ...options);
+  }
   return fc.oneof(...options);
 }
 
