@@ -19,6 +19,7 @@ import { genReqId, loggerOptions } from './logging.js';
 import { apiRoutes } from './modules/api.routes.js';
 import { healthRoutes } from './modules/health/health.routes.js';
 import { errorHandlerPlugin, notFoundHandler } from './plugins/error-handler.js';
+import { finiteNumbersPlugin } from './plugins/finite-numbers.js';
 import { infrastructurePlugin } from './plugins/infrastructure.js';
 import { metricsPlugin } from './plugins/metrics.js';
 import { securityPlugin } from './plugins/security.js';
@@ -67,7 +68,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     bodyLimit: config.bodyLimitBytes,
     routerOptions: { ignoreTrailingSlash: true },
     // Unknown body fields are refused (400), not silently dropped: fastify's default removes them.
-    ajv: { customOptions: { allErrors: true, removeAdditional: false } },
+    // strictNumbers: a JSON 1e400 parses to Infinity, which is not a number any schema means.
+    ajv: { customOptions: { allErrors: true, removeAdditional: false, strictNumbers: true } },
   }).withTypeProvider<TypeBoxTypeProvider>() as App;
 
   app.decorate('config', config);
@@ -82,6 +84,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
 
   try {
     await app.register(errorHandlerPlugin);
+    await app.register(finiteNumbersPlugin);
     await app.register(infrastructurePlugin, {
       database,
       redis,

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError, type FieldError, codeForStatus, isAppError } from '../errors.js';
+import { patternMessage } from '../schemas/common.js';
 
 const PROBLEM_TYPE_BASE = 'urn:chat-backend:problem:';
 
@@ -8,7 +9,7 @@ interface AjvError {
   instancePath?: string;
   keyword?: string;
   message?: string;
-  params?: { missingProperty?: string; additionalProperty?: string };
+  params?: { missingProperty?: string; additionalProperty?: string; pattern?: string };
 }
 
 const contextName: Record<string, string> = { querystring: 'query', body: 'body', params: 'params', headers: 'headers' };
@@ -19,7 +20,7 @@ function fieldErrors(context: string | undefined, errors: AjvError[]): FieldErro
     const segments = (error.instancePath ?? '').split('/').filter(Boolean);
     const leaf = error.params?.missingProperty ?? error.params?.additionalProperty;
     if (leaf) segments.push(leaf);
-    return { field: [root, ...segments].join('.'), message: error.message ?? 'is invalid' };
+    return { field: [root, ...segments].join('.'), message: patternMessage(error.params?.pattern, error.message ?? 'is invalid') };
   });
 }
 
