@@ -24,6 +24,9 @@ const ANSWER_MS = 5000;
 let sequence = 0;
 const nextId = () => `f${++sequence}`;
 
+// A soak (FUZZ_RUNS) runs longer than the suite's per-file timeout; the default stays near a minute.
+t.setTimeout(Math.max(300_000, settings.runs * 15_000));
+
 t.test('every client frame keeps the socket contract under fuzzed input', async (t) => {
   const world = await buildWorld(t);
   const base = await socketBase(t, world.app);
