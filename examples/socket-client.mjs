@@ -1,31 +1,65 @@
-// A minimal device client: node examples/socket-client.mjs <access token> [base url]
-// Connects to /ws, prints every frame, resumes each conversation from the last seq it saw after a
-// reconnect, and sends "hello" to the most recent conversation once ready.
+// A minimal device client: node examples/socket-client.mjs <access token> [ws base url]
+// Connects to /ws and prints every frame. Each line you type as `<conversationId> <text>` is sent as a
+// message (nothing is sent otherwise). After a drop it reconnects with backoff and resumes on connect
+// (`/ws?resume=1` + `resume` as the first frame), so it gets every message it missed exactly once, in
+// order. It stops when its session ends (401 / 4401) or its token expires (4408).
+import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
 
 const [token, base = 'ws://127.0.0.1:3000'] = process.argv.slice(2);
 if (!token) throw new Error('usage: node examples/socket-client.mjs <access token> [ws base url]');
-const lastSeen = {}; // conversationId -> last message.created seq seen
+
+/** conversationId -> the highest message.created seq applied. Persist this in a real app. */
+const position = {};
+let socket;
+let stopped = false;
 
 function connect(attempt = 0) {
-  const socket = new WebSocket(`${base}/ws`, { headers: { authorization: `Bearer ${token}` } });
+  const resuming = Object.keys(position).length > 0;
+  socket = new WebSocket(`${base}/ws${resuming ? '?resume=1' : ''}`, { headers: { authorization: `Bearer ${token}` } });
+  socket.on('open', () => {
+    // The first frame: live messages wait for it, so the replay and live ones arrive in one ordered stream.
+    if (resuming) socket.send(JSON.stringify({ type: 'resume', id: 'resume', data: { after: position } }));
+  });
   socket.on('message', (raw) => {
     const frame = JSON.parse(String(raw));
     console.log(frame.type, JSON.stringify(frame.data ?? null).slice(0, 200));
     if (frame.type === 'ready') {
       attempt = 0;
-      const known = Object.keys(lastSeen);
-      if (known.length > 0) socket.send(JSON.stringify({ type: 'resume', id: 'resume-1', data: { after: lastSeen } }));
-      const first = frame.data.conversations[0];
-      if (first) socket.send(JSON.stringify({ type: 'message.send', id: 'send-1', data: { conversationId: first.id, clientId: `hello-${Date.now()}`, type: 'text', body: 'hello' } }));
+      for (const c of frame.data.conversations ?? []) position[c.id] ??= c.lastSeq; // new to us: start at the end
     }
-    if (frame.type === 'message.created') lastSeen[frame.conversationId] = frame.data.seq;
+    if (frame.type === 'message.created') {
+      const seq = frame.data.seq;
+      if (seq <= (position[frame.conversationId] ?? 0)) return; // a repeat: never expected, always harmless
+      position[frame.conversationId] = seq; // apply the message here
+    }
+  });
+  socket.on('unexpected-response', (_request, response) => {
+    console.log('refused', response.statusCode);
+    if (response.statusCode === 401 || response.statusCode === 403) stop('the token is not accepted: sign in again');
+    socket.terminate();
   });
   socket.on('close', (code) => {
     console.log('closed', code);
-    if (code === 4408) return console.log('token expired: refresh it (POST /api/v1/auth/refresh) and reconnect');
-    setTimeout(() => connect(attempt + 1), Math.min(30_000, 500 * 2 ** attempt)); // 1001, 1013, network: back off and resume
+    if (code === 4401) return stop('the session ended: sign in again');
+    if (code === 4408) return stop('the access token expired: refresh it (POST /api/v1/auth/refresh) and reconnect');
+    if (!stopped) setTimeout(() => connect(attempt + 1), Math.min(30_000, 500 * 2 ** attempt)); // 1001, 1013, network
   });
   socket.on('error', (error) => console.log('socket error', error.message));
 }
+
+function stop(why) {
+  stopped = true;
+  console.log(why);
+  lines.close();
+}
+
+const lines = createInterface({ input: process.stdin });
+lines.on('line', (line) => {
+  const [conversationId, ...words] = line.trim().split(' ');
+  if (!conversationId || words.length === 0 || socket?.readyState !== WebSocket.OPEN) return console.log('type: <conversationId> <text>');
+  // A retry after a drop must reuse the clientId: the server answers the original message, never a second one.
+  socket.send(JSON.stringify({ type: 'message.send', id: 'send', data: { conversationId, clientId: randomUUID(), type: 'text', body: words.join(' ') } }));
+});
 connect();

@@ -59,7 +59,11 @@ const clientDescriptions: Record<string, string> = {
   'reaction.remove': 'Take a reaction back; answered by ack.',
   receipt: 'Move your delivered/read receipts forward; answered by ack.',
   typing: 'You started or stopped typing; relayed to the other members, never stored, no answer.',
-  resume: 'Replay stored messages after a seq (per conversation), then resume.done; live events continue without gap or repeat.',
+  resume:
+    'Your positions (the highest seq applied, per conversation). Replays every stored message.created after them that this socket has not sent, in seq order merged with live ones, ' +
+    'then resume.done once each conversation is caught up to its end at the request. Guarantee: per socket and conversation, message.created arrive in strictly increasing seq, ' +
+    'each at most once, none you may see skipped. Connect with ?resume=1 and send resume as the first frame: live message.created wait for it, so the whole stream is in order ' +
+    '(a later resume never repeats, but older missing seqs then follow live ones already sent). Retry unacknowledged sends with the same clientId.',
   'presence.subscribe': 'Watch who is online among people you share a conversation with; answered by ack {items: [{userId, online, lastSeenAt}]}, then presence events.',
   'auth.refresh': 'A fresh access token extends the socket past the old token expiry (else it closes with 4408).',
 };
@@ -93,7 +97,9 @@ export function buildAsyncApi(): Record<string, unknown> {
         'Authenticate before the upgrade with `Authorization: Bearer <access token>`, the subprotocols `bearer, <access token>`, a single-use',
         '`?ticket=` from POST /api/v1/auth/ws-ticket, or `?Authorization=<access token>` / `?token=`. Refused upgrades are HTTP answers',
         '(401, 403 origin, 404 room, 429 too many sockets). Close codes: 1001 server shutting down (reconnect elsewhere and resume),',
-        '1008 frame flood, 1009 frame too large, 1013 too slow or setup failed (reconnect and resume), 4401 session ended, 4408 access token expired.',
+        '1007 a text frame that is not valid UTF-8, 1008 frame flood, 1009 frame too large, 1013 too slow, too far behind or setup failed (reconnect and resume),',
+        '4401 session ended, 4408 access token expired.',
+        'Query `?resume=1` (both endpoints): your first frame will be `resume`; live message.created frames wait until it is handled (strictly ordered recovery).',
         'The room socket /ws/chat/{room} carries the same frames for its one conversation (conversationId may be left out of commands).',
       ].join('\n'),
     },

@@ -33,7 +33,7 @@ function target(connection: Connection, conversationId: string | undefined): str
  * The frame dispatch table: one entry per client frame type, each a thin adapter over the same
  * service call its REST route makes. Errors are AppErrors and become `error` frames.
  */
-export const commands: Record<ClientFrameType, Command> = {
+const table: Record<ClientFrameType, Command> = {
   ping: async () => ({ type: 'pong', data: undefined }),
 
   'message.send': async ({ connection, services }, data) => {
@@ -66,19 +66,26 @@ export const commands: Record<ClientFrameType, Command> = {
     return undefined;
   },
 
-  /** Replays stored messages after a seq from the log, then live events continue with no gap or repeat. */
+  /**
+   * The client's positions: what it lacks is replayed from the log in seq order, merged with live
+   * events, nothing twice; `resume.done` once every point is caught up to the log's end at the request.
+   */
   resume: async ({ connection, services }, data) => {
     const points: Array<[string, number]> =
       typeof data.after === 'number' ? [[target(connection, data.conversationId), data.after]] : (Object.entries(data.after) as Array<[string, number]>);
     if (connection.roomConversationId && points.some(([id]) => id !== connection.roomConversationId)) throw new AppError('CONVERSATION_NOT_FOUND');
-    const positions: Record<string, number> = {};
+    const followed = new Map((await services.conversations.followed(connection.actor)).map((c) => [c.id, c.lastSeq]));
+    const requests = [];
     for (const [conversationId, after] of points) {
-      await services.conversations.get(connection.actor, conversationId);
-      connection.setPosition(conversationId, after);
-      positions[conversationId] = (await connection.fill(conversationId)) ?? after;
+      const target = followed.get(conversationId) ?? (await services.conversations.get(connection.actor, conversationId)).lastSeq;
+      requests.push({ conversationId, after, target });
     }
+    const positions = await connection.resume(requests);
     const [single] = points;
-    return { type: 'resume.done', data: points.length === 1 && single ? { conversationId: single[0], lastSeq: positions[single[0]] } : { lastSeqs: positions } };
+    return {
+      type: 'resume.done',
+      data: points.length === 1 && single && typeof data.after === 'number' ? { conversationId: single[0], lastSeq: positions.get(single[0]) } : { lastSeqs: Object.fromEntries(positions) },
+    };
   },
 
   'presence.subscribe': async ({ watchPresence }, data) => ack({ items: await watchPresence(data.userIds) }),
@@ -88,3 +95,6 @@ export const commands: Record<ClientFrameType, Command> = {
     return ack(null);
   },
 };
+
+/** Keyed by frame type; a Map, so no client-supplied name reaches an object's prototype. */
+export const commands = new Map(Object.entries(table) as Array<[ClientFrameType, Command]>);

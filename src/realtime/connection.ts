@@ -2,6 +2,7 @@ import type { WebSocket } from 'ws';
 import type { ChatEvent } from '../events/chat-events.js';
 import type { Actor } from '../modules/auth/tokens.js';
 import type { MessageView } from '../modules/messages/message.views.js';
+import { DeliveryLane, type LaneIo, type LaneTiming } from './delivery-lane.js';
 import type { HubConnection } from './hub.js';
 
 export const CLOSE = {
@@ -14,8 +15,8 @@ export const CLOSE = {
   tokenExpired: 4408,
 } as const;
 
-/** Reads a conversation's stored messages after a seq, a page at a time, as the socket's user may see them. */
-export type ReadAfter = (actor: Actor, conversationId: string, after: number) => Promise<{ items: MessageView[]; more: boolean }>;
+/** Reads a conversation's stored messages after a seq, a page at a time, as the socket's user may see them (see LogPage). */
+export type ReadAfter = (actor: Actor, conversationId: string, after: number) => Promise<{ items: MessageView[]; more: boolean; upTo: number }>;
 
 export interface ConnectionOptions {
   socket: WebSocket;
@@ -24,37 +25,22 @@ export interface ConnectionOptions {
   roomConversationId: string | null;
   maxBufferedBytes: number;
   readAfter: ReadAfter;
+  /** The client announced a resume on connect (`?resume=1`): message.created waits for its first frame. */
+  holdUntilFirstFrame?: boolean;
+  /** Whether a failed log read is worth retrying (the database is away) or final (access is gone). */
+  readFailure: (error: unknown) => 'retry' | 'stop';
   onError: (error: unknown, context: string) => void;
+  timing?: LaneTiming;
+  wait?: (ms: number) => Promise<void>;
 }
 
-interface Lane {
-  /** Highest seq of message.created delivered on this socket. */
-  delivered: number | undefined;
-  /** Events held back while the gap below them is filled from the log. */
-  held: ChatEvent[] | null;
-  /** The fill in progress, if any: there is at most one per lane. */
-  filling: Promise<number | undefined> | null;
-  /** Set while a gap waits for the bus to bring the missing events before the log is read. */
-  grace: NodeJS.Timeout | null;
-}
-
-/** Reads of the log per fill before a hole it cannot fill (an expired message) is skipped. */
-const FILL_ATTEMPTS = 3;
-/**
- * How long a gap may wait for the bus before the log is read. Publishes from several instances
- * reach a subscriber out of order within a few milliseconds, so most gaps close by themselves;
- * only events the bus really lost cost a read, and at most this much latency.
- */
-const GAP_GRACE_MS = 25;
-const newLane = (delivered: number | undefined): Lane => ({ delivered, held: null, filling: null, grace: null });
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 const seqOf = (event: ChatEvent) => (event.data as MessageView).seq;
 
 /**
  * One socket. Delivery contract: `message.created` of a stored message reaches the socket once per
- * seq, in seq order per conversation, and nothing comes before `ready`. A later seq than expected
- * (the bus carries publishes from several instances, and loses some during outages) holds the event
- * back while the missing ones are read from the log; an old or repeated seq is dropped. Other events
- * pass through as they come.
+ * seq, in seq order per conversation, nothing comes before `ready`, and nothing the user may see is
+ * skipped; each conversation is a DeliveryLane (see there). Other events pass through as they come.
  */
 export class Connection implements HubConnection {
   readonly userId: string;
@@ -63,14 +49,16 @@ export class Connection implements HubConnection {
   readonly followed = new Set<string>();
   /** Users whose presence this socket watches. */
   readonly watching = new Set<string>();
-  private readonly lanes = new Map<string, Lane>();
+  private readonly lanes = new Map<string, DeliveryLane>();
   /** Events that arrived before `ready` was sent; replayed right after it. */
   private early: Array<[ChatEvent, string]> | null = [];
+  private holding: boolean;
 
   constructor(private readonly options: ConnectionOptions) {
     this.actor = options.actor;
     this.userId = options.actor.userId;
     this.followsUser = options.roomConversationId === null;
+    this.holding = options.holdUntilFirstFrame ?? false;
   }
 
   get roomConversationId(): string | null {
@@ -104,14 +92,34 @@ export class Connection implements HubConnection {
     for (const [event, frame] of early) this.deliver(event, frame);
   }
 
-  /** Where message.created delivery of a conversation stands (the `ready` lastSeq, or a resume point). */
-  setPosition(conversationId: string, seq: number): void {
-    const lane = this.lanes.get(conversationId);
-    if (lane) lane.delivered = seq;
-    else this.lanes.set(conversationId, newLane(seq));
+  private lane(conversationId: string, position: number): DeliveryLane {
+    let lane = this.lanes.get(conversationId);
+    if (lane) return lane;
+    const io: LaneIo = {
+      read: async (after) => {
+        const page = await this.options.readAfter(this.actor, conversationId, after);
+        return { items: page.items.map((message) => ({ seq: message.seq, text: JSON.stringify({ type: 'message.created', conversationId, data: message }) })), upTo: page.upTo, more: page.more };
+      },
+      send: (entry) => this.sendText(entry.text),
+      failed: (error) => {
+        const verdict = this.options.readFailure(error);
+        if (verdict === 'retry') this.options.onError(error, `catching up ${conversationId}`);
+        return verdict;
+      },
+      overflow: () => this.close(CLOSE.tryAgainLater, 'too far behind: reconnect and resume'),
+      wait: this.options.wait ?? sleep,
+    };
+    lane = new DeliveryLane(position, io, this.holding, this.options.timing);
+    this.lanes.set(conversationId, lane);
+    return lane;
   }
 
-  /** The last message.created seq delivered for a conversation, if any. */
+  /** Where message.created delivery of a conversation starts (the `ready` lastSeq). */
+  setPosition(conversationId: string, seq: number): void {
+    this.lane(conversationId, seq);
+  }
+
+  /** The last message.created seq settled for a conversation, if any. */
   position(conversationId: string): number | undefined {
     return this.lanes.get(conversationId)?.delivered;
   }
@@ -119,7 +127,30 @@ export class Connection implements HubConnection {
   /** The user joined a conversation: everything they may see in it is new to this socket. */
   joined(conversationId: string): void {
     this.followed.add(conversationId);
-    this.setPosition(conversationId, 0);
+    this.lane(conversationId, 0);
+  }
+
+  /** Reads from the log what the socket has not had: up to `target`, or to the log's end. */
+  catchUp(conversationId: string, target?: number): void {
+    this.lane(conversationId, 0).catchUp(target);
+  }
+
+  /**
+   * Applies the client's positions (`points`: conversation, the seq it holds, the log's end read for
+   * the request), starts delivery if it waited for this frame, and resolves once every point is
+   * settled up to that end, with the positions reached.
+   */
+  async resume(points: Array<{ conversationId: string; after: number; target: number }>): Promise<Map<string, number>> {
+    const done = points.map(({ conversationId, after, target }) => this.lane(conversationId, after).resume(after, target).then((seq) => [conversationId, seq] as const));
+    this.release();
+    return new Map(await Promise.all(done));
+  }
+
+  /** The client's first frame was handled: held message.created start to flow. */
+  release(): void {
+    if (!this.holding) return;
+    this.holding = false;
+    for (const lane of this.lanes.values()) lane.release();
   }
 
   deliver(event: ChatEvent, frame: string): void {
@@ -133,86 +164,7 @@ export class Connection implements HubConnection {
       return;
     }
     const seq = seqOf(event);
-    const lane = this.lanes.get(event.conversationId);
-    if (!lane || lane.delivered === undefined) {
-      this.lanes.set(event.conversationId, newLane(seq));
-      this.sendText(frame);
-      return;
-    }
-    if (lane.held) {
-      lane.held.push(event);
-      if (lane.grace) this.closeGapIfFilled(lane, event.conversationId);
-      return;
-    }
-    if (seq <= lane.delivered) return;
-    if (seq === lane.delivered + 1) {
-      lane.delivered = seq;
-      this.sendText(frame);
-      return;
-    }
-    lane.held = [event];
-    const conversationId = event.conversationId;
-    lane.grace = setTimeout(() => {
-      lane.grace = null;
-      void this.fill(conversationId);
-    }, GAP_GRACE_MS);
-  }
-
-  /** During the grace: delivers what now continues the lane; the gap is closed once nothing is held. */
-  private closeGapIfFilled(lane: Lane, conversationId: string): void {
-    this.releaseConsecutive(lane, conversationId);
-    if (lane.held!.length > 0) return;
-    clearTimeout(lane.grace!);
-    lane.grace = null;
-    lane.held = null;
-  }
-
-  /**
-   * Delivers from the log everything after the lane's position, then what was held back, in order:
-   * a held event goes out only once every seq below it has. Whatever is below a committed seq is
-   * committed too, so reading again fills a gap that opened while reading; a hole the log cannot
-   * fill (the message expired) is skipped after FILL_ATTEMPTS reads. Resolves with the last seq delivered.
-   */
-  fill(conversationId: string): Promise<number | undefined> {
-    let lane = this.lanes.get(conversationId);
-    if (!lane) this.lanes.set(conversationId, (lane = newLane(0)));
-    if (lane.filling) return lane.filling;
-    if (lane.grace) clearTimeout(lane.grace);
-    lane.grace = null;
-    const current = lane;
-    current.held ??= [];
-    current.filling = (async () => {
-      try {
-        for (let attempt = 0; attempt < FILL_ATTEMPTS; attempt++) {
-          for (let more = true; more; ) {
-            const page = await this.options.readAfter(this.actor, conversationId, current.delivered ?? 0);
-            for (const message of page.items) this.deliverStored(current, conversationId, message);
-            more = page.more && page.items.length > 0;
-          }
-          this.releaseConsecutive(current, conversationId);
-          if (current.held!.length === 0) break;
-        }
-      } catch (error) {
-        this.options.onError(error, `catching up ${conversationId}`);
-      }
-      for (const event of current.held!.sort((a, b) => seqOf(a) - seqOf(b))) this.deliverStored(current, conversationId, event.data as MessageView);
-      current.held = null;
-      current.filling = null;
-      return current.delivered;
-    })();
-    return current.filling;
-  }
-
-  /** Delivers held events that continue the lane without a gap; keeps the rest held. */
-  private releaseConsecutive(lane: Lane, conversationId: string): void {
-    const held = lane.held!.sort((a, b) => seqOf(a) - seqOf(b));
-    while (held.length > 0 && seqOf(held[0]!) <= (lane.delivered ?? 0) + 1) this.deliverStored(lane, conversationId, held.shift()!.data as MessageView);
-  }
-
-  private deliverStored(lane: Lane, conversationId: string, message: MessageView): void {
-    if (lane.delivered !== undefined && message.seq <= lane.delivered) return;
-    lane.delivered = message.seq;
-    this.send({ type: 'message.created', conversationId, data: message });
+    this.lane(event.conversationId, seq - 1).live({ seq, text: frame });
   }
 
   sessionsRevoked(sessionIds: readonly string[]): void {
@@ -221,14 +173,13 @@ export class Connection implements HubConnection {
 
   dropped(conversationId: string): void {
     this.followed.delete(conversationId);
-    const lane = this.lanes.get(conversationId);
-    if (lane?.grace) clearTimeout(lane.grace);
+    this.lanes.get(conversationId)?.close();
     this.lanes.delete(conversationId);
   }
 
-  /** The socket closed: no gap waits any longer. */
+  /** The socket closed: no lane reads any longer. */
   dispose(): void {
-    for (const lane of this.lanes.values()) if (lane.grace) clearTimeout(lane.grace);
+    for (const lane of this.lanes.values()) lane.close();
     this.lanes.clear();
   }
 }

@@ -9,6 +9,10 @@ import { Id, Seq, Text, patternMessage } from '../schemas/common.js';
  * in openapi/asyncapi.yaml. `data` of commands mirrors the REST body of the same operation.
  */
 
+const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+/** Conversations one resume frame may name (as many as `ready` lists). */
+export const RESUME_MAX_CONVERSATIONS = 1000;
+
 export const Envelope = Type.Object({
   type: Type.String({ minLength: 1, maxLength: 64 }),
   id: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "The client's; the reply echoes it." })),
@@ -42,7 +46,13 @@ export const clientFrames = {
   resume: Type.Object(
     {
       conversationId: Type.Optional(Id),
-      after: Type.Union([Seq, Type.Record(Id, Seq)], { description: 'A seq (with conversationId, or on a room socket), or on /ws a map conversationId -> seq.' }),
+      after: Type.Union(
+        [
+          Seq,
+          Type.Record(Type.String({ pattern: UUID_PATTERN }), Seq, { additionalProperties: false, maxProperties: RESUME_MAX_CONVERSATIONS }),
+        ],
+        { description: `A seq (with conversationId, or on a room socket), or on /ws a map conversationId -> seq (at most ${RESUME_MAX_CONVERSATIONS}).` },
+      ),
     },
     { additionalProperties: false },
   ),
@@ -66,7 +76,7 @@ export interface FieldProblem {
 
 export type ParsedFrame =
   | { ok: true; type: ClientFrameType; id: string | undefined; data: any }
-  | { ok: false; code: 'MALFORMED_FRAME' | 'UNKNOWN_FRAME_TYPE' | 'VALIDATION_FAILED'; id: string | undefined; message: string; errors?: FieldProblem[] };
+  | { ok: false; code: 'MALFORMED_FRAME' | 'UNKNOWN_FRAME_TYPE' | 'VALIDATION_FAILED' | 'RATE_LIMITED'; id: string | undefined; message: string; errors?: FieldProblem[] };
 
 /** Parses and validates one text frame. Never throws. */
 export function parseFrame(text: string): ParsedFrame {

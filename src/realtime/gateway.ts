@@ -5,9 +5,9 @@ import fp from 'fastify-plugin';
 import type { WebSocket } from 'ws';
 import type { Config } from '../config.js';
 import { AppError, isAppError } from '../errors.js';
-import { type CommandContext, commands } from './commands.js';
+import type { CommandContext } from './commands.js';
 import { CLOSE, Connection } from './connection.js';
-import { type ParsedFrame, parseFrame } from './frames.js';
+import { createFrameDispatcher } from './frame-dispatcher.js';
 import { createConversationRepository } from '../modules/conversations/conversation.repository.js';
 import { createUserRepository } from '../modules/users/user.repository.js';
 import { createHub } from './hub.js';
@@ -26,7 +26,6 @@ declare module 'fastify' {
   }
 }
 
-const RATE_WINDOW_MS = 10_000;
 const TYPING_THROTTLE_MS = 2_000;
 /** Users one socket may watch the presence of. */
 const PRESENCE_WATCH_MAX = 500;
@@ -84,6 +83,9 @@ export const gatewayPlugin = fp<{ config: Config }>(
       });
     }
 
+    /** `?resume=1`: the client's first frame is a resume, so message.created waits for it (strict order across a reconnect). */
+    const resumeOnConnect = (request: FastifyRequest) => ['1', 'true'].includes(String((request.query as { resume?: unknown } | undefined)?.resume));
+
     app.decorate('onlineUsers', () => presence.onlineCount());
     app.decorateRequest('socketIdentity', null);
     app.decorateRequest('socketRoom', null);
@@ -108,7 +110,9 @@ export const gatewayPlugin = fp<{ config: Config }>(
         roomConversationId: room?.conversationId ?? null,
         maxBufferedBytes: ws.maxBufferedBytes,
         readAfter: (actor, conversationId, after) => app.services.messages.readAfter(actor, conversationId, after),
-        onError: (error, context) => log.warn({ err: error, context }, 'socket catch-up failed'),
+        holdUntilFirstFrame: resumeOnConnect(request),
+        readFailure: (error) => (isAppError(error) && error.status < 500 ? 'stop' : 'retry'),
+        onError: (error, context) => log.warn({ err: error, context }, 'socket catch-up failed; retrying'),
       });
       const entry = { connection, socket, alive: true };
       connections.add(entry);
@@ -145,39 +149,7 @@ export const gatewayPlugin = fp<{ config: Config }>(
         typingAllowed: (conversationId, state) => typingAllowed(`${connection.userId}:${conversationId}`, state),
       };
 
-      let windowStart = Date.now();
-      let framesInWindow = 0;
-      let queue: Promise<void> = start();
-      socket.on('message', (raw, isBinary) => {
-        if (Date.now() - windowStart > RATE_WINDOW_MS) {
-          windowStart = Date.now();
-          framesInWindow = 0;
-        }
-        framesInWindow += 1;
-        if (framesInWindow > ws.rateLimit * 3) {
-          connection.close(CLOSE.policy, 'too many frames');
-          return;
-        }
-        const parsed: ParsedFrame = isBinary ? { ok: false, code: 'MALFORMED_FRAME', id: undefined, message: 'Frames are JSON text' } : parseFrame(String(raw));
-        if (framesInWindow > ws.rateLimit) {
-          connection.send({ type: 'error', id: parsed.id, data: { code: 'RATE_LIMITED', message: `At most ${ws.rateLimit} frames per 10 s` } });
-          return;
-        }
-        if (!parsed.ok) {
-          connection.send({ type: 'error', id: parsed.id, data: { code: parsed.code, message: parsed.message, ...(parsed.errors ? { errors: parsed.errors } : {}) } });
-          return;
-        }
-        queue = queue.then(async () => {
-          try {
-            const result = await commands[parsed.type](context, parsed.data);
-            if (result) connection.send({ type: result.type, id: parsed.id, data: result.data });
-          } catch (error) {
-            if (!isAppError(error)) log.error({ err: error, frame: parsed.type }, 'socket command failed');
-            const appError = isAppError(error) ? error : new AppError('INTERNAL_ERROR');
-            connection.send({ type: 'error', id: parsed.id, data: { code: appError.code, message: appError.detail ?? appError.title, ...(appError.errors ? { errors: appError.errors } : {}) } });
-          }
-        });
-      });
+      socket.on('message', createFrameDispatcher({ connection, context, setup: start(), rateLimit: ws.rateLimit, log }));
 
       socket.on('close', () => {
         clearTimeout(expiry);
@@ -241,7 +213,7 @@ export const gatewayPlugin = fp<{ config: Config }>(
           for (const { id, lastSeq } of current) {
             if ((ids && !ids.includes(id)) || !connection.followed.has(id)) continue;
             const position = connection.position(id);
-            if (position !== undefined && lastSeq > position) await connection.fill(id);
+            if (position !== undefined && lastSeq > position) connection.catchUp(id, lastSeq);
           }
         })().catch((error: unknown) => log.warn({ err: error }, 'replay after bus reconnect failed'));
       }

@@ -14,8 +14,8 @@ export interface HubConnection {
   dropped(conversationId: string): void;
   /** The user joined a conversation: delivery starts from the beginning of what they may see. */
   joined(conversationId: string): void;
-  /** Reads from the log what the socket has not had of a conversation. */
-  fill(conversationId: string): Promise<unknown>;
+  /** Reads from the log what the socket has not had of a conversation, to the log's end. */
+  catchUp(conversationId: string): void;
   /** Sessions of this socket's user ended (logout, logout-all, password change, ban). */
   sessionsRevoked(sessionIds: readonly string[]): void;
 }
@@ -90,7 +90,7 @@ export function createHub(bus: Bus, onError: (error: unknown, context: string) =
       if (!following && (event.type === 'member.joined' || event.type === 'conversation.created')) {
         // Messages sent between the join and the subscription are read from the log once it is active.
         socket.joined(event.conversationId);
-        void hub.follow(socket, event.conversationId).then(() => socket.fill(event.conversationId));
+        void hub.follow(socket, event.conversationId).then(() => socket.catchUp(event.conversationId));
       }
     }
   }

@@ -21,7 +21,7 @@ export const serverFrames: Record<string, { description: string; data: TSchema; 
   'message.ack': { description: 'The stored message, after commit (the original one for a repeated clientId).', data: MessageRef, replyTo: 'message.send' },
   ack: { description: 'A command succeeded; data is what the matching REST route answers (null for deletes and auth.refresh).', data: Type.Unknown() },
   'resume.done': {
-    description: 'Everything stored after the resume point was sent; live events follow.',
+    description: 'Every stored message after the resume points, up to the end of each conversation at the request, was sent (or is not yours to see); live events follow.',
     data: Type.Union([Type.Object({ conversationId: Id, lastSeq: Seq }), Type.Object({ lastSeqs: Type.Record(Id, Seq) })]),
     replyTo: 'resume',
   },
@@ -29,12 +29,13 @@ export const serverFrames: Record<string, { description: string; data: TSchema; 
   error: {
     description: 'A frame was refused; the socket stays open. Codes are those of REST plus MALFORMED_FRAME, UNKNOWN_FRAME_TYPE.',
     data: Type.Object({
-      code: Type.String({ examples: ['VALIDATION_FAILED', 'CONVERSATION_NOT_FOUND', 'RATE_LIMITED'] }),
+      code: Type.String({ examples: ['VALIDATION_FAILED', 'CONVERSATION_NOT_FOUND', 'RATE_LIMITED', 'SERVICE_UNAVAILABLE'] }),
       message: Type.String(),
+      retryable: Type.Optional(Type.Boolean({ description: 'true when a dependency is away (SERVICE_UNAVAILABLE): retry the frame later; a send with the same clientId.' })),
       errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
     }),
   },
-  'message.created': { description: 'A new message; once per seq per socket, in seq order per conversation.', data: MessageRef },
+  'message.created': { description: 'A new message. Per socket and conversation: strictly increasing seq, each at most once, none you may see skipped.', data: MessageRef },
   'message.updated': { description: 'A message was edited.', data: MessageRef },
   'message.deleted': { description: 'A message was deleted for everyone (the tombstone).', data: MessageRef },
   'reaction.updated': {

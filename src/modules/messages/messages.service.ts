@@ -139,10 +139,18 @@ export function createMessagesService(deps: {
       await assertNotBlocked(await access.member(actor, conversationId), actor);
     },
 
-    /** Stored messages after a seq, one page (for socket catch-up and resume). */
+    /**
+     * Stored messages after a seq, one page, for the socket's delivery lanes. `upTo`: every seq at or
+     * below it is settled for this reader (returned, or not theirs to see). The conversation's last
+     * seq is read before the page, and a seq is only counted once committed with every seq below it
+     * (sends lock the conversation row), so nothing that may still appear is passed over. Seqs past a
+     * former member's window are settled too: they will never see them.
+     */
     async readAfter(actor: Actor, conversationId: string, after: number) {
-      const page = await this.history(actor, conversationId, { after, limit: 100 });
-      return { items: page.items, more: page.newerCursor !== null };
+      const { conversation, member } = await access.reader(actor, conversationId);
+      const { rows, more } = await messages.page({ conversationId, viewerId: actor.userId, window: seqWindow(member), after, limit: 100 });
+      const last = rows.at(-1)?.seq ?? after;
+      return { items: rows.map(toMessage), more, upTo: more ? last : Math.max(last, after, conversation.lastSeq) };
     },
 
     /** Stores (or, in an ephemeral conversation, only relays) a message; `created` false for a retry. */

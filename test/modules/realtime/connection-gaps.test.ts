@@ -1,9 +1,6 @@
-import t, { type Test } from 'tap';
-import WebSocket, { WebSocketServer } from 'ws';
-import type { ChatEvent } from '../../../src/events/chat-events.js';
-import type { Actor } from '../../../src/modules/auth/tokens.js';
-import { Connection } from '../../../src/realtime/connection.js';
-import { type MessageBody, buildChatApp, directChat, eventually, sendText } from '../../support/chat.js';
+import t from 'tap';
+import { buildChatApp, directChat, eventually, sendText } from '../../support/chat.js';
+import { actorOf, deliver, socketPair } from './connection-pair.js';
 
 /*
  * Gaps in a conversation's seqs, on one Connection over a real socket and the real log: a gap the
@@ -15,48 +12,10 @@ import { type MessageBody, buildChatApp, directChat, eventually, sendText } from
 const h = await buildChatApp(t);
 const { app } = h;
 
-function actorOf(accessToken: string): Actor {
-  const claims = JSON.parse(Buffer.from(accessToken.split('.')[1]!, 'base64url').toString()) as { sub: string; sid: string };
-  return { userId: claims.sub, sessionId: claims.sid, role: 'user' };
-}
-
-/** A Connection on the server end of a loopback socket; `seqs` are the message.created seqs its client got. */
-async function socketPair(t: Test, actor: Actor) {
-  const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-  await new Promise((resolve) => server.once('listening', resolve));
-  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  const accepted = new Promise<WebSocket>((resolve) => server.once('connection', resolve));
-  const client = new WebSocket(`ws://127.0.0.1:${(server.address() as { port: number }).port}`);
-  t.teardown(() => client.close());
-  const seqs: number[] = [];
-  client.on('message', (raw) => {
-    const frame = JSON.parse(String(raw)) as { type: string; data: { seq: number } };
-    if (frame.type === 'message.created') seqs.push(frame.data.seq);
-  });
-  const socket = await accepted;
-  let reads = 0;
-  const connection = new Connection({
-    socket,
-    actor,
-    roomConversationId: null,
-    maxBufferedBytes: 1 << 20,
-    readAfter: (reader, conversationId, after) => {
-      reads++;
-      return app.services.messages.readAfter(reader, conversationId, after);
-    },
-    onError: (error) => t.error(error),
-  });
-  t.teardown(() => connection.dispose());
-  return { connection, seqs, reads: () => reads };
-}
-
-const eventOf = (message: MessageBody): ChatEvent => ({ type: 'message.created', conversationId: message.conversationId, data: message, at: message.createdAt });
-const deliver = (connection: Connection, message: MessageBody) => connection.deliver(eventOf(message), JSON.stringify({ type: 'message.created', conversationId: message.conversationId, data: message }));
-
 t.test('a gap the bus closes within the grace is delivered in order without reading the log', async (t) => {
   const [a, b] = [await h.user(), await h.user()];
   const chat = await directChat(app, a, b);
-  const { connection, seqs, reads } = await socketPair(t, actorOf(b.accessToken));
+  const { connection, wire: seqs, reads } = await socketPair(t, app, actorOf(b.accessToken));
   connection.setPosition(chat.id, 0);
   connection.ready({});
   const [first, second, third] = [await sendText(app, a, chat.id, 'one'), await sendText(app, a, chat.id, 'two'), await sendText(app, a, chat.id, 'three')];
@@ -67,14 +26,14 @@ t.test('a gap the bus closes within the grace is delivered in order without read
   await eventually(() => seqs.length === 3);
   t.strictSame(seqs, [1, 2, 3], 'every seq once, in order');
   await new Promise((resolve) => setTimeout(resolve, 100));
-  t.equal(reads(), 0, 'the log was not read');
+  t.equal(reads.length, 0, 'the log was not read');
   t.strictSame(seqs, [1, 2, 3], 'nothing more arrived after the grace');
 });
 
 t.test('a gap the bus never closes is filled from the log after the grace', async (t) => {
   const [a, b] = [await h.user(), await h.user()];
   const chat = await directChat(app, a, b);
-  const { connection, seqs, reads } = await socketPair(t, actorOf(b.accessToken));
+  const { connection, wire: seqs, reads } = await socketPair(t, app, actorOf(b.accessToken));
   connection.setPosition(chat.id, 0);
   connection.ready({});
   const sent = [];
@@ -84,7 +43,7 @@ t.test('a gap the bus never closes is filled from the log after the grace', asyn
   deliver(connection, sent[3]!); // 2 and 3 were lost on the bus
   await eventually(() => seqs.length === 4);
   t.strictSame(seqs, [1, 2, 3, 4], 'the missing seqs came from the log, then the held one, in order');
-  t.ok(reads() >= 1, 'the log was read to fill the gap');
+  t.ok(reads.length >= 1, 'the log was read to fill the gap');
   deliver(connection, sent[2]!); // the lost publish turns up late
   await new Promise((resolve) => setTimeout(resolve, 60));
   t.strictSame(seqs, [1, 2, 3, 4], 'a late duplicate is dropped');
@@ -93,7 +52,7 @@ t.test('a gap the bus never closes is filled from the log after the grace', asyn
 t.test('a socket that closes during the grace does not read the log afterwards', async (t) => {
   const [a, b] = [await h.user(), await h.user()];
   const chat = await directChat(app, a, b);
-  const { connection, reads } = await socketPair(t, actorOf(b.accessToken));
+  const { connection, reads } = await socketPair(t, app, actorOf(b.accessToken));
   connection.setPosition(chat.id, 0);
   connection.ready({});
   await sendText(app, a, chat.id, 'one');
@@ -101,5 +60,5 @@ t.test('a socket that closes during the grace does not read the log afterwards',
   deliver(connection, second);
   connection.dispose();
   await new Promise((resolve) => setTimeout(resolve, 100));
-  t.equal(reads(), 0, 'the grace timer was cancelled');
+  t.equal(reads.length, 0, 'the grace timer was cancelled');
 });
