@@ -11,5 +11,5 @@ import { chaosSuite } from './support/suite.js';
 await chaosSuite(t, {
   scenarios: SCENARIOS,
   run: { warmupMs: 1500, tailMs: 2000, settleMs: 30_000, blippers: 3, rate: 50 },
-  budgetMs: 240_000,
+  budgetMs: 480_000,
 });
