@@ -11,8 +11,8 @@ import { chaosSuite } from './support/suite.js';
 await chaosSuite(t, {
   cluster: { launcher: ['taskset', '-c', '0'] },
   scenarios: STARVED_SCENARIOS,
-  run: { warmupMs: 1000, tailMs: 1000, settleMs: 30_000, blippers: 3, rate: 30 },
-  budgetMs: 150_000,
+  run: { warmupMs: 1000, tailMs: 1000, settleMs: 60_000, blippers: 3, rate: 15 },
+  budgetMs: 300_000,
   around: () => {
     const hog = startCpuHog(0, 300);
     return () => hog.stop();
