@@ -72,6 +72,9 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     // Unknown body fields are refused (400), not silently dropped: fastify's default removes them.
     // strictNumbers: a JSON 1e400 parses to Infinity, which is not a number any schema means.
     ajv: { customOptions: { allErrors: true, removeAdditional: false, strictNumbers: true } },
+    // Boot waits for the migrations however long they take: another instance's under the advisory lock,
+    // or a first start on a slow host. Fastify's 10 s default failed such boots ("Plugin did not start in time").
+    pluginTimeout: 0,
   }).withTypeProvider<TypeBoxTypeProvider>() as App;
 
   app.decorate('config', config);

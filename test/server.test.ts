@@ -7,6 +7,9 @@ import { build, createPostgresDatabase, runConfig } from './helper.js';
 
 t.test('app.close() closes open sockets with 1001 and stops accepting', async (t) => {
   const app = await build(t);
+  // Booting waits for migrations however long they take: with fastify's 10 s plugin timeout, an
+  // instance waiting for another's migrations (advisory lock) failed: "Plugin did not start in time".
+  t.equal(app.initialConfig.pluginTimeout, 0, 'no plugin timeout');
   app.get('/test/socket', { websocket: true }, (socket) => {
     socket.send('hello');
   });
