@@ -8,7 +8,13 @@ import { Attachment, AvatarMediaId } from './media.js';
  * the conversation's per-member fields (role, receipts, flags), which are the caller's.
  */
 
-const Seq = Type.Integer({ minimum: 0, description: 'Per-conversation sequence number: 1, 2, 3, ... without gaps.' });
+const Seq = Type.Integer({
+  minimum: 0,
+  description:
+    'Per-conversation sequence number in commit order: each message takes the next one (1, 2, 3, ...), none shared or skipped, ' +
+    'and a message deleted for everyone keeps its seq as a tombstone. What you read may still jump: messages deleted for you, ' +
+    'expired (disappearing), never stored (ephemeral) or from outside your membership are not shown, so a jump is not a lost message.',
+});
 
 export const messageTypes = ['text', 'image', 'video', 'audio', 'file'] as const;
 
