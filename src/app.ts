@@ -18,7 +18,8 @@ import { servicesPlugin } from './plugins/services.js';
 import { genReqId, loggerOptions } from './logging.js';
 import { apiRoutes } from './modules/api.routes.js';
 import { healthRoutes } from './modules/health/health.routes.js';
-import { errorHandlerPlugin, notFoundHandler } from './plugins/error-handler.js';
+import { errorHandlerPlugin, frameworkErrors, notFoundHandler } from './plugins/error-handler.js';
+import { finiteNumbersPlugin } from './plugins/finite-numbers.js';
 import { infrastructurePlugin } from './plugins/infrastructure.js';
 import { metricsPlugin } from './plugins/metrics.js';
 import { securityPlugin } from './plugins/security.js';
@@ -66,8 +67,11 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy,
     bodyLimit: config.bodyLimitBytes,
     routerOptions: { ignoreTrailingSlash: true },
+    // Errors fastify answers before routing (bad URL, path parameter too long) are problem+json too.
+    frameworkErrors,
     // Unknown body fields are refused (400), not silently dropped: fastify's default removes them.
-    ajv: { customOptions: { allErrors: true, removeAdditional: false } },
+    // strictNumbers: a JSON 1e400 parses to Infinity, which is not a number any schema means.
+    ajv: { customOptions: { allErrors: true, removeAdditional: false, strictNumbers: true } },
   }).withTypeProvider<TypeBoxTypeProvider>() as App;
 
   app.decorate('config', config);
@@ -82,6 +86,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
 
   try {
     await app.register(errorHandlerPlugin);
+    await app.register(finiteNumbersPlugin);
     await app.register(infrastructurePlugin, {
       database,
       redis,

@@ -9,6 +9,8 @@ import { AppError } from '../errors.js';
  * Browser and abuse protections for every route: CORS limited to configured origins, helmet's
  * headers, and a per-client rate limit shared across instances through Redis when configured.
  * Routes opt out with `config: { rateLimit: false }` (health, metrics) or set stricter limits.
+ * Responses are `Cache-Control: no-store` unless the route says otherwise (media files): tokens and
+ * private data must not stay in a browser or proxy cache.
  */
 export const securityPlugin = fp<{ config: Config }>(
   async (app, { config }) => {
@@ -21,6 +23,9 @@ export const securityPlugin = fp<{ config: Config }>(
     });
     // upgrade-insecure-requests would break the docs page on plain-HTTP deployments behind a proxy.
     await app.register(helmet, { global: true, contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } });
+    app.addHook('onSend', async (_request, reply) => {
+      if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    });
     await app.register(rateLimit, {
       global: true,
       max: config.rateLimit.max,

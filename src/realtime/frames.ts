@@ -1,7 +1,7 @@
 import { Type, type TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
-import { AttachmentIds, ClientId, messageTypes } from '../schemas/chat.js';
-import { Id } from '../schemas/common.js';
+import { AttachmentIds, ClientId, Emoji, MessageText, messageTypes } from '../schemas/chat.js';
+import { Id, Seq, Text, patternMessage } from '../schemas/common.js';
 
 /**
  * The socket protocol's client frames: `{type, id?, data?}` JSON text frames. Each type's `data` is
@@ -9,7 +9,6 @@ import { Id } from '../schemas/common.js';
  * in openapi/asyncapi.yaml. `data` of commands mirrors the REST body of the same operation.
  */
 
-const Seq = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
 /** Conversations one resume frame may name (as many as `ready` lists). */
 export const RESUME_MAX_CONVERSATIONS = 1000;
@@ -27,7 +26,7 @@ export const clientFrames = {
       conversationId: Type.Optional(Id),
       clientId: ClientId,
       type: Type.Enum([...messageTypes]),
-      body: Type.Optional(Type.String()),
+      body: Type.Optional(MessageText),
       replyToId: Type.Optional(Id),
       forwardFromId: Type.Optional(Id),
       mentions: Type.Optional(Type.Array(Id, { maxItems: 50, uniqueItems: true })),
@@ -35,10 +34,10 @@ export const clientFrames = {
     },
     { additionalProperties: false, description: 'The body of POST /message; conversationId may be left out on a room socket.' },
   ),
-  'message.edit': Type.Object({ messageId: Id, body: Type.String() }, { additionalProperties: false }),
+  'message.edit': Type.Object({ messageId: Id, body: MessageText }, { additionalProperties: false }),
   'message.delete': Type.Object({ messageId: Id, for: Type.Optional(Type.Enum(['me', 'everyone'])) }, { additionalProperties: false }),
-  'reaction.set': Type.Object({ messageId: Id, emoji: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false }),
-  'reaction.remove': Type.Object({ messageId: Id, emoji: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false }),
+  'reaction.set': Type.Object({ messageId: Id, emoji: Emoji }, { additionalProperties: false }),
+  'reaction.remove': Type.Object({ messageId: Id, emoji: Emoji }, { additionalProperties: false }),
   receipt: Type.Object(
     { conversationId: Type.Optional(Id), delivered: Type.Optional(Seq), read: Type.Optional(Seq) },
     { additionalProperties: false, minProperties: 2, description: 'Move your receipts forward; at least one of delivered, read.' },
@@ -61,7 +60,7 @@ export const clientFrames = {
     { userIds: Type.Array(Id, { minItems: 1, maxItems: 100, uniqueItems: true }) },
     { additionalProperties: false, description: 'Watch the online state of people you share a conversation with; others are left out of the answer.' },
   ),
-  'auth.refresh': Type.Object({ accessToken: Type.String({ minLength: 1, maxLength: 4096 }) }, { additionalProperties: false }),
+  'auth.refresh': Type.Object({ accessToken: Text({ minLength: 1, maxLength: 4096 }) }, { additionalProperties: false }),
 } satisfies Record<string, TSchema>;
 
 export type ClientFrameType = keyof typeof clientFrames;
@@ -95,7 +94,7 @@ export function parseFrame(text: string): ParsedFrame {
   const validator = compiled.get(frame.type);
   if (!validator) return { ok: false, code: 'UNKNOWN_FRAME_TYPE', id, message: `Unknown frame type ${JSON.stringify(frame.type).slice(0, 80)}` };
   if (!validator.Check(frame.data)) {
-    const errors = validator.Errors(frame.data).map((e: { instancePath: string; message: string }) => ({ field: `data${e.instancePath.replaceAll('/', '.')}`, message: e.message }));
+    const errors = validator.Errors(frame.data).map((e: { instancePath: string; message: string; params: object }) => ({ field: `data${e.instancePath.replaceAll('/', '.')}`, message: patternMessage((e.params as { pattern?: unknown }).pattern, e.message) }));
     return { ok: false, code: 'VALIDATION_FAILED', id, message: errors.map((e: FieldProblem) => `${e.field} ${e.message}`).join('; '), errors };
   }
   return { ok: true, type: frame.type as ClientFrameType, id, data: frame.data };

@@ -1,12 +1,11 @@
 import { Type, type TSchema } from 'typebox';
-import { Id } from '../schemas/common.js';
+import { Id, Seq } from '../schemas/common.js';
 
 /**
  * What the server sends: `{type, id?, conversationId?, data}`. Event data is the REST resource where
  * there is one (Message, Conversation by $ref), so a socket client and a REST client parse one shape.
  */
 
-const Seq = Type.Integer({ minimum: 0 });
 const MessageRef = Type.Ref('Message');
 
 const FollowedConversation = Type.Object({ id: Id, roomName: Type.String(), lastSeq: Seq, unreadCount: Type.Integer(), readSeq: Seq, deliveredSeq: Seq });

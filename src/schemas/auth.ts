@@ -1,16 +1,20 @@
 import { Type } from 'typebox';
 import { AvatarMediaId } from './media.js';
-import { Id, Nullable, PageQuery, Timestamp } from './common.js';
+import { HttpsUrl, Id, Nullable, PageQuery, Text, Timestamp } from './common.js';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../modules/auth/password.js';
 
 /** Wire schemas of /auth and /users: request bodies, and responses (which also filter what is sent). */
 
+/** Request bodies refuse unknown fields (400 naming them), like every other route's. */
+const strict = { additionalProperties: false } as const;
+
 export const Username = Type.String({ minLength: 3, maxLength: 32, pattern: '^[A-Za-z0-9_.]+$', examples: ['alice_01'] });
-export const Password = Type.String({ minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH, examples: ['correct horse battery'] });
+export const Password = Text({ minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH, examples: ['correct horse battery'] });
 export const Email = Type.String({ format: 'email', maxLength: 254, examples: ['alice@example.com'] });
-export const Phone = Type.String({ minLength: 1, maxLength: 32, description: 'E.164, e.g. +14155550123 (any country).', examples: ['+14155550123'] });
+export const Phone = Text({ minLength: 1, maxLength: 32, description: 'E.164, e.g. +14155550123 (any country).', examples: ['+14155550123'] });
+const DisplayName = Text({ minLength: 1, maxLength: 64 });
 export const Code = Type.String({ pattern: '^[0-9]{6}$', examples: ['123456'] });
-export const DeviceName = Type.String({ maxLength: 100, description: 'Shown in the session list.', examples: ['Pixel 8'] });
+export const DeviceName = Text({ maxLength: 100, description: 'Shown in the session list.', examples: ['Pixel 8'] });
 
 const publicUserFields = {
   id: Id,
@@ -68,26 +72,26 @@ export const RegisterBody = Type.Object({
   password: Password,
   email: Type.Optional(Email),
   phone: Type.Optional(Phone),
-  displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-});
+  displayName: Type.Optional(DisplayName),
+}, strict);
 
 export const LoginBody = Type.Object({
-  identifier: Type.String({ minLength: 1, maxLength: 254, description: 'Username, email or phone (E.164).', examples: ['alice_01'] }),
-  password: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH }),
+  identifier: Text({ minLength: 1, maxLength: 254, description: 'Username, email or phone (E.164).', examples: ['alice_01'] }),
+  password: Text({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH }),
   deviceName: Type.Optional(DeviceName),
-});
+}, strict);
 
 export const LoginResponse = Type.Union([
   Type.Object({ otpRequired: Type.Literal(true), challenge: Type.Ref('Challenge') }),
   Type.Ref('TokenPair'),
 ]);
 
-export const OtpRequestBody = Type.Union([Type.Object({ phone: Phone }), Type.Object({ email: Email })]);
-export const VerifyOtpBody = Type.Object({ challengeId: Id, code: Code, deviceName: Type.Optional(DeviceName) });
-export const ChallengeIdBody = Type.Object({ challengeId: Id });
-export const IdentifierBody = Type.Object({ identifier: Type.String({ minLength: 1, maxLength: 254 }) });
-export const ResetPasswordBody = Type.Object({ challengeId: Id, code: Code, newPassword: Password });
-export const RefreshBody = Type.Object({ refreshToken: Type.String({ minLength: 1, maxLength: 200 }) });
+export const OtpRequestBody = Type.Union([Type.Object({ phone: Phone }, strict), Type.Object({ email: Email }, strict)]);
+export const VerifyOtpBody = Type.Object({ challengeId: Id, code: Code, deviceName: Type.Optional(DeviceName) }, strict);
+export const ChallengeIdBody = Type.Object({ challengeId: Id }, strict);
+export const IdentifierBody = Type.Object({ identifier: Text({ minLength: 1, maxLength: 254 }) }, strict);
+export const ResetPasswordBody = Type.Object({ challengeId: Id, code: Code, newPassword: Password }, strict);
+export const RefreshBody = Type.Object({ refreshToken: Text({ minLength: 1, maxLength: 200 }) }, strict);
 
 export const SessionView = Type.Object({
   id: Id,
@@ -107,22 +111,22 @@ export const WsTicket = Type.Object({
 
 export const ProfilePatchBody = Type.Object(
   {
-    displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-    about: Type.Optional(Nullable(Type.String({ maxLength: 500 }))),
-    avatarUrl: Type.Optional(Nullable(Type.String({ format: 'uri', pattern: '^https://', maxLength: 2048 }))),
+    displayName: Type.Optional(DisplayName),
+    about: Type.Optional(Nullable(Text({ maxLength: 500, multiline: true }))),
+    avatarUrl: Type.Optional(Nullable(HttpsUrl({ maxLength: 2048 }))),
     avatarMediaId: Type.Optional(AvatarMediaId),
     hideLastSeen: Type.Optional(Type.Boolean()),
   },
-  { minProperties: 1 },
+  { ...strict, minProperties: 1 },
 );
 
-export const ChangePasswordBody = Type.Object({ currentPassword: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH }), newPassword: Password });
-export const ChangeEmailBody = Type.Object({ email: Email });
-export const ChangePhoneBody = Type.Object({ phone: Phone });
-export const ConfirmContactBody = Type.Object({ challengeId: Id, code: Code });
+export const ChangePasswordBody = Type.Object({ currentPassword: Text({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH }), newPassword: Password }, strict);
+export const ChangeEmailBody = Type.Object({ email: Email }, strict);
+export const ChangePhoneBody = Type.Object({ phone: Phone }, strict);
+export const ConfirmContactBody = Type.Object({ challengeId: Id, code: Code }, strict);
 export const UserIdParams = Type.Object({ id: Id });
 export const SearchQuery = Type.Object({
-  q: Type.Optional(Type.String({ maxLength: 100, description: 'Start of a username or display name, or a whole email address or phone number.' })),
+  q: Type.Optional(Text({ maxLength: 100, description: 'Start of a username or display name, or a whole email address or phone number.' })),
   ...PageQuery.properties,
 });
 export const BlockEntry = Type.Object({ user: Type.Ref('PublicUser'), blockedAt: Timestamp });

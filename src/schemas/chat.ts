@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { Id, Nullable, PageQuery, Timestamp } from './common.js';
+import { HttpsUrl, Id, Nullable, PageQuery, Seq, SeqBound, Text, Timestamp } from './common.js';
 import { Attachment, AvatarMediaId } from './media.js';
 
 /**
@@ -8,13 +8,6 @@ import { Attachment, AvatarMediaId } from './media.js';
  * the conversation's per-member fields (role, receipts, flags), which are the caller's.
  */
 
-const Seq = Type.Integer({
-  minimum: 0,
-  description:
-    'Per-conversation sequence number in commit order: each message takes the next one (1, 2, 3, ...), none shared or skipped, ' +
-    'and a message deleted for everyone keeps its seq as a tombstone. What you read may still jump: messages deleted for you, ' +
-    'expired (disappearing), never stored (ephemeral) or from outside your membership are not shown, so a jump is not a lost message.',
-});
 
 export const messageTypes = ['text', 'image', 'video', 'audio', 'file'] as const;
 
@@ -162,9 +155,9 @@ export const sharedChatSchemas = [ReplyPreview, ReactionSummary, Message, Conver
 
 /* Requests */
 
-const Title = Type.String({ minLength: 1, maxLength: 100, examples: ['Weekend trip'] });
-const Description = Type.String({ maxLength: 512 });
-const Avatar = Type.String({ format: 'uri', pattern: '^https://', maxLength: 2048, description: 'An https image URL.' });
+const Title = Text({ minLength: 1, maxLength: 100, examples: ['Weekend trip'] });
+const Description = Text({ maxLength: 512, multiline: true });
+const Avatar = HttpsUrl({ maxLength: 2048, description: 'An https image URL.' });
 const UserIds = (maxItems: number, minItems = 0) => Type.Array(Id, { minItems, maxItems, uniqueItems: true });
 
 export const IdParams = Type.Object({ id: Id });
@@ -198,11 +191,14 @@ export const RoleBody = Type.Object({ role: Type.Enum(['admin', 'member']) }, { 
 export const SeqBody = Type.Object({ seq: Seq }, { additionalProperties: false, examples: [{ seq: 42 }] });
 export const InboxQuery = Type.Object({
   ...PageQuery.properties,
-  q: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+  q: Type.Optional(Text({ minLength: 1, maxLength: 100 })),
   archived: Type.Boolean({ default: false }),
 });
 
 export const ClientId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._:-]+$', description: 'Your idempotency key: a retry with the same one returns the original message.' });
+/** A message body or caption (REST and socket); its length cap is MESSAGE_MAX_LENGTH, checked by the service. */
+export const MessageText = Text({ multiline: true, description: 'Up to MESSAGE_MAX_LENGTH characters; required for text.' });
+export const Emoji = Text({ minLength: 1, maxLength: 64 });
 /** Media of a message being sent (REST body and the socket's message.send). */
 export const AttachmentIds = Type.Array(Id, {
   minItems: 1,
@@ -214,7 +210,7 @@ export const SendBody = Type.Object(
     conversationId: Id,
     clientId: ClientId,
     type: Type.Enum([...messageTypes]),
-    body: Type.Optional(Type.String({ description: 'Up to MESSAGE_MAX_LENGTH characters; required for text.' })),
+    body: Type.Optional(MessageText),
     replyToId: Type.Optional(Id),
     forwardFromId: Type.Optional(Id),
     mentions: Type.Optional(UserIds(50)),
@@ -222,18 +218,18 @@ export const SendBody = Type.Object(
   },
   { additionalProperties: false, examples: [{ conversationId: '0192f0c1-7a00-7000-8000-0000000000c1', clientId: 'c-7f3a9', type: 'text', body: 'See you at 8?' }] },
 );
-export const EditBody = Type.Object({ body: Type.String() }, { additionalProperties: false, examples: [{ body: 'See you at 9?' }] });
+export const EditBody = Type.Object({ body: MessageText }, { additionalProperties: false, examples: [{ body: 'See you at 9?' }] });
 export const DeleteQuery = Type.Object({ for: Type.Enum(['me', 'everyone'], { default: 'me' }) });
-export const ReactionParams = Type.Object({ id: Id, emoji: Type.String({ minLength: 1, maxLength: 64 }) });
+export const ReactionParams = Type.Object({ id: Id, emoji: Emoji });
 export const HistoryParams = Type.Object({ conversationId: Id });
 export const HistoryQuery = Type.Object({
-  before: Type.Optional(Type.Integer({ minimum: 1 })),
-  after: Type.Optional(Type.Integer({ minimum: 0 })),
+  before: Type.Optional(SeqBound(1)),
+  after: Type.Optional(SeqBound(0)),
   limit: PageQuery.properties.limit,
 });
 export const SearchMessagesQuery = Type.Object({
   ...PageQuery.properties,
-  q: Type.String({ minLength: 1, maxLength: 200 }),
+  q: Text({ minLength: 1, maxLength: 200 }),
   conversationId: Type.Optional(Id),
 });
 

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { Id, Nullable, Timestamp } from './common.js';
+import { Id, Nullable, Text, Timestamp } from './common.js';
 
 /*
  * The media contract: uploads, the media resource, and the attachment a message carries.
@@ -57,7 +57,7 @@ export const Media = Type.Object(
 
 export const JsonUploadBody = Type.Object(
   {
-    fileName: Type.String({ minLength: 1, maxLength: 255 }),
+    fileName: Text({ minLength: 1, maxLength: 255 }),
     dataBase64: Type.String({ minLength: 1, maxLength: Math.ceil(JSON_UPLOAD_MAX_BYTES / 3) * 4, pattern: '^[A-Za-z0-9+/_-]+=*$', description: 'The file, base64; at most 10 MiB decoded.' }),
   },
   { additionalProperties: false, examples: [{ fileName: 'note.pdf', dataBase64: 'JVBERi0xLjQK…' }] },
@@ -73,8 +73,8 @@ export const AvatarMediaId = Type.String({
 
 export const MediaParams = Type.Object({ id: Id });
 export const MediaQuery = Type.Object({
-  exp: Type.Optional(Type.String({ maxLength: 12, description: 'Signed link: expiry (unix seconds).' })),
-  sig: Type.Optional(Type.String({ maxLength: 128, description: 'Signed link: signature.' })),
+  exp: Type.Optional(Text({ maxLength: 12, description: 'Signed link: expiry (unix seconds).' })),
+  sig: Type.Optional(Text({ maxLength: 128, description: 'Signed link: signature.' })),
 });
 
 export const Binary = Type.Unsafe<unknown>({ type: 'string', format: 'binary' });

@@ -1,13 +1,14 @@
 import { Type } from 'typebox';
 import { feedbackCategories, feedbackStatuses, reportStatuses, userRoles, userStatuses } from '../db/schema.js';
-import { Id, Nullable, PageQuery, Timestamp } from './common.js';
+import { Id, Nullable, PageQuery, Text, Timestamp } from './common.js';
 import { Attachment } from './media.js';
 
 /** Wire schemas of feedback, support, announcements, reports and the staff routes (/admin). */
 
-const Subject = Type.String({ minLength: 1, maxLength: 200 });
-const LongText = Type.String({ minLength: 1, maxLength: 5000 });
-const Search = Type.String({ minLength: 1, maxLength: 100 });
+const Subject = Text({ minLength: 1, maxLength: 200 });
+const LongText = Text({ minLength: 1, maxLength: 5000, multiline: true });
+const Search = Text({ minLength: 1, maxLength: 100 });
+const Reason = Text({ minLength: 1, maxLength: 1000, multiline: true });
 const TicketAttachmentIds = Type.Array(Id, { minItems: 1, maxItems: 10, description: 'Media ids you uploaded (POST /media), any kind: screenshots, screen recordings, logs.' });
 
 export const FeedbackReply = Type.Object(
@@ -105,12 +106,12 @@ export const SupportQueueQuery = Type.Object({
   assignee: Type.Optional(Type.Union([Type.Literal('me'), Type.Literal('none'), Id], { description: '`me`, `none` (unclaimed) or a staff id.' })),
 });
 export const SupportSendBody = Type.Object(
-  { clientId: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._:-]+$' }), body: Type.String({ minLength: 1 }) },
+  { clientId: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._:-]+$' }), body: Text({ minLength: 1, multiline: true }) },
   { additionalProperties: false, examples: [{ clientId: 'c-17', body: 'Hi, I am looking into it.' }] },
 );
 
 export const ReportBody = Type.Object(
-  { messageId: Type.Optional(Id), userId: Type.Optional(Id), reason: Type.String({ minLength: 1, maxLength: 1000 }) },
+  { messageId: Type.Optional(Id), userId: Type.Optional(Id), reason: Reason },
   { additionalProperties: false, minProperties: 2, maxProperties: 2, description: 'Exactly one of messageId and userId, and a reason.', examples: [{ messageId: '0192f0c1-7a00-7000-8000-0000000000c1', reason: 'spam' }] },
 );
 export const Report = Type.Object(
@@ -131,7 +132,7 @@ export const Report = Type.Object(
 );
 export const ReportsQuery = Type.Object({ ...PageQuery.properties, status: Type.Enum([...reportStatuses], { default: 'open' }) });
 export const ReportActionBody = Type.Object(
-  { action: Type.Enum(['dismiss', 'delete_message', 'ban']), reason: Type.Optional(Type.String({ minLength: 1, maxLength: 1000 })) },
+  { action: Type.Enum(['dismiss', 'delete_message', 'ban']), reason: Type.Optional(Reason) },
   { additionalProperties: false, examples: [{ action: 'delete_message' }] },
 );
 
@@ -157,7 +158,7 @@ export const AdminUsersQuery = Type.Object({
   status: Type.Optional(Type.Enum([...userStatuses])),
   role: Type.Optional(Type.Enum([...userRoles])),
 });
-export const BanBody = Type.Object({ reason: Type.String({ minLength: 1, maxLength: 1000 }) }, { additionalProperties: false, examples: [{ reason: 'spam' }] });
+export const BanBody = Type.Object({ reason: Reason }, { additionalProperties: false, examples: [{ reason: 'spam' }] });
 export const UserRoleBody = Type.Object({ role: Type.Enum([...userRoles]) }, { additionalProperties: false, examples: [{ role: 'support' }] });
 export const AdminSession = Type.Object({ id: Id, deviceName: Nullable(Type.String()), userAgent: Nullable(Type.String()), ip: Nullable(Type.String()), createdAt: Timestamp, lastUsedAt: Timestamp, expiresAt: Timestamp });
 
@@ -165,7 +166,7 @@ export const AuditEntry = Type.Object(
   { id: Id, actorId: Nullable(Id), action: Type.String(), targetType: Type.String(), targetId: Nullable(Type.String()), details: Nullable(Type.Object({}, { additionalProperties: true })), createdAt: Timestamp },
   { $id: 'AuditEntry' },
 );
-export const AuditQuery = Type.Object({ ...PageQuery.properties, actorId: Type.Optional(Id), action: Type.Optional(Type.String({ maxLength: 64 })), targetId: Type.Optional(Type.String({ maxLength: 64 })) });
+export const AuditQuery = Type.Object({ ...PageQuery.properties, actorId: Type.Optional(Id), action: Type.Optional(Text({ maxLength: 64 })), targetId: Type.Optional(Text({ maxLength: 64 })) });
 
 export const Stats = Type.Object({
   users: Type.Object({ total: Type.Integer(), activeToday: Type.Integer({ description: 'Seen (socket or sign-in) since 00:00 UTC.' }), banned: Type.Integer() }),

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { Id, Nullable, Timestamp } from './common.js';
+import { Id, Nullable, Text, Timestamp } from './common.js';
 
 /*
  * The status-update contract (REST and the status.created / status.deleted socket frames).
@@ -39,7 +39,7 @@ export const Status = Type.Object(
 export const StatusBody = Type.Object(
   {
     type: Type.Enum(['text', 'image', 'video']),
-    body: Type.Optional(Type.String({ maxLength: STATUS_BODY_MAX, description: 'Required for text; the caption otherwise.' })),
+    body: Type.Optional(Text({ maxLength: STATUS_BODY_MAX, multiline: true, description: 'Required for text; the caption otherwise.' })),
     mediaId: Type.Optional(Type.String({ format: 'uuid', description: 'Required for image and video: an upload of yours of that kind.' })),
     backgroundColor: Type.Optional(Type.String({ pattern: '^#[0-9A-Fa-f]{6}$', description: 'For text statuses, e.g. #128C7E.' })),
     audience: Type.Optional(

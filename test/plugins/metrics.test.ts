@@ -1,4 +1,5 @@
 import t from 'tap';
+import { AppError } from '../../src/errors.js';
 import { build, problemOf } from '../helper.js';
 
 t.test('metrics count requests by route pattern and status', async (t) => {
@@ -26,4 +27,22 @@ t.test('METRICS_TOKEN protects /metrics', async (t) => {
   const allowed = await app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${token}` } });
   t.equal(allowed.statusCode, 200);
   t.match(allowed.body, /http_requests_total/);
+});
+
+t.test('5xx answers are counted by route and problem code', async (t) => {
+  const app = await build(t);
+  app.get('/api/v1/test/crash/:id', async () => {
+    throw new Error('a bug');
+  });
+  app.get('/api/v1/test/down', async () => {
+    throw new AppError('SERVICE_UNAVAILABLE');
+  });
+  app.get('/api/v1/test/refused', async () => {
+    throw new AppError('CONFLICT');
+  });
+  for (const url of ['/api/v1/test/crash/1', '/api/v1/test/crash/2', '/api/v1/test/down', '/api/v1/test/refused']) await app.inject({ method: 'GET', url });
+  const { body } = await app.inject({ method: 'GET', url: '/metrics' });
+  t.match(body, /http_server_errors_total\{method="GET",route="\/api\/v1\/test\/crash\/:id",code="INTERNAL_ERROR"\} 2/);
+  t.match(body, /http_server_errors_total\{method="GET",route="\/api\/v1\/test\/down",code="SERVICE_UNAVAILABLE"\} 1/);
+  t.notMatch(body, /http_server_errors_total\{[^}]*test\/refused/, '4xx answers are not server errors');
 });

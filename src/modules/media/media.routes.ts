@@ -3,10 +3,11 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
 import { Type } from 'typebox';
-import { AppError } from '../../errors.js';
+import { AppError, isAppError } from '../../errors.js';
 import { problemResponses } from '../../schemas/common.js';
 import { Binary, JSON_UPLOAD_MAX_BYTES, JsonUploadBody, MediaParams, MediaQuery, MultipartUploadBody } from '../../schemas/media.js';
 import { actorOf } from '../auth/request-context.js';
+import type { Actor } from '../auth/tokens.js';
 import type { MediaVariant } from './media-links.js';
 import type { MediaReader } from './media.service.js';
 import { contentDisposition, etagMatches, parseRange } from './media-http.js';
@@ -23,6 +24,14 @@ const fileResponses = {
   304: Type.Null({ description: 'Not modified (If-None-Match)' }), ...problemResponses(400, 401, 403, 404),
   416: { ...problemResponses(404)[404], description: 'The range starts past the end of the file' },
 };
+
+const isJson = (request: FastifyRequest) => (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase() === 'application/json';
+
+/** An error of the multipart parser: ours when it carries an HTTP status (limits), else the body is malformed. */
+function malformedMultipart(error: unknown): unknown {
+  if (isAppError(error) || typeof (error as { statusCode?: unknown }).statusCode === 'number') return error;
+  return new AppError('MALFORMED_MULTIPART', (error as Error).message);
+}
 
 /** /media: upload, read (whole, ranges, thumbnail), metadata with fresh signed links. */
 export const mediaRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -49,6 +58,7 @@ export const mediaRoutes: FastifyPluginAsyncTypebox = async (app) => {
       // of the form) is checked against a placeholder, the file itself by the media service.
       preValidation: async (request) => {
         if (request.isMultipart()) request.body = { file: 'streamed' };
+        else if (!isJson(request)) throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send multipart/form-data or application/json');
       },
       // An upload refused mid-stream (413, 415) is answered at once; the rest of the body is then read
       // and dropped, so the client (still sending) gets the answer and the socket is not left paused.
@@ -63,17 +73,12 @@ export const mediaRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Upload one file: multipart/form-data (field "file"), or JSON {fileName, dataBase64} up to 10 MiB',
         description: 'The type is detected from the bytes; per-type size caps and the per-user quota are enforced while streaming (413).',
         body: { content: { 'multipart/form-data': { schema: MultipartUploadBody }, 'application/json': { schema: JsonUploadBody } } } as never,
-        response: { 201: MediaRef, ...problemResponses(400, 401, 404, 413), 415: { ...problemResponses(400)[400], description: 'The detected type is not accepted' } },
+        response: { 201: MediaRef, ...problemResponses(400, 401, 404, 413), 415: { ...problemResponses(400)[400], description: 'Neither multipart/form-data nor JSON, or the detected type is not accepted' } },
       },
     },
     async (request, reply) => {
       const actor = actorOf(request);
-      if (request.isMultipart()) {
-        const part = await request.file();
-        if (!part) throw new AppError('VALIDATION_FAILED', 'Send the file in the multipart field "file"', {}, [{ field: 'body.file', message: 'is required' }]);
-        if (part.fieldname !== 'file') throw new AppError('VALIDATION_FAILED', 'The file goes in the field "file"', {}, [{ field: `body.${part.fieldname}`, message: 'is not a known field' }]);
-        return reply.code(201).send(await media.upload(actor, { stream: part.file, fileName: part.filename }));
-      }
+      if (request.isMultipart()) return reply.code(201).send(await multipartUpload(request, actor));
       const body = request.body as { fileName: string; dataBase64: string } | undefined;
       if (!body) throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send multipart/form-data or application/json');
       const bytes = Buffer.from(body.dataBase64, 'base64');
@@ -106,6 +111,26 @@ export const mediaRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
       async (request, reply) => sendFile(request, reply, readerOf(request), request.params.id, variant),
     );
+  }
+
+  /** The one file of a multipart upload; a body the parser cannot read is the client's error (400), not ours. */
+  async function multipartUpload(request: FastifyRequest, actor: Actor) {
+    const part = await request.file().catch((error: unknown) => {
+      throw malformedMultipart(error);
+    });
+    if (!part) throw new AppError('VALIDATION_FAILED', 'Send the file in the multipart field "file"', {}, [{ field: 'body.file', message: 'is required' }]);
+    if (part.fieldname !== 'file') throw new AppError('VALIDATION_FAILED', 'The file goes in the field "file"', {}, [{ field: `body.${part.fieldname}`, message: 'is not a known field' }]);
+    // The parser fails the file stream when the body ends before its closing boundary (possibly
+    // before this line runs: the whole body may already be buffered).
+    let bodyError: unknown;
+    part.file.once('error', (error) => {
+      bodyError = error;
+    });
+    try {
+      return await media.upload(actor, { stream: part.file, fileName: part.filename });
+    } catch (error) {
+      throw error !== undefined && (error === part.file.errored || error === bodyError) ? malformedMultipart(error) : error;
+    }
   }
 
   async function sendFile(request: FastifyRequest, reply: FastifyReply, reader: MediaReader, id: string, variant: MediaVariant) {

@@ -68,6 +68,32 @@ t.test('forged, foreign and expired tokens are refused', async (t) => {
   t.equal(garbage.statusCode, 401, 'garbage');
 });
 
+t.test('a token signed with the server key but with malformed or missing claims is a 401, never a 500', async (t) => {
+  const account = await registerAndVerify(app, mailbox);
+  const claims = jwtClaims(account.accessToken);
+  const now = Math.floor(Date.now() / 1000);
+  const good = { ...claims, iat: now, exp: now + 600 };
+  const without = (name: string) => Object.fromEntries(Object.entries(good).filter(([key]) => key !== name));
+  const cases: Array<[string, Record<string, unknown>]> = [
+    ['a session id that is not a uuid', { ...good, sid: 'not-a-uuid' }],
+    ['a session id with a NUL', { ...good, sid: `${claims.sid}\u0000` }],
+    ['a numeric session id', { ...good, sid: 42 }],
+    ['a subject that is not a uuid', { ...good, sub: "1' or '1'='1" }],
+    ['an unknown role', { ...good, role: 'root' }],
+    ['no aud', without('aud')],
+    ['no iss', without('iss')],
+    ['no exp', without('exp')],
+    ['an exp that is not a number', { ...good, exp: 'tomorrow' }],
+    ['no role', without('role')],
+  ];
+  for (const [what, forged] of cases) {
+    const response = await me(signHs256(forged, JWT_SECRET));
+    t.equal(response.statusCode, 401, `${what}: 401`);
+    t.equal(problemOf(t, response).code, 'UNAUTHORIZED', what);
+  }
+  t.equal((await me(signHs256(good, JWT_SECRET))).statusCode, 200, 'the same token with well-formed claims is accepted');
+});
+
 t.test('a token signed with the same secret for another audience is refused', async (t) => {
   const other = await buildAuthApp(t, { backend, mailbox, env: { JWT_SECRET, JWT_AUDIENCE: 'other' } });
   const account = await registerAndVerify(other.app, mailbox);

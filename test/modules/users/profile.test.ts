@@ -38,8 +38,10 @@ t.test('PATCH /users/me edits the profile', async (t) => {
   t.match(cleared.json(), { displayName: 'New Name', about: null, avatarUrl: null }, 'null clears; absent keeps');
 
   const escalation = await patch({ displayName: 'Sneaky', role: 'admin', emailVerified: false, email: 'x@example.test' });
-  t.equal(escalation.statusCode, 200);
-  t.match(escalation.json(), { displayName: 'Sneaky', role: 'user', email: account.email, emailVerified: true }, 'only profile fields change');
+  t.equal(escalation.statusCode, 400, 'fields that are not profile fields are refused, as on every route');
+  t.same(problemOf(t, escalation).errors?.map((e) => e.field).sort(), ['body.email', 'body.emailVerified', 'body.role']);
+  t.match((await call(app, 'GET', '/users/me', { token: account.accessToken })).json(), { displayName: 'New Name', role: 'user', email: account.email, emailVerified: true }, 'nothing changed');
+  t.equal((await patch({ displayName: 'Sneaky' })).statusCode, 200);
 
   for (const [payload, why] of [
     [{ avatarUrl: 'http://cdn.example.test/a.png' }, 'a plain-http avatar'],
