@@ -63,7 +63,7 @@ export function accessToken(sub: string, sid: string, ttlSeconds = 86_400): stri
 }
 
 /** `count` active users with one live session each, bulk-inserted; tokens minted here. */
-export async function seedUsers(db: pg.Client, count: number, tag: string): Promise<SeededUser[]> {
+export async function seedUsers(db: pg.ClientBase, count: number, tag: string): Promise<SeededUser[]> {
   const ids = Array.from({ length: count }, () => randomUUID());
   const sessionIds = Array.from({ length: count }, () => randomUUID());
   for (let from = 0; from < count; from += 10_000) {
@@ -82,7 +82,7 @@ export async function seedUsers(db: pg.Client, count: number, tag: string): Prom
 }
 
 /** Direct conversations for the pairs (a[i], b[i]), as the repository makes them; returns their ids. */
-export async function seedDirects(db: pg.Client, pairs: Array<[string, string]>): Promise<string[]> {
+export async function seedDirects(db: pg.ClientBase, pairs: Array<[string, string]>): Promise<string[]> {
   const ids = pairs.map(() => randomUUID());
   const keys = pairs.map(([a, b]) => (a < b ? `${a}:${b}` : `${b}:${a}`));
   const rooms = pairs.map(() => `r_${randomUUID().replaceAll('-', '').slice(0, 16)}`);
@@ -99,7 +99,7 @@ export async function seedDirects(db: pg.Client, pairs: Array<[string, string]>)
 }
 
 /** A group with `memberIds` (the first is the owner). */
-export async function seedGroup(db: pg.Client, memberIds: string[]): Promise<string> {
+export async function seedGroup(db: pg.ClientBase, memberIds: string[]): Promise<string> {
   const id = randomUUID();
   await db.query(
     `insert into conversations (id, kind, title, room_name, created_by, member_count) values ($1, 'group', 'Bench group', $2, $3, $4)`,
@@ -135,11 +135,19 @@ export async function startInstance(options: {
   poolMax: number;
   cpuProfDir?: string | undefined;
   extraEnv?: Record<string, string>;
+  /** A command the node process is started through (it must exec node, keeping the pid), e.g. `['taskset', '-c', '0']`. */
+  launcher?: string[];
+  /** The server's entry: src/server.ts through tsx (default), or a compiled server.js. */
+  entry?: string;
+  /** Called as soon as the process exists (before it is ready), e.g. to make sure it is killed at exit. */
+  onSpawn?: (child: ChildProcess) => void;
 }): Promise<Instance> {
-  const nodeArgs = ['--import', 'tsx'];
+  const entry = options.entry ?? 'src/server.ts';
+  const nodeArgs = entry.endsWith('.ts') ? ['--import', 'tsx'] : [];
   // One directory per instance: tsx's loader thread writes a profile of its own next to the main thread's.
   if (options.cpuProfDir) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', join(options.cpuProfDir, options.name));
-  const child = spawn(process.execPath, [...nodeArgs, 'src/server.ts'], {
+  const [command, ...args] = [...(options.launcher ?? []), process.execPath, ...nodeArgs, entry];
+  const child = spawn(command!, args, {
     cwd: process.cwd(),
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
@@ -166,6 +174,7 @@ export async function startInstance(options: {
       ...options.extraEnv,
     },
   });
+  options.onSpawn?.(child);
   const log: string[] = [];
   const keep = (chunk: Buffer) => {
     for (const line of String(chunk).split('\n')) {

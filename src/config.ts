@@ -43,6 +43,7 @@ const Env = Type.Object({
   OTP_MAX_SENDS: Type.Integer({ default: 5, minimum: 1, maximum: 20, description: 'Sends (first + resends) per challenge.' }),
   OTP_DESTINATION_HOURLY_CAP: Type.Integer({ default: 10, minimum: 1, description: 'Codes sent to one phone number or address per hour.' }),
   OTP_IP_HOURLY_CAP: Type.Integer({ default: 30, minimum: 1, description: 'Codes requested from one client address per hour (SMS pumping guard).' }),
+  OTP_DESTINATION_GLOBAL_HOURLY_CAP: Type.Integer({ default: 0, minimum: 0, description: 'Codes to one phone number or address per hour from all client addresses together; reaching it logs a warning. 0: ten times OTP_DESTINATION_HOURLY_CAP.' }),
   ARGON2_MEMORY_KIB: Type.Integer({ default: 19_456, minimum: 19_456, description: 'argon2id memory cost (OWASP floor 19456).' }),
   ARGON2_TIME_COST: Type.Integer({ default: 2, minimum: 2, description: 'argon2id iterations (OWASP floor 2).' }),
   SMS_PROVIDER: Type.Enum(['console', 'twilio'], { default: 'console', description: 'console logs texts; twilio sends them.' }),
@@ -120,7 +121,10 @@ export interface Config {
     readonly maxAttempts: number;
     readonly resendIntervalSeconds: number;
     readonly maxSends: number;
+    /** Codes to one destination per hour requested from one client address. */
     readonly destinationHourlyCap: number;
+    /** Codes to one destination per hour from every address together (an alert when reached). */
+    readonly destinationGlobalHourlyCap: number;
     readonly ipHourlyCap: number;
   };
   readonly sms:
@@ -249,6 +253,7 @@ function toConfig(env: Env): Config {
       resendIntervalSeconds: env.OTP_RESEND_INTERVAL_SECONDS,
       maxSends: env.OTP_MAX_SENDS,
       destinationHourlyCap: env.OTP_DESTINATION_HOURLY_CAP,
+      destinationGlobalHourlyCap: env.OTP_DESTINATION_GLOBAL_HOURLY_CAP || env.OTP_DESTINATION_HOURLY_CAP * 10,
       ipHourlyCap: env.OTP_IP_HOURLY_CAP,
     },
     sms:

@@ -29,7 +29,8 @@ const seqColumn = (name: string) => bigint(name, { mode: 'number' }).notNull().d
 const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' });
 
 export const userRoles = ['user', 'support', 'admin'] as const;
-export const userStatuses = ['active', 'banned'] as const;
+/** `deleted`: a tombstone kept so messages and memberships keep their sender; nothing personal is left on it. */
+export const userStatuses = ['active', 'banned', 'deleted'] as const;
 
 export const users = pgTable(
   'users',
@@ -48,6 +49,8 @@ export const users = pgTable(
     status: text('status', { enum: userStatuses }).notNull().default('active'),
     bannedAt: timestamp('banned_at', { withTimezone: true }),
     banReason: text('ban_reason'),
+    /** When the account was deleted (status `deleted`): profile and contacts erased, the row kept as a tombstone. */
+    deletedAt: timestamp('deleted_at', { withTimezone: true }),
     lastSeenAt: timestamp('last_seen_at', { withTimezone: true }),
     /** Privacy: others see online/offline but never when this user was last seen. */
     hideLastSeen: boolean('hide_last_seen').notNull().default(false),
@@ -62,7 +65,7 @@ export const users = pgTable(
     index('users_username_search_idx').on(sql`lower(${t.username}) text_pattern_ops`),
     index('users_display_name_search_idx').on(sql`lower(${t.displayName}) text_pattern_ops`),
     check('users_role_check', sql`${t.role} in ('user', 'support', 'admin')`),
-    check('users_status_check', sql`${t.status} in ('active', 'banned')`),
+    check('users_status_check', sql`${t.status} in ('active', 'banned', 'deleted')`),
   ],
 );
 

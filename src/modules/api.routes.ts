@@ -15,6 +15,7 @@ import { sharedStatusSchemas } from '../schemas/status.js';
 import { statusRoutes } from './status/status.routes.js';
 import { authRoutes } from './auth/auth.routes.js';
 import { userSearchRoute, usersRoutes } from './users/users.routes.js';
+import { accountRoutes } from './account/account.routes.js';
 
 /**
  * Everything under /api/v1. Each domain module registers its routes here; unknown paths fall through
@@ -31,6 +32,7 @@ export const apiRoutes: FastifyPluginAsyncTypebox<{ authRateLimitMax: number }> 
     { prefix: '/auth' },
   );
   await app.register(usersRoutes, { prefix: '/users' });
+  await app.register(accountRoutes, { prefix: '/users', rateLimitMax: authRateLimitMax });
   await app.register(conversationsRoutes, { prefix: '/chat' });
   await app.register(messagesRoutes, { prefix: '/message' });
   await app.register(mediaRoutes, { prefix: '/media' });

@@ -20,6 +20,7 @@ import { type ReportsService, createReportsService } from '../modules/reports/re
 import { createSupportRepository } from '../modules/support/support.repository.js';
 import { type SupportService, createSupportService } from '../modules/support/support.service.js';
 import type { UserRepository } from '../modules/users/user.repository.js';
+import type { AccountService } from '../modules/account/account.service.js';
 
 export interface OperatorServices {
   feedback: FeedbackService;
@@ -33,6 +34,7 @@ export interface OperatorServices {
 /** Feedback, announcements and the staff tools, over the repositories the core services share. */
 export interface OperatorDeps {
   users: UserRepository;
+  account: Pick<AccountService, 'deleteById'>;
   sessions: SessionRepository;
   events: ChatEvents;
   conversationRepository: ConversationRepository;
@@ -53,6 +55,7 @@ export function createOperatorServices(db: Database, deps: OperatorDeps): Operat
     adminUsers: createAdminUsersRepository(db),
     sessions,
     audit,
+    deleteAccount: (userId) => deps.account.deleteById(userId),
     async onStaffRemoved(userId, by) {
       for (const conversationId of await supportRepository.removeStaff(userId)) {
         events.publish('member.left', conversationId, { conversationId, userId, removedBy: by.userId }, [userId]);

@@ -32,9 +32,14 @@ import { uploadTempDir } from '../providers/storage/disk-storage.js';
 import type { ObjectStorage } from '../providers/storage/object-storage.js';
 import { createStatusRepository } from '../modules/status/status.repository.js';
 import { type StatusService, createStatusService } from '../modules/status/status.service.js';
+import { type AccountExport, createAccountExport } from '../modules/account/account-export.js';
+import { createAccountRepository } from '../modules/account/account.repository.js';
+import { type AccountService, createAccountService } from '../modules/account/account.service.js';
 
 interface ChatServices {
   auth: AuthService;
+  account: AccountService;
+  accountExport: AccountExport;
   users: UsersService;
   conversations: ConversationsService;
   members: MembersService;
@@ -99,8 +104,12 @@ export const servicesPlugin = fp<{ config: Config; sms: SmsSender; mail: MailSen
     media.addReader((mediaId, viewerId) => statusRepository.showsMedia(mediaId, viewerId));
     const status = createStatusService({ statuses: statusRepository, media, events, config: config.status });
     const { conversationRepository, messageRepository, ...chat } = createChatServices(app, config, events, media);
+    const accountRepository = createAccountRepository(app.db);
+    const account = createAccountService({ accounts: accountRepository, users: userRepository, passwords, otp, events, members: chat.members, status, media });
+    const accountExport = createAccountExport({ accounts: accountRepository, account, links: media.links });
     const operator = createOperatorServices(app.db, {
       ...chat,
+      account,
       users: userRepository,
       sessions: sessionRepository,
       conversationRepository,
@@ -109,7 +118,7 @@ export const servicesPlugin = fp<{ config: Config; sms: SmsSender; mail: MailSen
       // The gateway registers after the services; without it (no sockets) nobody is online.
       onlineUsers: () => (app.hasDecorator('onlineUsers') ? app.onlineUsers() : Promise.resolve(0)),
     });
-    app.decorate('services', { auth, users, media, status, ...chat, ...operator });
+    app.decorate('services', { auth, account, accountExport, users, media, status, ...chat, ...operator });
 
     app.decorate('authenticate', async (request) => {
       const token = bearerToken(request.headers.authorization);

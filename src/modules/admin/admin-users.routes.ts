@@ -54,6 +54,24 @@ export const adminUsersRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => adminUsers.unban(actorOf(request), request.params.id),
   );
 
+  app.delete(
+    '/users/:id',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Delete an account as its owner could (not your own, not an admin): sessions end at once, personal data is erased',
+        description: 'Audited as user.deleted. Again on a deleted account: 204, finishing whatever an interrupted deletion left.',
+        params: IdParams,
+        response: { 204: Type.Null(), ...problemResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      await adminUsers.remove(actorOf(request), request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+
   app.put(
     '/users/:id/role',
     { schema: { tags, security, operationId: 'adminSetUserRole', summary: 'Change a role (user, support, admin); not your own', params: IdParams, body: UserRoleBody, response: { 200: UserRef, ...problemResponses(400, 401, 403, 404) } } },

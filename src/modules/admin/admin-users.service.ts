@@ -40,6 +40,8 @@ export function createAdminUsersService(deps: {
   adminUsers: AdminUsersRepository;
   sessions: SessionRepository;
   audit: AuditRepository;
+  /** Erases an account (AccountService.deleteById). */
+  deleteAccount: (userId: string) => Promise<UserRow>;
   /** Called when a staff member becomes an ordinary user: they must lose what staff could reach. */
   onStaffRemoved: (userId: string, by: Actor) => Promise<void>;
 }) {
@@ -103,6 +105,16 @@ export function createAdminUsersService(deps: {
       if (STAFF_ROLES.includes(before.role) && !STAFF_ROLES.includes(role)) await onStaffRemoved(userId, actor);
       await audit.record({ actorId: actor.userId, action: 'user.role_changed', targetType: 'user', targetId: userId, details: { from: before.role, to: role } });
       return toAdminUser(updated);
+    },
+
+    /** Deletes someone's account as its owner could (not yourself, not an admin); again on a deleted one finishes the work. */
+    async remove(actor: Actor, userId: string): Promise<void> {
+      assertRole(actor, ['admin']);
+      notSelf(actor, userId, 'delete');
+      const target = await load(userId);
+      if (target.role === 'admin') throw new AppError('FORBIDDEN', 'An admin account cannot be deleted; change their role first');
+      await deps.deleteAccount(userId);
+      await audit.record({ actorId: actor.userId, action: 'user.deleted', targetType: 'user', targetId: userId });
     },
 
     async sessions(actor: Actor, userId: string) {

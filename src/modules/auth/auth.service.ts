@@ -140,6 +140,7 @@ export function createAuthService(deps: AuthServiceDeps) {
             status: 'active',
             bannedAt: null,
             banReason: null,
+            deletedAt: null,
             lastSeenAt: null,
             hideLastSeen: false,
             createdAt: now,
@@ -163,7 +164,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     /** Password check; then a code (two-step, the default) or tokens. Unknown accounts cost the same time and get the same 401. */
     async login(input: { identifier: string; password: string; deviceName?: string }, ctx: RequestContext) {
       const user = await findByIdentifier(input.identifier);
-      if (!user) {
+      if (!user || user.status === 'deleted') {
         await passwords.verifyNothing(input.password);
         throw new AppError('INVALID_CREDENTIALS');
       }
@@ -171,8 +172,11 @@ export function createAuthService(deps: AuthServiceDeps) {
       if (user.status === 'banned') throw new AppError('ACCOUNT_BANNED');
       if (passwords.needsRehash(user.passwordHash)) await users.update(user.id, { passwordHash: await passwords.hash(input.password) });
       const contact = contactOf(user);
-      // Accounts without any contact (operator-created admins) cannot receive a code.
-      if (!config.loginOtp || !contact) return startSession(user, ctx, input.deviceName);
+      // Accounts without any contact (operator-created admins) cannot receive a code. An account that
+      // never verified its contact gets a code even with AUTH_LOGIN_OTP=false: answering it verifies
+      // the contact, so no one signs in on an address or number they were never shown to hold.
+      const verified = user.emailVerifiedAt !== null || user.phoneVerifiedAt !== null;
+      if (!contact || (!config.loginOtp && verified)) return startSession(user, ctx, input.deviceName);
       const challenge = await otp.issue({ userId: user.id, purpose: 'login', ...contact, ip: ctx.ip });
       return { otpRequired: true as const, challenge };
     },

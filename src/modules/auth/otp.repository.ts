@@ -27,6 +27,15 @@ export function createOtpRepository(db: Database) {
       return row?.sends ?? 0;
     },
 
+    /** Codes sent to a destination at the request of one client address since `since`. */
+    async countSendsFrom(destination: string, ip: string | null, since: Date, tx: Database = db): Promise<number> {
+      const [row] = await tx
+        .select({ sends: sql<number>`coalesce(sum(${otpChallenges.sendCount}), 0)::int` })
+        .from(otpChallenges)
+        .where(and(eq(otpChallenges.destination, destination), ip === null ? isNull(otpChallenges.ip) : eq(otpChallenges.ip, ip), gt(otpChallenges.createdAt, since)));
+      return row?.sends ?? 0;
+    },
+
     /** Counts one verification try, atomically; returns the row as it is after the increment. */
     async recordAttempt(id: string): Promise<OtpChallengeRow | undefined> {
       const [row] = await db

@@ -41,10 +41,10 @@ export interface OtpServiceDeps {
   otps: OtpRepository;
   sms: SmsSender;
   mail: MailSender;
-  config: Pick<Config['otp'], 'ttlSeconds' | 'maxAttempts' | 'resendIntervalSeconds' | 'maxSends' | 'destinationHourlyCap' | 'ipHourlyCap'>;
+  config: Pick<Config['otp'], 'ttlSeconds' | 'maxAttempts' | 'resendIntervalSeconds' | 'maxSends' | 'destinationHourlyCap' | 'destinationGlobalHourlyCap' | 'ipHourlyCap'>;
   /** Keys the code hashes. */
   secret: string;
-  log: { error: (obj: object, msg: string) => void };
+  log: { error: (obj: object, msg: string) => void; warn: (obj: object, msg: string) => void };
 }
 
 /**
@@ -76,12 +76,19 @@ export function createOtpService({ otps, sms, mail, config, secret, log }: OtpSe
     deliver(row, code).catch((error: unknown) => log.error({ err: error, challengeId: row.id }, 'background code delivery failed'));
   }
 
-  async function assertUnderCaps(destination: string, ip: string | null, tx?: Database): Promise<void> {
+  /**
+   * The hourly caps. The per-destination cap counts the codes one client address asked for, so
+   * someone flooding a victim's address uses up their own budget, not the victim's; every address
+   * together meets a ceiling, logged as a warning when reached (a distributed flood, or SMS pumping).
+   */
+  async function assertUnderCaps(destination: string, ip: string | null, channel: Channel, tx?: Database): Promise<void> {
     const since = new Date(Date.now() - HOUR_MS);
-    const toDestination = await otps.countSends('destination', destination, since, tx);
-    const fromIp = ip ? await otps.countSends('ip', ip, since, tx) : 0;
-    if (toDestination >= config.destinationHourlyCap || fromIp >= config.ipHourlyCap) {
-      throw new AppError('OTP_SEND_LIMIT', undefined, { retryAfter: HOUR_MS / 1000 });
+    const limited = () => new AppError('OTP_SEND_LIMIT', undefined, { retryAfter: HOUR_MS / 1000 });
+    if (ip && (await otps.countSends('ip', ip, since, tx)) >= config.ipHourlyCap) throw limited();
+    if ((await otps.countSendsFrom(destination, ip, since, tx)) >= config.destinationHourlyCap) throw limited();
+    if ((await otps.countSends('destination', destination, since, tx)) >= config.destinationGlobalHourlyCap) {
+      log.warn({ destination: maskDestination(channel, destination), cap: config.destinationGlobalHourlyCap }, 'hourly code ceiling of a destination reached');
+      throw limited();
     }
   }
 
@@ -91,7 +98,7 @@ export function createOtpService({ otps, sms, mail, config, secret, log }: OtpSe
      * so a failed send rolls back the caller's writes too.
      */
     async issue(input: IssueInput, tx?: Database): Promise<ChallengeView> {
-      await assertUnderCaps(input.destination, input.ip, tx);
+      await assertUnderCaps(input.destination, input.ip, input.channel, tx);
       const id = newId();
       const code = randomDigits(6);
       const row = await otps.insert(
@@ -145,7 +152,7 @@ export function createOtpService({ otps, sms, mail, config, secret, log }: OtpSe
       if (row.sendCount >= config.maxSends) throw new AppError('OTP_SEND_LIMIT', 'This code was sent too often; start over', { retryAfter: HOUR_MS / 1000 });
       const waitMs = row.lastSentAt.getTime() + config.resendIntervalSeconds * 1000 - Date.now();
       if (waitMs > 0) throw new AppError('OTP_RESEND_TOO_SOON', undefined, { retryAfter: Math.ceil(waitMs / 1000) });
-      await assertUnderCaps(row.destination, ip);
+      await assertUnderCaps(row.destination, ip, row.channel);
       const code = randomDigits(6);
       const updated = await otps.replaceCode(row.id, hashCode(row.id, code), new Date(Date.now() + config.ttlSeconds * 1000));
       if (!updated) throw new AppError('OTP_INVALID');

@@ -41,7 +41,7 @@ export function createFeedbackService(deps: {
   users: UserRepository;
   audit: AuditRepository;
   events: ChatEvents;
-  media: Pick<MediaService, 'forMessage' | 'addReader'>;
+  media: Pick<MediaService, 'forMessage' | 'attach' | 'addReader'>;
 }) {
   const { feedback, users, audit, events, media } = deps;
   // Staff read what is attached to a ticket; the author reads their own uploads anyway.
@@ -72,7 +72,9 @@ export function createFeedbackService(deps: {
       if (!subject) throw blank('subject');
       if (!body) throw blank('body');
       const attachments = input.attachments?.length ? await media.forMessage(actor, 'file', input.attachments) : [];
-      return toTicket(await feedback.create({ userId: actor.userId, category: input.category, subject, body, attachments }), []);
+      const ticket = await feedback.create({ userId: actor.userId, category: input.category, subject, body, attachments });
+      await media.attach(attachments.map((a) => a.id));
+      return toTicket(ticket, []);
     },
 
     async listOwn(actor: Actor, input: { status?: TicketStatus; cursor?: string; limit: number }) {

@@ -2,7 +2,7 @@ import { rename, rm, stat } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { AppError } from '../../errors.js';
 
 /** Longest side of a thumbnail, in pixels. */
@@ -10,8 +10,22 @@ export const THUMBNAIL_SIZE = 320;
 /** Decompression-bomb guard: images with more pixels than this are refused. */
 const MAX_PIXELS = 100_000_000;
 
-/** Formats re-encoded on upload so that EXIF (GPS location, camera serials) never reaches storage. */
-const REENCODED = new Set(['image/jpeg', 'image/png', 'image/webp']);
+type SharpOptions = { limitInputPixels: number; failOn: 'error' };
+
+/**
+ * How each accepted image type is rewritten so that no metadata reaches storage: EXIF (GPS location,
+ * camera serials), XMP, comments (a GIF comment block can carry anything). GIFs keep every frame. A
+ * type without an entry cannot be cleaned, so it is refused (MEDIA_TYPE_NOT_ALLOWED), even when
+ * MEDIA_ALLOWED_TYPES lets it in.
+ */
+const REENCODE: Record<string, (path: string, options: SharpOptions) => Sharp> = {
+  'image/jpeg': (path, options) => sharp(path, options).rotate().keepIccProfile(),
+  'image/png': (path, options) => sharp(path, options).rotate().keepIccProfile(),
+  'image/webp': (path, options) => sharp(path, options).rotate().keepIccProfile(),
+  'image/avif': (path, options) => sharp(path, options).rotate().keepIccProfile().avif(),
+  'image/tiff': (path, options) => sharp(path, options).rotate().keepIccProfile().tiff(),
+  'image/gif': (path, options) => sharp(path, { ...options, animated: true }).gif(),
+};
 
 export interface ProcessedImage {
   width: number;
@@ -29,18 +43,18 @@ async function fileDigest(path: string): Promise<string> {
 
 /**
  * Rewrites the image at `path` without its metadata (orientation applied first, colour profile
- * kept), measures it, and writes a JPEG thumbnail beside it. A file whose header claims an image
+ * kept; see REENCODE), measures it, and writes a JPEG thumbnail beside it. A file whose header claims an image
  * but does not decode is refused (400 MEDIA_UNREADABLE).
  */
 export async function processImage(path: string, mime: string): Promise<ProcessedImage> {
   const thumbnailPath = `${path}.thumb`;
   const cleaned = `${path}.clean`;
   try {
-    const options = { limitInputPixels: MAX_PIXELS, failOn: 'error' as const };
-    if (REENCODED.has(mime)) {
-      await sharp(path, options).rotate().keepIccProfile().toFile(cleaned);
-      await rename(cleaned, path);
-    }
+    const options: SharpOptions = { limitInputPixels: MAX_PIXELS, failOn: 'error' };
+    const reencode = REENCODE[mime];
+    if (!reencode) throw new AppError('MEDIA_TYPE_NOT_ALLOWED', `${mime} images are not accepted: their metadata cannot be removed`);
+    await reencode(path, options).toFile(cleaned);
+    await rename(cleaned, path);
     const meta = await sharp(path, options).metadata();
     await sharp(path, { ...options, pages: 1 })
       .rotate()

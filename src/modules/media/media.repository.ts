@@ -47,13 +47,33 @@ export function createMediaRepository(db: Database) {
       return db.select().from(media).where(inArray(media.id, ids));
     },
 
-    /** Not an avatar, not attached to any message, not shown by any status: nothing can reach it any more. */
+    /** Not an avatar, not attached to any message or ticket, not shown by any status: nothing can reach it any more. */
     async isUnused(id: string): Promise<boolean> {
       const rows = rowsOf(
         await db.execute(sql`
           select 1 from media md where md.id = ${id} and not md.public
             and not exists (select 1 from messages m where m.attachments @> ${JSON.stringify([{ id }])}::jsonb and m.attachments <> '[]'::jsonb)
-            and not exists (select 1 from statuses s where s.media_id = md.id)`),
+            and not exists (select 1 from statuses s where s.media_id = md.id)
+            and not exists (select 1 from feedback_tickets f where f.attachments @> ${JSON.stringify([{ id }])}::jsonb and f.attachments <> '[]'::jsonb)`),
+      );
+      return rows.length > 0;
+    },
+
+    /**
+     * Whether a signed link to this media may still be served: it is not attached yet (only its
+     * uploader has links), an avatar, on a live message (not deleted for everyone, not expired), shown
+     * by a live status, or on a ticket. Anything that took it away (a delete for everyone, an expired
+     * status) ends its links too.
+     */
+    async linkable(id: string): Promise<boolean> {
+      const carries = sql`@> ${JSON.stringify([{ id }])}::jsonb`;
+      const rows = rowsOf(
+        await db.execute(sql`
+          select 1 from media md where md.id = ${id} and (md.attached_at is null or md.public
+            or exists (select 1 from messages m where m.attachments ${carries} and m.attachments <> '[]'::jsonb
+              and m.deleted_at is null and (m.expires_at is null or m.expires_at > now()))
+            or exists (select 1 from statuses s where s.media_id = md.id and s.expires_at > now())
+            or exists (select 1 from feedback_tickets f where f.attachments ${carries} and f.attachments <> '[]'::jsonb))`),
       );
       return rows.length > 0;
     },
@@ -89,6 +109,28 @@ export function createMediaRepository(db: Database) {
           limit 1`),
       );
       return rows.length > 0;
+    },
+
+    /** Up to `batch` media of one owner (oldest first): for removing everything a deleted account uploaded. */
+    ownedBy(ownerId: string, batch: number): Promise<MediaRecord[]> {
+      return db.select().from(media).where(eq(media.ownerId, ownerId)).orderBy(media.createdAt).limit(batch);
+    },
+
+    /**
+     * Takes these media out of every message that carries them (the sender's and forwards alike) and
+     * off every conversation avatar that shows them (`paths`: their URL paths), before their bytes go.
+     * Each id is matched with `@>`, so the GIN index on messages.attachments finds the rows.
+     */
+    async detach(ids: string[], paths: string[]): Promise<void> {
+      if (ids.length === 0) return;
+      const carries = sql.join(ids.map((id) => sql`m.attachments @> ${JSON.stringify([{ id }])}::jsonb`), sql` or `);
+      await db.execute(sql`
+        update messages m set attachments = coalesce((
+          select jsonb_agg(a order by n) from jsonb_array_elements(m.attachments) with ordinality as x(a, n)
+          where not (a->>'id' = any(${`{${ids.join(',')}}`}::text[]))
+        ), '[]'::jsonb)
+        where m.attachments <> '[]'::jsonb and (${carries})`);
+      await db.execute(sql`update conversations set avatar_url = null where avatar_url = any(${`{${paths.map((p) => `"${p}"`).join(',')}}`}::text[])`);
     },
 
     /** Up to `batch` media never attached and created before `cutoff`. */

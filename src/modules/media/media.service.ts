@@ -123,7 +123,8 @@ export function createMediaService(deps: {
       const row = await media.findById(id);
       if ('signature' in reader) {
         if (!links.verify(id, variant, reader.signature.exp, reader.signature.sig)) throw new AppError('MEDIA_LINK_INVALID');
-        if (!row) throw new AppError('MEDIA_NOT_FOUND');
+        // A link outlives what granted it (a message deleted for everyone): check it is still shared.
+        if (!row || !(await media.linkable(id))) throw new AppError('MEDIA_NOT_FOUND');
       } else if (!row || !(await canRead(row, reader.actor))) {
         throw new AppError('MEDIA_NOT_FOUND');
       }
@@ -147,7 +148,9 @@ export function createMediaService(deps: {
 
     /**
      * The attachments of a message the actor sends: their own uploads, of the message's kind
-     * (`file` takes any), at most MAX_ATTACHMENTS. Marks them attached (no longer orphans).
+     * (`file` takes any), at most MAX_ATTACHMENTS. Nothing is written: what stores them marks them
+     * attached once it has committed (a message does it in its insert statement, others call `attach`),
+     * so a failed store leaves orphans for the sweep.
      */
     async forMessage(actor: Actor, type: string, ids: string[]): Promise<MessageAttachment[]> {
       if (ids.length === 0) {
@@ -159,9 +162,11 @@ export function createMediaService(deps: {
       const rows = await owned(actor, ids);
       const wrong = rows.filter((row) => type !== 'file' && row.kind !== type);
       if (wrong.length > 0) throw new AppError('INVALID_ATTACHMENTS', `A ${type} message takes ${type} media only`, {}, wrong.map((row) => ({ field: 'body.attachments', message: `${row.id} is ${row.kind}` })));
-      await media.markAttached(ids);
       return rows.map(toAttachment);
     },
+
+    /** Marks media as used by something that has been stored (a status, a ticket): no longer an orphan. */
+    attach: (ids: string[]) => media.markAttached(ids),
 
     /** An image the actor uploaded, made readable by every signed-in user; answers its avatar URL. */
     async avatar(actor: Actor, id: string): Promise<string> {
@@ -181,13 +186,31 @@ export function createMediaService(deps: {
       return removed;
     },
 
+    /**
+     * Removes every upload of `ownerId` (a deleted account): out of the messages and avatars that show
+     * it, then row and bytes (thumbnails included) through the storage driver. Returns how many.
+     */
+    async removeAllOf(ownerId: string, batch = 100): Promise<number> {
+      let total = 0;
+      for (;;) {
+        const rows = await media.ownedBy(ownerId, batch);
+        await media.detach(rows.map((r) => r.id), rows.map((r) => links.pathOf(r.id, 'original')));
+        for (const row of rows) if (await purge(row.id, false)) total += 1;
+        if (rows.length < batch) return total;
+      }
+    },
+
     /** Removes uploads never attached to anything within the orphan TTL, bytes first; returns how many. */
     async sweepOrphans(batch = 100): Promise<number> {
       const cutoff = new Date(Date.now() - config.orphanTtlSeconds * 1000);
       let total = 0;
       for (;;) {
         const rows = await media.orphans(cutoff, batch);
-        for (const row of rows) if (await purge(row.id, true)) total += 1;
+        for (const row of rows) {
+          // Stored by something whose mark did not happen (a crash after its commit): keep it, and mark it now.
+          if (!(await media.isUnused(row.id))) await media.markAttached([row.id]);
+          else if (await purge(row.id, true)) total += 1;
+        }
         if (rows.length < batch) return total;
       }
     },

@@ -25,16 +25,23 @@ export interface BatchStored {
  * the peer is active and neither side blocked the other. Conversations are locked in id order
  * (two instances' batches never deadlock), each gets one seq bump for all its messages, seqs follow
  * input order, and member rows are touched once per conversation as in the single append.
- * Answers, per input, the stored message or null when that input was not eligible (the caller
- * takes the one-message path, which explains why). A unique violation (a retried clientId) fails
- * the whole statement, so nothing is half-stored.
+ * Answers, per input, the stored message or null when that input was not eligible or is a retry
+ * of a stored clientId (the caller takes the one-message path, which explains or answers the
+ * original). Only a retry racing its original in another batch still fails the whole statement
+ * (a unique violation), so nothing is half-stored.
  */
 const APPEND_PLAIN_BATCH = `
     with input as (
       select * from jsonb_to_recordset($1::jsonb)
         as t(ord int, id uuid, conversation_id uuid, sender_id uuid, client_id text, type text, body text)
+    ), fresh as (
+      -- A retried clientId (already stored, or twice in this batch) is left to the one-message path,
+      -- which answers the original; it must not fail the statement for everyone else in it.
+      select distinct on (i.sender_id, i.client_id) i.* from input i
+      where not exists (select 1 from messages x where x.sender_id = i.sender_id and x.client_id = i.client_id)
+      order by i.sender_id, i.client_id, i.ord
     ), eligible as (
-      select i.* from input i
+      select i.* from fresh i
       join conversations c on c.id = i.conversation_id and c.kind in ('direct', 'group') and c.retention <> 'ephemeral'
       join conversation_members m on m.conversation_id = i.conversation_id and m.user_id = i.sender_id and m.left_at is null
       where c.kind <> 'direct' or exists (

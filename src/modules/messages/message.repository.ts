@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, getTableColumns, gt, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm';
+import { type SQL, and, asc, desc, eq, getTableColumns, gt, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import type { Database } from '../../db/client.js';
 import { rowsOf, toDate, toDateOrNull, toNumber } from '../../db/raw.js';
@@ -35,6 +35,12 @@ function inWindow(window: SeqWindow) {
   return and(gt(messages.seq, window.lower), window.upper === null ? undefined : lte(messages.seq, window.upper));
 }
 
+/** The `messages.reactions` summary of a message, computed from message_reactions: first used emoji first. */
+export const reactionSummaryOf = (messageId: SQL) => sql`coalesce((
+  select jsonb_agg(jsonb_build_object('emoji', emoji, 'count', n) order by first_at, emoji)
+  from (select emoji, count(*)::int as n, min(created_at) as first_at from message_reactions where message_id = ${messageId} group by emoji) s
+), '[]'::jsonb)`;
+
 /** The durable log: every read walks (conversation_id, seq) or a primary key, never a whole history. */
 export function createMessageRepository(db: Database) {
   const selectRows = (tx: Database = db) =>
@@ -62,10 +68,13 @@ export function createMessageRepository(db: Database) {
      * touches the members (inbox order; the sender's receipts move to their own message). A duplicate
      * (sender, clientId) fails the whole statement with a unique violation, so no seq is consumed.
      * `store: false` (ephemeral conversations) takes a seq and touches members but stores nothing.
+     * Its attachments are marked attached (no longer orphans) in the same statement.
      */
     async append(input: NewMessage, store = true): Promise<{ id: string; seq: number; createdAt: Date; expiresAt: Date | null }> {
       const id = newId();
       const ttl = input.ttlSeconds;
+      // The media are marked attached by this same statement: a send that fails leaves them orphans.
+      const attachmentIds = (input.attachments ?? []).map((a) => a.id);
       const head = sql`
         with bumped as (
           update conversations set last_seq = last_seq + 1, last_message_at = date_trunc('milliseconds', now())
@@ -75,7 +84,14 @@ export function createMessageRepository(db: Database) {
             read_seq = case when m.user_id = ${input.senderId} then b.last_seq else m.read_seq end,
             delivered_seq = case when m.user_id = ${input.senderId} then b.last_seq else m.delivered_seq end
           from bumped b where m.conversation_id = ${input.conversationId} and m.left_at is null
-        )`;
+        )${
+          attachmentIds.length > 0
+            ? sql`, attached as (
+          update media set attached_at = coalesce(attached_at, now())
+          where id in (${sql.join(attachmentIds.map((id) => sql`${id}::uuid`), sql`, `)}) and exists (select 1 from bumped)
+        )`
+            : sql``
+        }`;
       const statement = store
         ? sql`${head}
           insert into messages (id, conversation_id, seq, sender_id, client_id, type, body, reply_to_id, forward_from_id, mentions, metadata, attachments, created_at, expires_at)
@@ -169,10 +185,7 @@ export function createMessageRepository(db: Database) {
         }
         const [summary] = rowsOf<{ reactions: Array<{ emoji: string; count: number }> }>(
           await tx.execute(sql`
-            update messages set reactions = coalesce((
-              select jsonb_agg(jsonb_build_object('emoji', emoji, 'count', n) order by first_at, emoji)
-              from (select emoji, count(*)::int as n, min(created_at) as first_at from message_reactions where message_id = ${input.messageId} group by emoji) s
-            ), '[]'::jsonb)
+            update messages set reactions = ${reactionSummaryOf(sql`${input.messageId}::uuid`)}
             where id = ${input.messageId} returning reactions`),
         );
         const myReactions = input.add ? [...new Set([...mine.map((r) => r.emoji), input.emoji])] : mine.map((r) => r.emoji).filter((e) => e !== input.emoji);

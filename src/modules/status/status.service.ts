@@ -22,7 +22,7 @@ const isViewerCursor = (v: unknown): v is ViewerCursor =>
 /** 24-hour status updates for the author's contacts; reads never show an expired one. */
 export function createStatusService(deps: {
   statuses: StatusRepository;
-  media: Pick<MediaService, 'forMessage' | 'findMany' | 'links' | 'releaseIfUnused'>;
+  media: Pick<MediaService, 'forMessage' | 'attach' | 'findMany' | 'links' | 'releaseIfUnused'>;
   events: ChatEvents;
   config: { ttlSeconds: number; maxLive: number };
 }) {
@@ -71,6 +71,7 @@ export function createStatusService(deps: {
         audienceIds: typeof audience === 'string' ? [] : 'only' in audience ? audience.only : audience.except,
         expiresAt: new Date(Date.now() + config.ttlSeconds * 1000),
       });
+      if (row.mediaId) await media.attach([row.mediaId]);
       const [presented] = await present([row]);
       for (const userId of [actor.userId, ...(await statuses.audience(row))]) events.notifyUser(userId, 'status.created', presented!.view);
       return presented!.view;
@@ -125,6 +126,14 @@ export function createStatusService(deps: {
       if (!(await statuses.remove(id))) return;
       for (const userId of [actor.userId, ...audience]) events.notifyUser(userId, 'status.deleted', { id, authorId: actor.userId });
       if (row.mediaId) await media.releaseIfUnused([row.mediaId]);
+    },
+
+    /** Deletes every live status of `authorId` (a deleted account) and tells its audience, as `remove` does. */
+    async removeAllBy(authorId: string): Promise<void> {
+      for (const row of await statuses.mine(authorId)) {
+        const audience = await statuses.audience(row);
+        if (await statuses.remove(row.id)) for (const userId of [authorId, ...audience]) events.notifyUser(userId, 'status.deleted', { id: row.id, authorId });
+      }
     },
 
     /** Deletes expired statuses in batches, and the media only they used; returns how many statuses went. */

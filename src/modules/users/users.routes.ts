@@ -83,7 +83,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
           operationId: kind === 'email' ? 'changeEmail' : 'changePhone',
           summary: `Change your ${kind}: a code goes to the new one; it takes effect after POST /users/me/contact/verify`,
           body,
-          response: { 202: ChallengeResponse, ...problemResponses(400, 401, 409, 429, 502, 503) },
+          response: { 202: ChallengeResponse, ...problemResponses(400, 401, 429, 502, 503) },
         },
       },
       async (request, reply) => {

@@ -50,9 +50,13 @@ export function createUsersService(deps: { users: UserRepository; sessions: Sess
       return toPrivateUser(user);
     },
 
-    /** A public profile; banned users and users on either side of a block answer 404. */
+    /**
+     * A public profile; banned users and users on either side of a block answer 404. A deleted account
+     * answers its tombstone ("Deleted account", nothing else), so clients can label its old messages.
+     */
     async profile(actor: Actor, userId: string) {
       const user = await users.findById(userId);
+      if (user?.status === 'deleted') return toPublicUser(user);
       if (!user || user.status !== 'active' || (userId !== actor.userId && (await users.isBlockedEitherWay(actor.userId, userId)))) {
         throw new AppError('USER_NOT_FOUND');
       }
@@ -101,13 +105,17 @@ export function createUsersService(deps: { users: UserRepository; sessions: Sess
       await sessions.revokeAllOfUser(user.id, 'password_changed', actor.sessionId);
     },
 
-    /** Sends a code to the new address or number; nothing changes until confirmContactChange. */
+    /**
+     * Sends a code to the new address or number; nothing changes until confirmContactChange. An address
+     * or number of another account gets the same answer with a decoy challenge (never sent, never
+     * verifies), so this cannot be used to find out who is registered.
+     */
     async requestContactChange(actor: Actor, kind: 'email' | 'phone', value: string, ip: string | null) {
       const destination = kind === 'email' ? normalizeEmail(value) : normalizePhone(value);
       const holder = kind === 'email' ? await users.findByEmail(destination) : await users.findByPhone(destination);
-      if (holder && holder.id !== actor.userId) throw new AppError('CONTACT_TAKEN');
+      const taken = holder !== undefined && holder.id !== actor.userId;
       const challenge = await otp.issue({
-        userId: actor.userId,
+        userId: taken ? null : actor.userId,
         purpose: kind === 'email' ? 'change_email' : 'change_phone',
         channel: kind === 'email' ? 'email' : 'sms',
         destination,

@@ -1,5 +1,5 @@
 /** Why a one-time code was sent; picks the wording of the message. */
-export type OtpPurpose = 'register' | 'login' | 'passwordless' | 'reset_password' | 'change_email' | 'change_phone';
+export type OtpPurpose = 'register' | 'login' | 'passwordless' | 'reset_password' | 'change_email' | 'change_phone' | 'delete_account';
 
 const APP_NAME = 'Chat';
 
@@ -11,6 +11,7 @@ const LABELS: Record<OtpPurpose, string> = {
   reset_password: 'password reset code',
   change_email: 'code to confirm your new email address',
   change_phone: 'code to confirm your new phone number',
+  delete_account: 'code to confirm the deletion of your account',
 };
 
 function minutes(count: number): string {

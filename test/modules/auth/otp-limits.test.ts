@@ -1,5 +1,5 @@
 import t from 'tap';
-import { problemOf } from '../../helper.js';
+import { captureLogs, problemOf } from '../../helper.js';
 import { type ChallengeBody, PASSWORD, call, expectStatus, register, registerAndVerify, uniqueEmail, uniqueUsername } from '../../support/accounts.js';
 import { buildAuthApp } from '../../support/auth-app.js';
 import { challengeRow, expireChallenge, usersNamed } from '../../support/db.js';
@@ -125,6 +125,34 @@ t.test('OTP_DESTINATION_HOURLY_CAP limits codes to one address across challenges
 
   const other = await call(app, 'POST', '/auth/register', { payload: { username: uniqueUsername('other'), email: uniqueEmail('other'), password: PASSWORD } });
   t.equal(other.statusCode, 201, 'other addresses are not affected');
+});
+
+t.test('someone flooding forgot-password for an address uses up their own budget, not the owner’s; all addresses together meet a logged ceiling', async (t) => {
+  const logs = captureLogs();
+  const { app, mailbox } = await buildAuthApp(t, {
+    env: { OTP_DESTINATION_HOURLY_CAP: '3', OTP_DESTINATION_GLOBAL_HOURLY_CAP: '8', LOG_LEVEL: 'warn' },
+    overrides: { logStream: logs.stream },
+  });
+  const owner = await registerAndVerify(app, mailbox, { remoteAddress: '192.0.2.10' });
+  const forgot = (remoteAddress: string) => call(app, 'POST', '/auth/forgot-password', { payload: { identifier: owner.email }, remoteAddress });
+  for (let i = 0; i < 3; i++) expectStatus(await forgot('203.0.113.66'), 202, `attacker request ${i + 1}`);
+  const capped = await forgot('203.0.113.66');
+  t.equal(capped.statusCode, 429, 'the attacker hits the cap');
+  t.equal(problemOf(t, capped).code, 'OTP_SEND_LIMIT');
+
+  const login = await call(app, 'POST', '/auth/login', { payload: { identifier: owner.username, password: owner.password }, remoteAddress: '192.0.2.10' });
+  const { challenge } = expectStatus<{ challenge: ChallengeBody }>(login, 200, 'the owner still gets a sign-in code');
+  await mailbox.codeFor(owner.email!); // the sign-up code
+  const delivered = mailbox.sentTo(owner.email!).at(-1);
+  t.ok(delivered?.subject?.includes('sign-in'), 'and it arrives');
+  t.ok(challenge.challengeId);
+
+  // 5 codes so far (sign-up, 3 for the attacker, the sign-in): 3 more from other addresses reach 8.
+  for (const address of ['198.51.100.1', '198.51.100.1', '198.51.100.2']) expectStatus(await forgot(address), 202, `from ${address}`);
+  const ceiling = await forgot('198.51.100.3');
+  t.equal(ceiling.statusCode, 429, 'all addresses together meet the ceiling (8 codes this hour)');
+  t.match(logs.text(), /hourly code ceiling of a destination reached/, 'which is logged as a warning');
+  t.notMatch(logs.text(), owner.email!, 'without the full address');
 });
 
 t.test('OTP_IP_HOURLY_CAP limits codes requested from one client address', async (t) => {

@@ -1,5 +1,6 @@
 import t from 'tap';
 import { block, buildChatApp, conversation, createGroup, directChat, history, newClientId } from '../../support/chat.js';
+import { createMessageBatcher } from '../../../src/modules/messages/message-batch.js';
 import { expectProblem, leave, postMessage, range, rowsForClientId, seqsOf } from './fixtures.js';
 
 /*
@@ -91,4 +92,26 @@ t.test('a disappearing conversation’s messages get expiresAt on the batched pa
     const lifetime = Date.parse(message.expiresAt) - Date.parse(message.createdAt);
     t.equal(lifetime, 300_000, 'expiresAt = createdAt + ttl');
   }
+});
+
+t.test('a retried clientId in a batch does not fail the batch: the others are stored by it, the retry is left to the one-message path', async (t) => {
+  const [a, b] = [await h.user(), await h.user()];
+  const chat = await directChat(app, a, b);
+  const clientId = newClientId();
+  t.equal((await postMessage(app, a, { conversationId: chat.id, clientId, type: 'text', body: 'first' })).statusCode, 201);
+  const batcher = createMessageBatcher(app.database);
+  const plain = (id: string, body: string) => ({ conversationId: chat.id, senderId: a.user.id, clientId: id, type: 'text', body });
+  const fresh = newClientId();
+  const [retry, again, stored, twice] = await Promise.all([
+    batcher.append(plain(clientId, 'first')),
+    batcher.append(plain(clientId, 'first')),
+    batcher.append(plain(fresh, 'second')),
+    batcher.append(plain(fresh, 'second')),
+  ]);
+  t.equal(retry, null, 'the retry of a stored clientId is not stored again');
+  t.equal(again, null, 'nor its second copy');
+  t.equal(stored?.seq, 2, 'the fresh message is stored by the same statement');
+  t.equal(twice, null, 'a clientId twice in one batch is stored once');
+  t.equal(await rowsForClientId(app, a.user.id, fresh), 1);
+  t.strictSame(seqsOf((await history(app, a, chat.id)).items), [1, 2], 'seqs stay gapless');
 });

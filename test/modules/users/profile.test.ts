@@ -3,7 +3,7 @@ import t from 'tap';
 import { problemOf } from '../../helper.js';
 import { type ChallengeBody, type PrivateUserBody, call, registerAndVerify, registerByPhone, signIn, uniqueEmail } from '../../support/accounts.js';
 import { buildAuthApp } from '../../support/auth-app.js';
-import { setUserStatus, userRow } from '../../support/db.js';
+import { recoverCode, setUserStatus, userRow } from '../../support/db.js';
 
 /*
  * Your own account (/users/me), public profiles, password change and contact changes confirmed by a
@@ -132,18 +132,27 @@ t.test('PUT /users/me/email takes effect only with the code sent to the new addr
   t.equal((await call(app, 'POST', '/auth/login', { payload: { identifier: account.email, password: account.password } })).statusCode, 401, 'the old one no longer does');
 });
 
-t.test('an email or number of another account is 409 CONTACT_TAKEN', async (t) => {
+t.test('an email or number of another account answers like a free one: a decoy challenge, nothing sent, never verifies', async (t) => {
   const account = await registerAndVerify(app, mailbox);
   const holder = await registerAndVerify(app, mailbox);
   const phoneHolder = await registerByPhone(app, sms, { phone: '+61412345678' });
   const mailsBefore = mailbox.received.length;
+  const textsBefore = sms.sentTo(phoneHolder.phone!).length;
+  const free = await call(app, 'PUT', '/users/me/email', { token: account.accessToken, payload: { email: uniqueEmail('free') } });
   const email = await call(app, 'PUT', '/users/me/email', { token: account.accessToken, payload: { email: holder.email!.toUpperCase() } });
-  t.equal(email.statusCode, 409);
-  t.equal(problemOf(t, email).code, 'CONTACT_TAKEN');
-  t.equal(mailbox.received.length, mailsBefore, 'no mail');
+  t.equal(email.statusCode, 202, 'the same status as for a free address');
+  t.same(Object.keys(email.json() as object), Object.keys(free.json() as object), 'and the same shape');
+  const { challenge } = email.json() as { challenge: ChallengeBody };
+  t.match(challenge, { channel: 'email', destination: /^\w\*\*\*@example\.test$/ });
+  t.equal(mailbox.sentTo(holder.email!).length, 1, 'nothing goes to the holder (only their sign-up code)');
+  t.equal(mailbox.received.length, mailsBefore + 1, 'only the free address got a mail');
+  const verify = await call(app, 'POST', '/users/me/contact/verify', { token: account.accessToken, payload: { challengeId: challenge.challengeId, code: await recoverCode(app, challenge.challengeId) } });
+  t.equal(problemOf(t, verify).code, 'OTP_INVALID', 'the decoy never verifies, even with its own code');
+  t.equal((await userRow(app, account.user.id))?.email, account.email, 'nothing changed');
+
   const phone = await call(app, 'PUT', '/users/me/phone', { token: account.accessToken, payload: { phone: phoneHolder.phone } });
-  t.equal(phone.statusCode, 409);
-  t.equal(problemOf(t, phone).code, 'CONTACT_TAKEN');
+  t.equal(phone.statusCode, 202);
+  t.equal(sms.sentTo(phoneHolder.phone!).length, textsBefore, 'no text to the holder');
 });
 
 t.test('PUT /users/me/phone: the code goes by text to the new number', async (t) => {
