@@ -1,12 +1,17 @@
 import type { FastifyError, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import { isDatabaseUnavailable } from '../db/errors.js';
-import { AppError, type FieldError, codeForStatus, isAppError } from '../errors.js';
+import { AppError, type ErrorCode, type FieldError, codeForStatus, isAppError } from '../errors.js';
 import { patternMessage, problemResponses } from '../schemas/common.js';
 
 const PROBLEM_TYPE_BASE = 'urn:chat-backend:problem:';
 /** Seconds a client is told to wait before retrying when the database is unreachable. */
 export const DATABASE_RETRY_AFTER_SECONDS = 5;
+
+/** The problem `type` URI of a code: stable, one per code. */
+export function problemType(code: ErrorCode): string {
+  return PROBLEM_TYPE_BASE + code.toLowerCase().replaceAll('_', '-');
+}
 
 interface AjvError {
   instancePath?: string;
@@ -67,7 +72,7 @@ export function toAppError(error: unknown): AppError {
 /** Writes an AppError as application/problem+json. The one place REST errors are serialized. */
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, error: AppError): FastifyReply {
   const body = {
-    type: PROBLEM_TYPE_BASE + error.code.toLowerCase().replaceAll('_', '-'),
+    type: problemType(error.code),
     title: error.title,
     status: error.status,
     code: error.code,

@@ -3,6 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import fp from 'fastify-plugin';
 import { packageInfo } from '../lib/package-info.js';
 import { Problem } from '../schemas/common.js';
+import { documentRoute, problemStatusSchemas } from './openapi-route.js';
 
 export const apiTags = [
   { name: 'auth', description: 'Sign-up, sign-in, one-time codes, tokens and sessions' },
@@ -23,7 +24,8 @@ export const apiTags = [
  * OpenAPI 3.1 generated from the route schemas, and Swagger UI at /docs. Shared schemas registered
  * with addSchema keep their $id as the component name. The generated document is committed as
  * openapi/openapi.json (npm run openapi); it depends on nothing but the code, so the commit is
- * reproducible. PUBLIC_URL only adds a server entry to the document served at runtime.
+ * reproducible. PUBLIC_URL only adds a server entry to the document served at runtime. Swagger UI
+ * keeps the bearer token you authorize with across reloads (persistAuthorization, browser storage).
  */
 /** The OpenAPI document as committed in openapi/openapi.json (stable formatting, trailing newline). */
 export function renderOpenApi(app: { swagger: () => unknown }): string {
@@ -33,6 +35,7 @@ export function renderOpenApi(app: { swagger: () => unknown }): string {
 export const swaggerPlugin = fp<{ publicUrl: string | undefined }>(
   async (app, { publicUrl }) => {
     app.addSchema(Problem);
+    for (const schema of problemStatusSchemas()) app.addSchema(schema);
     await app.register(swagger, {
       openapi: {
         openapi: '3.1.0',
@@ -49,6 +52,8 @@ export const swaggerPlugin = fp<{ publicUrl: string | undefined }>(
         },
         tags: apiTags,
       },
+      // operationIds, optional defaults, descriptions, error codes and examples: see openapi-route.ts.
+      transform: documentRoute as never,
       refResolver: {
         buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
       },
@@ -56,7 +61,7 @@ export const swaggerPlugin = fp<{ publicUrl: string | undefined }>(
     await app.register(swaggerUi, {
       routePrefix: '/docs',
       staticCSP: true,
-      uiConfig: { deepLinking: true, persistAuthorization: false },
+      uiConfig: { deepLinking: true, persistAuthorization: true },
     });
   },
   { name: 'swagger' },

@@ -88,7 +88,14 @@ export function problemResponses(...statuses: number[]) {
 
 /** The largest seq a client may name: every integer a client sends has both bounds (ajv and typebox refuse 1e400). */
 export const MAX_SEQ = Number.MAX_SAFE_INTEGER;
-export const Seq = Type.Integer({ minimum: 0, maximum: MAX_SEQ, description: 'Per-conversation sequence number: 1, 2, 3, ... without gaps.' });
+export const Seq = Type.Integer({
+  minimum: 0,
+  maximum: MAX_SEQ,
+  description:
+    'Per-conversation sequence number in commit order: each message takes the next one (1, 2, 3, ...), none shared or skipped, ' +
+    'and a message deleted for everyone keeps its seq as a tombstone. What you read may still jump: messages deleted for you, ' +
+    'expired (disappearing), never stored (ephemeral) or from outside your membership are not shown, so a jump is not a lost message.',
+});
 /** A seq bound of a history page: `?before=` (the first seq is 1, so nothing is before 0) or `?after=`. */
 export const SeqBound = (minimum: 0 | 1) => Type.Integer({ minimum, maximum: MAX_SEQ });
 

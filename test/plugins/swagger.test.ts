@@ -35,6 +35,46 @@ t.test('the document has the contract integrators rely on', async (t) => {
   }
 });
 
+t.test('every operation is a contract a typed-client generator can use', async (t) => {
+  const app = await build(t);
+  await app.ready();
+  const doc = app.swagger() as Record<string, any>;
+  const ids = new Set<string>();
+  let operations = 0;
+  for (const [path, methods] of Object.entries<Record<string, any>>(doc.paths)) {
+    for (const [method, operation] of Object.entries<any>(methods)) {
+      const name = `${method.toUpperCase()} ${path}`;
+      operations += 1;
+      t.match(operation.operationId, /^[a-z][A-Za-z0-9]*$/, `${name} has a camelCase operationId`);
+      t.notOk(ids.has(operation.operationId), `${name}: operationId ${operation.operationId} is unique`);
+      ids.add(operation.operationId);
+      t.ok(operation.summary && operation.description, `${name} has a summary and a description`);
+      for (const parameter of operation.parameters ?? []) {
+        if (parameter.schema?.default !== undefined) t.equal(parameter.required, false, `${name}: ${parameter.name} has a default, so it is optional`);
+      }
+      for (const [status, response] of Object.entries<any>(operation.responses)) {
+        t.not(response.description, 'Default Response', `${name} ${status} is described`);
+        const problem = response.content?.['application/problem+json'];
+        if (problem) t.same(problem.schema, { $ref: `#/components/schemas/Problem${status}` }, `${name} ${status} names its codes`);
+      }
+      const body = operation.requestBody?.content;
+      if (body) for (const [type, media] of Object.entries<any>(body)) t.ok(media.example ?? media.examples, `${name} ${type} body has an example`);
+      const [, main] = Object.entries<any>(operation.responses).find(([status]) => status.startsWith('2'))!;
+      const json = main.content?.['application/json'];
+      if (json) t.ok(json.example ?? json.examples, `${name} main response has an example`);
+    }
+  }
+  t.ok(operations >= 92, 'every operation was checked');
+  for (const id of ['listConversations', 'getConversation', 'sendMessage', 'register', 'login']) t.ok(ids.has(id), `operationId ${id}`);
+  const inbox = doc.paths['/api/v1/chat'].get.parameters;
+  t.same(inbox.filter((p: any) => p.required).map((p: any) => p.name), [], 'GET /chat needs no query parameter');
+  t.equal(doc.paths['/api/v1/message/search'].get.parameters.find((p: any) => p.name === 'q').required, true, 'a parameter without default stays required');
+  const conflict = doc.components.schemas.Problem409;
+  t.ok(conflict.properties.code.enum.includes('USERNAME_TAKEN'), 'the 409 problem lists USERNAME_TAKEN');
+  t.match(doc.paths['/api/v1/auth/register'].post.responses['409'].description, /USERNAME_TAKEN.*CONTACT_TAKEN/, "register's 409 names its codes");
+  t.notMatch(JSON.stringify(doc.components.schemas.Message), /without gaps/, 'seq is not documented as gapless for readers');
+});
+
 t.test('/docs serves Swagger UI and the JSON document', async (t) => {
   const app = await build(t);
   const page = await app.inject({ method: 'GET', url: '/docs/' });
@@ -44,6 +84,8 @@ t.test('/docs serves Swagger UI and the JSON document', async (t) => {
   const json = await app.inject({ method: 'GET', url: '/docs/json' });
   t.equal(json.statusCode, 200);
   t.equal(json.json().openapi, '3.1.0');
+  const initializer = await app.inject({ method: 'GET', url: '/docs/static/swagger-initializer.js' });
+  t.match(initializer.body, /"persistAuthorization":\s*true/, 'Swagger UI keeps the bearer token across reloads');
 });
 
 t.test('openapi/asyncapi.yaml is generated from the frame schemas and parses as an AsyncAPI 3.0 document', async (t) => {

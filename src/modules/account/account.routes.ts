@@ -24,6 +24,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ rateLimitMax: number }> 
       schema: {
         tags,
         security,
+        operationId: 'requestAccountDeletionCode',
         summary: 'Send a code to your verified email (else phone) to confirm DELETE /users/me without your password',
         response: { 202: ChallengeResponse, ...problemResponses(400, 401, 429, 502, 503) },
       },
@@ -38,6 +39,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ rateLimitMax: number }> 
       schema: {
         tags,
         security,
+        operationId: 'deleteAccount',
         summary: 'Delete your account: every session ends at once; profile, contacts, uploads and statuses are erased',
         description: 'Messages you sent stay in the other members’ history, from "Deleted account". Admins cannot delete their own account (403).',
         body: DeleteAccountBody,
@@ -57,6 +59,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ rateLimitMax: number }> 
       schema: {
         tags,
         security,
+        operationId: 'exportAccount',
         summary: 'Download your data as JSON: profile, conversations, the messages you sent, your uploads (signed links)',
         response: { 200: AccountExportDocument, ...problemResponses(401, 429) },
       },

@@ -19,6 +19,7 @@ export const adminUsersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags,
         security,
+        operationId: 'adminListUsers',
         summary: 'Accounts by username: filter by a name prefix (or a whole email or phone), status and role',
         querystring: AdminUsersQuery,
         response: { 200: Page(UserRef), ...problemResponses(400, 401, 403) },
@@ -27,7 +28,7 @@ export const adminUsersRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => adminUsers.search(actorOf(request), request.query),
   );
 
-  app.get('/users/:id', { schema: { tags, security, summary: 'One account', params: IdParams, response: { 200: UserRef, ...problemResponses(400, 401, 403, 404) } } }, async (request) =>
+  app.get('/users/:id', { schema: { tags, security, operationId: 'adminGetUser', summary: 'One account', params: IdParams, response: { 200: UserRef, ...problemResponses(400, 401, 403, 404) } } }, async (request) =>
     adminUsers.get(actorOf(request), request.params.id),
   );
 
@@ -37,6 +38,7 @@ export const adminUsersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags,
         security,
+        operationId: 'adminBanUser',
         summary: 'Ban: every session is revoked and every socket of the user closes (4401) at once',
         params: IdParams,
         body: BanBody,
@@ -48,7 +50,7 @@ export const adminUsersRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.delete(
     '/users/:id/ban',
-    { schema: { tags, security, summary: 'Lift a ban (the user signs in again)', params: IdParams, response: { 200: UserRef, ...problemResponses(400, 401, 403, 404) } } },
+    { schema: { tags, security, operationId: 'adminUnbanUser', summary: 'Lift a ban (the user signs in again)', params: IdParams, response: { 200: UserRef, ...problemResponses(400, 401, 403, 404) } } },
     async (request) => adminUsers.unban(actorOf(request), request.params.id),
   );
 
@@ -72,7 +74,7 @@ export const adminUsersRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.put(
     '/users/:id/role',
-    { schema: { tags, security, summary: 'Change a role (user, support, admin); not your own', params: IdParams, body: UserRoleBody, response: { 200: UserRef, ...problemResponses(400, 401, 403, 404) } } },
+    { schema: { tags, security, operationId: 'adminSetUserRole', summary: 'Change a role (user, support, admin); not your own', params: IdParams, body: UserRoleBody, response: { 200: UserRef, ...problemResponses(400, 401, 403, 404) } } },
     async (request) => adminUsers.setRole(actorOf(request), request.params.id, request.body.role),
   );
 
@@ -82,6 +84,7 @@ export const adminUsersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags,
         security,
+        operationId: 'adminListUserSessions',
         summary: "A user's live sessions (signed-in devices), most recently used first",
         params: IdParams,
         response: { 200: Type.Object({ items: Type.Array(AdminSession) }), ...problemResponses(400, 401, 403, 404) },
@@ -92,13 +95,13 @@ export const adminUsersRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/audit',
-    { schema: { tags, security, summary: 'Staff actions, newest first: who, what, when, on what', querystring: AuditQuery, response: { 200: Page(Type.Ref('AuditEntry')), ...problemResponses(400, 401, 403) } } },
+    { schema: { tags, security, operationId: 'adminListAudit', summary: 'Staff actions, newest first: who, what, when, on what', querystring: AuditQuery, response: { 200: Page(Type.Ref('AuditEntry')), ...problemResponses(400, 401, 403) } } },
     async (request) => adminUsers.audit(actorOf(request), request.query),
   );
 
   app.get(
     '/stats',
-    { schema: { tags, security, summary: 'Users (total, active today), messages per day, online now, open tickets and reports', response: { 200: Stats, ...problemResponses(401, 403) } } },
+    { schema: { tags, security, operationId: 'adminGetStats', summary: 'Users (total, active today), messages per day, online now, open tickets and reports', response: { 200: Stats, ...problemResponses(401, 403) } } },
     async (request) => stats.get(actorOf(request)),
   );
 };

@@ -16,13 +16,13 @@ export const announcementsRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/',
-    { schema: { tags, security, summary: 'Active announcements, newest first, with your read flag', querystring: PageQuery, response: { 200: Page(Type.Ref('Announcement')), ...problemResponses(400, 401) } } },
+    { schema: { tags, security, operationId: 'listAnnouncements', summary: 'Active announcements, newest first, with your read flag', querystring: PageQuery, response: { 200: Page(Type.Ref('Announcement')), ...problemResponses(400, 401) } } },
     async (request) => announcements.listActive(actorOf(request), request.query),
   );
 
   app.post(
     '/:id/read',
-    { schema: { tags, security, summary: 'Mark an active announcement read', params: IdParams, response: { 204: Type.Null(), ...problemResponses(400, 401, 404) } } },
+    { schema: { tags, security, operationId: 'markAnnouncementRead', summary: 'Mark an active announcement read', params: IdParams, response: { 204: Type.Null(), ...problemResponses(400, 401, 404) } } },
     async (request, reply) => {
       await announcements.markRead(actorOf(request), request.params.id);
       return reply.code(204).send(null);
@@ -36,7 +36,7 @@ export const adminAnnouncementsRoutes: FastifyPluginAsyncTypebox = async (app) =
 
   app.get(
     '/',
-    { schema: { tags, security, summary: 'Every announcement with its read count, newest start first', querystring: AdminAnnouncementsQuery, response: { 200: Page(AdminRef), ...problemResponses(400, 401, 403) } } },
+    { schema: { tags, security, operationId: 'adminListAnnouncements', summary: 'Every announcement with its read count, newest start first', querystring: AdminAnnouncementsQuery, response: { 200: Page(AdminRef), ...problemResponses(400, 401, 403) } } },
     async (request) => announcements.list(actorOf(request), request.query),
   );
 
@@ -46,6 +46,7 @@ export const adminAnnouncementsRoutes: FastifyPluginAsyncTypebox = async (app) =
       schema: {
         tags,
         security,
+        operationId: 'adminCreateAnnouncement',
         summary: 'Publish: if active now, every connected socket gets an announcement frame at once',
         body: AnnouncementBody,
         response: { 201: AdminRef, ...problemResponses(400, 401, 403) },
@@ -56,13 +57,13 @@ export const adminAnnouncementsRoutes: FastifyPluginAsyncTypebox = async (app) =
 
   app.patch(
     '/:id',
-    { schema: { tags, security, summary: 'Edit title, body or window', params: IdParams, body: AnnouncementPatchBody, response: { 200: AdminRef, ...problemResponses(400, 401, 403, 404) } } },
+    { schema: { tags, security, operationId: 'adminUpdateAnnouncement', summary: 'Edit title, body or window', params: IdParams, body: AnnouncementPatchBody, response: { 200: AdminRef, ...problemResponses(400, 401, 403, 404) } } },
     async (request) => announcements.update(actorOf(request), request.params.id, request.body),
   );
 
   app.delete(
     '/:id',
-    { schema: { tags, security, summary: 'Withdraw (it leaves every list; the record stays)', params: IdParams, response: { 204: Type.Null(), ...problemResponses(400, 401, 403, 404) } } },
+    { schema: { tags, security, operationId: 'adminDeleteAnnouncement', summary: 'Withdraw (it leaves every list; the record stays)', params: IdParams, response: { 204: Type.Null(), ...problemResponses(400, 401, 403, 404) } } },
     async (request, reply) => {
       await announcements.withdraw(actorOf(request), request.params.id);
       return reply.code(204).send(null);

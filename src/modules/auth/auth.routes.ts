@@ -31,6 +31,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ rateLimitMax: number }> = a
       config: limited,
       schema: {
         tags,
+        operationId: 'register',
         summary: 'Create an account; a code is sent to the email (or else phone) to verify it',
         body: RegisterBody,
         response: { 201: Type.Object({ user: Type.Ref('PrivateUser'), challenge: Type.Ref('Challenge') }), ...problemResponses(400, 409, 429, 502, 503) },
@@ -45,6 +46,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ rateLimitMax: number }> = a
       config: limited,
       schema: {
         tags,
+        operationId: 'login',
         summary: 'Password sign-in: answers a code challenge (two-step, default) or tokens (AUTH_LOGIN_OTP=false)',
         body: LoginBody,
         response: { 200: LoginResponse, ...problemResponses(400, 401, 403, 429, 502, 503) },
@@ -59,6 +61,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ rateLimitMax: number }> = a
       config: limited,
       schema: {
         tags,
+        operationId: 'requestOtp',
         summary: 'Passwordless sign-in: send a code to a registered, verified phone or email',
         description: 'Unknown contacts get the same answer; their challenge never verifies.',
         body: OtpRequestBody,
@@ -74,6 +77,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ rateLimitMax: number }> = a
       config: limited,
       schema: {
         tags,
+        operationId: 'verifyOtp',
         summary: 'Answer a register, login or passwordless challenge; returns tokens',
         body: VerifyOtpBody,
         response: { 200: Type.Ref('TokenPair'), ...problemResponses(400, 403, 429) },
@@ -88,6 +92,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ rateLimitMax: number }> = a
       config: limited,
       schema: {
         tags,
+        operationId: 'resendOtp',
         summary: 'Send a new code for a live challenge (spaced and counted)',
         body: ChallengeIdBody,
         response: { 202: ChallengeResponse, ...problemResponses(400, 429, 502, 503) },
@@ -102,6 +107,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ rateLimitMax: number }> = a
       config: limited,
       schema: {
         tags,
+        operationId: 'forgotPassword',
         summary: 'Send a password-reset code; always 202, whether or not the account exists',
         body: IdentifierBody,
         response: { 202: ChallengeResponse, ...problemResponses(400, 429) },
@@ -116,6 +122,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ rateLimitMax: number }> = a
       config: limited,
       schema: {
         tags,
+        operationId: 'resetPassword',
         summary: 'Set a new password with a reset code; every session of the account ends',
         body: ResetPasswordBody,
         response: { 204: Type.Null(), ...problemResponses(400, 429) },
@@ -133,6 +140,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ rateLimitMax: number }> = a
       config: limited,
       schema: {
         tags,
+        operationId: 'refreshTokens',
         summary: 'Exchange a refresh token for a new pair; a reused token revokes its session',
         body: RefreshBody,
         response: { 200: TokenPair, ...problemResponses(401, 403, 429) },
@@ -145,7 +153,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ rateLimitMax: number }> = a
     '/logout',
     {
       config: limited,
-      schema: { tags, summary: 'End the session of this refresh token', body: RefreshBody, response: { 204: Type.Null(), ...problemResponses(400, 429) } },
+      schema: { tags, operationId: 'logout', summary: 'End the session of this refresh token', body: RefreshBody, response: { 204: Type.Null(), ...problemResponses(400, 429) } },
     },
     async (request, reply) => {
       await auth.logout(request.body.refreshToken);
@@ -158,7 +166,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ rateLimitMax: number }> = a
     {
       config: limited,
       onRequest: app.authenticate,
-      schema: { tags, security: secured, summary: 'End every session of the account', response: { 204: Type.Null(), ...problemResponses(401, 429) } },
+      schema: { tags, security: secured, operationId: 'logoutAll', summary: 'End every session of the account', response: { 204: Type.Null(), ...problemResponses(401, 429) } },
     },
     async (request, reply) => {
       await auth.logoutAll(actorOf(request));
@@ -171,7 +179,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ rateLimitMax: number }> = a
     {
       config: limited,
       onRequest: app.authenticate,
-      schema: { tags, security: secured, summary: 'Signed-in devices', response: { 200: Type.Object({ items: Type.Array(SessionView) }), ...problemResponses(401, 429) } },
+      schema: { tags, security: secured, operationId: 'listSessions', summary: 'Signed-in devices', response: { 200: Type.Object({ items: Type.Array(SessionView) }), ...problemResponses(401, 429) } },
     },
     async (request) => ({ items: await auth.listSessions(actorOf(request)) }),
   );
@@ -184,6 +192,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ rateLimitMax: number }> = a
       schema: {
         tags,
         security: secured,
+        operationId: 'revokeSession',
         summary: 'Sign a device out',
         params: Type.Object({ id: Id }),
         response: { 204: Type.Null(), ...problemResponses(401, 404, 429) },
@@ -203,6 +212,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ rateLimitMax: number }> = a
       schema: {
         tags,
         security: secured,
+        operationId: 'createWsTicket',
         summary: 'A single-use socket ticket (valid 60 s) for browsers, which cannot send headers on a WebSocket',
         response: { 200: WsTicket, ...problemResponses(401, 429) },
       },

@@ -34,6 +34,7 @@ export const conversationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags,
         security,
+        operationId: 'openDirectChat',
         summary: 'Open the direct chat with a user: 201 when created, 200 when it exists',
         body: DirectBody,
         response: { 200: ConversationRef, 201: ConversationRef, ...problemResponses(400, 401, 404) },
@@ -47,7 +48,7 @@ export const conversationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/groups',
-    { schema: { tags, security, summary: 'Create a group; you are its owner', body: GroupBody, response: { 201: ConversationRef, ...problemResponses(400, 401, 404, 409) } } },
+    { schema: { tags, security, operationId: 'createGroup', summary: 'Create a group; you are its owner', body: GroupBody, response: { 201: ConversationRef, ...problemResponses(400, 401, 404, 409) } } },
     async (request, reply) => reply.code(201).send(await conversations.createGroup(actorOf(request), request.body)),
   );
 
@@ -57,6 +58,7 @@ export const conversationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags,
         security,
+        operationId: 'createBroadcast',
         summary: "Create a broadcast list: what you send to it arrives in each recipient's direct chat with you",
         body: BroadcastBody,
         response: { 201: ConversationRef, ...problemResponses(400, 401, 404, 409) },
@@ -71,6 +73,7 @@ export const conversationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags,
         security,
+        operationId: 'listConversations',
         summary: 'Your conversations: pinned first, then most recent activity',
         querystring: InboxQuery,
         response: { 200: Page(ConversationRef), ...problemResponses(400, 401) },
@@ -79,7 +82,7 @@ export const conversationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => conversations.list(actorOf(request), request.query),
   );
 
-  app.get('/:id', { schema: { tags, security, summary: 'One conversation', params: IdParams, response: { 200: ConversationRef, ...problemResponses(400, 401, 404) } } }, async (request) =>
+  app.get('/:id', { schema: { tags, security, operationId: 'getConversation', summary: 'One conversation', params: IdParams, response: { 200: ConversationRef, ...problemResponses(400, 401, 404) } } }, async (request) =>
     conversations.get(actorOf(request), request.params.id),
   );
 
@@ -89,6 +92,7 @@ export const conversationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags,
         security,
+        operationId: 'updateConversation',
         summary: 'Edit title, description, avatar (group owner/admins) or retention (also either member of a direct chat)',
         params: IdParams,
         body: ConversationPatchBody,
@@ -100,13 +104,13 @@ export const conversationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.patch(
     '/:id/settings',
-    { schema: { tags, security, summary: 'Your mute, archive and pin flags', params: IdParams, body: SettingsBody, response: { 200: ConversationRef, ...problemResponses(400, 401, 404) } } },
+    { schema: { tags, security, operationId: 'updateConversationSettings', summary: 'Your mute, archive and pin flags', params: IdParams, body: SettingsBody, response: { 200: ConversationRef, ...problemResponses(400, 401, 404) } } },
     async (request) => conversations.updateSettings(actorOf(request), request.params.id, request.body),
   );
 
   app.get(
     '/:id/members',
-    { schema: { tags, security, summary: 'Current members, earliest first', params: IdParams, querystring: PageQuery, response: { 200: Page(MemberRef), ...problemResponses(400, 401, 404) } } },
+    { schema: { tags, security, operationId: 'listMembers', summary: 'Current members, earliest first', params: IdParams, querystring: PageQuery, response: { 200: Page(MemberRef), ...problemResponses(400, 401, 404) } } },
     async (request) => members.list(actorOf(request), request.params.id, request.query),
   );
 
@@ -116,6 +120,7 @@ export const conversationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags,
         security,
+        operationId: 'addMembers',
         summary: 'Add members (group owner/admins) or recipients (broadcast owner)',
         params: IdParams,
         body: AddMembersBody,
@@ -131,6 +136,7 @@ export const conversationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags,
         security,
+        operationId: 'removeMember',
         summary: 'Remove a member (owner/admins), or leave (your own id)',
         params: MemberParams,
         response: { 204: Type.Null(), ...problemResponses(400, 401, 403, 404) },
@@ -144,7 +150,7 @@ export const conversationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.patch(
     '/:id/members/:userId',
-    { schema: { tags, security, summary: 'Make a member admin, or back to member', params: MemberParams, body: RoleBody, response: { 200: MemberRef, ...problemResponses(400, 401, 403, 404) } } },
+    { schema: { tags, security, operationId: 'setMemberRole', summary: 'Make a member admin, or back to member', params: MemberParams, body: RoleBody, response: { 200: MemberRef, ...problemResponses(400, 401, 403, 404) } } },
     async (request) => members.setRole(actorOf(request), request.params.id, request.params.userId, request.body.role),
   );
 
@@ -155,6 +161,7 @@ export const conversationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         schema: {
           tags,
           security,
+          operationId: kind === 'read' ? 'markRead' : 'markDelivered',
           summary: `Move your ${kind} receipt forward to seq (never back)`,
           params: IdParams,
           body: SeqBody,
@@ -167,13 +174,13 @@ export const conversationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/:id/receipts',
-    { schema: { tags, security, summary: "Every current member's read and delivered seq", params: IdParams, response: { 200: ReceiptsList, ...problemResponses(400, 401, 404) } } },
+    { schema: { tags, security, operationId: 'listReceipts', summary: "Every current member's read and delivered seq", params: IdParams, response: { 200: ReceiptsList, ...problemResponses(400, 401, 404) } } },
     async (request) => receipts.list(actorOf(request), request.params.id),
   );
 
   app.post(
     '/:id/clear',
-    { schema: { tags, security, summary: 'Clear the history for yourself', params: IdParams, response: { 204: Type.Null(), ...problemResponses(400, 401, 404) } } },
+    { schema: { tags, security, operationId: 'clearHistory', summary: 'Clear the history for yourself', params: IdParams, response: { 204: Type.Null(), ...problemResponses(400, 401, 404) } } },
     async (request, reply) => {
       await receipts.clear(actorOf(request), request.params.id);
       return reply.code(204).send(null);
@@ -182,7 +189,7 @@ export const conversationsRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/:id/pins',
-    { schema: { tags, security, summary: 'Pinned messages, newest pin first', params: IdParams, response: { 200: PinsList, ...problemResponses(400, 401, 404) } } },
+    { schema: { tags, security, operationId: 'listPins', summary: 'Pinned messages, newest pin first', params: IdParams, response: { 200: PinsList, ...problemResponses(400, 401, 404) } } },
     async (request) => reactions.pins(actorOf(request), request.params.id),
   );
 };

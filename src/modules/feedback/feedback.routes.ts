@@ -18,14 +18,14 @@ export const feedbackRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/',
     {
       config: { rateLimit: { max: 20, timeWindow: 3_600_000 } },
-      schema: { tags, security, summary: 'File a ticket (bug, idea, complaint, other)', body: FeedbackBody, response: { 201: Ticket, ...problemResponses(400, 401, 429) } },
+      schema: { tags, security, operationId: 'createFeedback', summary: 'File a ticket (bug, idea, complaint, other)', body: FeedbackBody, response: { 201: Ticket, ...problemResponses(400, 401, 429) } },
     },
     async (request, reply) => reply.code(201).send(await feedback.create(actorOf(request), request.body)),
   );
 
   app.get(
     '/',
-    { schema: { tags, security, summary: 'Your tickets with their status and replies, newest first', querystring: OwnFeedbackQuery, response: { 200: Page(Ticket), ...problemResponses(400, 401) } } },
+    { schema: { tags, security, operationId: 'listMyFeedback', summary: 'Your tickets with their status and replies, newest first', querystring: OwnFeedbackQuery, response: { 200: Page(Ticket), ...problemResponses(400, 401) } } },
     async (request) => feedback.listOwn(actorOf(request), request.query),
   );
 };
@@ -40,6 +40,7 @@ export const adminFeedbackRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags,
         security,
+        operationId: 'adminListFeedback',
         summary: 'Tickets, newest first; filter by status, category, assignee and text',
         querystring: AdminFeedbackQuery,
         response: { 200: Page(Ticket), ...problemResponses(400, 401, 403) },
@@ -48,7 +49,7 @@ export const adminFeedbackRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => feedback.list(actorOf(request), request.query),
   );
 
-  app.get('/:id', { schema: { tags, security, summary: 'One ticket', params: IdParams, response: { 200: Ticket, ...problemResponses(400, 401, 403, 404) } } }, async (request) =>
+  app.get('/:id', { schema: { tags, security, operationId: 'adminGetFeedback', summary: 'One ticket', params: IdParams, response: { 200: Ticket, ...problemResponses(400, 401, 403, 404) } } }, async (request) =>
     feedback.get(actorOf(request), request.params.id),
   );
 
@@ -58,6 +59,7 @@ export const adminFeedbackRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags,
         security,
+        operationId: 'adminReplyToFeedback',
         summary: 'Answer a ticket: it becomes answered and its author gets feedback.replied on their sockets',
         params: IdParams,
         body: ReplyBody,
@@ -69,7 +71,7 @@ export const adminFeedbackRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.patch(
     '/:id',
-    { schema: { tags, security, summary: 'Set status and assignee', params: IdParams, body: FeedbackPatchBody, response: { 200: Ticket, ...problemResponses(400, 401, 403, 404) } } },
+    { schema: { tags, security, operationId: 'adminUpdateFeedback', summary: 'Set status and assignee', params: IdParams, body: FeedbackPatchBody, response: { 200: Ticket, ...problemResponses(400, 401, 403, 404) } } },
     async (request) => feedback.update(actorOf(request), request.params.id, request.body),
   );
 };

@@ -20,6 +20,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       logLevel: 'warn',
       schema: {
         tags: ['health'],
+        operationId: 'getLiveness',
         summary: 'Liveness: the process is up and serving',
         response: { 200: Type.Object({ status: Type.Literal('ok') }) },
       },
@@ -34,6 +35,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       logLevel: 'warn',
       schema: {
         tags: ['health'],
+        operationId: 'getReadiness',
         summary: 'Readiness: the database (and Redis, when configured) answer',
         response: {
           200: Type.Object({ status: Type.Literal('ready'), checks: Checks }),

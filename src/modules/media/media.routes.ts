@@ -69,6 +69,7 @@ export const mediaRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags,
         security,
+        operationId: 'uploadMedia',
         summary: 'Upload one file: multipart/form-data (field "file"), or JSON {fileName, dataBase64} up to 10 MiB',
         description: 'The type is detected from the bytes; per-type size caps and the per-user quota are enforced while streaming (413).',
         body: { content: { 'multipart/form-data': { schema: MultipartUploadBody }, 'application/json': { schema: JsonUploadBody } } } as never,
@@ -88,7 +89,7 @@ export const mediaRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/:id/info',
-    { onRequest: app.authenticate, schema: { tags, security, summary: 'Media metadata with fresh signed URLs', params: MediaParams, response: { 200: MediaRef, ...problemResponses(400, 401, 404) } } },
+    { onRequest: app.authenticate, schema: { tags, security, operationId: 'getMediaInfo', summary: 'Media metadata with fresh signed URLs', params: MediaParams, response: { 200: MediaRef, ...problemResponses(400, 401, 404) } } },
     async (request) => media.describe(actorOf(request), request.params.id),
   );
 
@@ -100,6 +101,7 @@ export const mediaRoutes: FastifyPluginAsyncTypebox = async (app) => {
         schema: {
           tags,
           security: [{ bearerAuth: [] }, {}],
+          operationId: variant === 'original' ? 'downloadMedia' : 'downloadThumbnail',
           summary: variant === 'original' ? 'The file: streams with ETag, Content-Disposition for files, and single byte ranges' : 'A JPEG thumbnail of an image (320 px on the longest side)',
           description: 'Readable by the uploader and members of a conversation it was sent to; others get 404. Without a token, pass a signed link (?exp=&sig=).',
           params: MediaParams,

@@ -31,6 +31,7 @@ export const messagesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags,
         security,
+        operationId: 'sendMessage',
         summary: 'Send a message: 201 stored, or 200 with the original when this clientId was already sent',
         body: SendBody,
         response: { 200: MessageRef, 201: MessageRef, ...problemResponses(400, 401, 403, 404) },
@@ -48,6 +49,7 @@ export const messagesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags,
         security,
+        operationId: 'listMessages',
         summary: 'History in ascending seq: the newest page, or ?before= / ?after= a seq',
         params: HistoryParams,
         querystring: HistoryQuery,
@@ -63,6 +65,7 @@ export const messagesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags,
         security,
+        operationId: 'listSharedConversations',
         summary: 'The conversations you currently share with a user (kept for existing clients)',
         params: Type.Object({ userId: Id }),
         querystring: PageQuery,
@@ -78,6 +81,7 @@ export const messagesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags,
         security,
+        operationId: 'searchMessages',
         summary: 'Full-text search in your conversations, newest first',
         querystring: SearchMessagesQuery,
         response: { 200: Page(MessageRef), ...problemResponses(400, 401, 404) },
@@ -86,20 +90,20 @@ export const messagesRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => messages.search(actorOf(request), request.query),
   );
 
-  app.get('/:id', { schema: { tags, security, summary: 'One message', params: IdParams, response: { 200: MessageRef, ...problemResponses(400, 401, 404) } } }, async (request) =>
+  app.get('/:id', { schema: { tags, security, operationId: 'getMessage', summary: 'One message', params: IdParams, response: { 200: MessageRef, ...problemResponses(400, 401, 404) } } }, async (request) =>
     messages.get(actorOf(request), request.params.id),
   );
 
   app.get(
     '/:id/versions',
-    { schema: { tags, security, summary: 'Earlier bodies of an edited message, oldest first', params: IdParams, response: { 200: VersionsList, ...problemResponses(400, 401, 404) } } },
+    { schema: { tags, security, operationId: 'listMessageVersions', summary: 'Earlier bodies of an edited message, oldest first', params: IdParams, response: { 200: VersionsList, ...problemResponses(400, 401, 404) } } },
     async (request) => messages.versions(actorOf(request), request.params.id),
   );
 
   app.patch(
     '/:id',
     {
-      schema: { tags, security, summary: 'Edit your message within the edit window', params: IdParams, body: EditBody, response: { 200: MessageRef, ...problemResponses(400, 401, 403, 404, 409) } },
+      schema: { tags, security, operationId: 'editMessage', summary: 'Edit your message within the edit window', params: IdParams, body: EditBody, response: { 200: MessageRef, ...problemResponses(400, 401, 403, 404, 409) } },
     },
     async (request) => messages.edit(actorOf(request), request.params.id, request.body.body),
   );
@@ -110,6 +114,7 @@ export const messagesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags,
         security,
+        operationId: 'deleteMessage',
         summary: 'Delete for you (for=me) or for everyone (sender within the window, or a group admin)',
         params: IdParams,
         querystring: DeleteQuery,
@@ -129,6 +134,7 @@ export const messagesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags,
         security,
+        operationId: action === 'add' ? 'addReaction' : 'removeReaction',
         summary: action === 'add' ? 'React with an emoji (idempotent)' : 'Take your reaction back (idempotent)',
         params: ReactionParams,
         response: { 200: ReactionsResult, ...problemResponses(400, 401, 404, 409) },
@@ -144,7 +150,7 @@ export const messagesRoutes: FastifyPluginAsyncTypebox = async (app) => {
     app.route({
       method,
       url: '/:id/pin',
-      schema: { tags, security, summary: action === 'pin' ? 'Pin a message in its conversation' : 'Unpin a message', params: IdParams, response: { 204: Type.Null(), ...problemResponses(400, 401, 404, 409) } },
+      schema: { tags, security, operationId: action === 'pin' ? 'pinMessage' : 'unpinMessage', summary: action === 'pin' ? 'Pin a message in its conversation' : 'Unpin a message', params: IdParams, response: { 204: Type.Null(), ...problemResponses(400, 401, 404, 409) } },
       handler: async (request, reply) => {
         await reactions[action](actorOf(request), (request.params as { id: string }).id);
         return reply.code(204).send(null);

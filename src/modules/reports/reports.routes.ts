@@ -21,6 +21,7 @@ export const reportsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags,
         security,
+        operationId: 'createReport',
         summary: 'Report a message you can see, or a user, for abuse',
         body: ReportBody,
         response: { 201: ReportRef, ...problemResponses(400, 401, 404, 429) },
@@ -36,7 +37,7 @@ export const adminReportsRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/',
-    { schema: { tags, security, summary: 'The reports queue, newest first (default: open ones)', querystring: ReportsQuery, response: { 200: Page(ReportRef), ...problemResponses(400, 401, 403) } } },
+    { schema: { tags, security, operationId: 'adminListReports', summary: 'The reports queue, newest first (default: open ones)', querystring: ReportsQuery, response: { 200: Page(ReportRef), ...problemResponses(400, 401, 403) } } },
     async (request) => reports.list(actorOf(request), request.query),
   );
 
@@ -46,6 +47,7 @@ export const adminReportsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags,
         security,
+        operationId: 'adminActOnReport',
         summary: 'Act on an open report: dismiss, delete the message for everyone, or ban (the sender / the reported user)',
         params: IdParams,
         body: ReportActionBody,

@@ -20,6 +20,7 @@ export const supportRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags,
         security,
+        operationId: 'openSupportConversation',
         summary: 'Open your support conversation (201), or get it (200); then chat in it with /message and the socket as in any other',
         response: { 200: Thread, 201: Thread, ...problemResponses(401) },
       },
@@ -41,6 +42,7 @@ export const adminSupportRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags,
         security,
+        operationId: 'adminListSupport',
         summary: 'Support conversations, newest first, with unread counts and waiting time; filter by assignee',
         querystring: SupportQueueQuery,
         response: { 200: Page(Type.Ref('SupportQueueItem')), ...problemResponses(400, 401, 403) },
@@ -51,7 +53,7 @@ export const adminSupportRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/:id/claim',
-    { schema: { tags, security, summary: 'Claim a support conversation: you join it and it is assigned to you', params: IdParams, response: { 200: Thread, ...problemResponses(400, 401, 403, 404) } } },
+    { schema: { tags, security, operationId: 'adminClaimSupport', summary: 'Claim a support conversation: you join it and it is assigned to you', params: IdParams, response: { 200: Thread, ...problemResponses(400, 401, 403, 404) } } },
     async (request) => support.claim(actorOf(request), request.params.id),
   );
 
@@ -61,6 +63,7 @@ export const adminSupportRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags,
         security,
+        operationId: 'adminListSupportMessages',
         summary: 'Read a support conversation (you join it); the same cursors as GET /message/:conversationId',
         params: IdParams,
         querystring: HistoryQuery,
@@ -76,6 +79,7 @@ export const adminSupportRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags,
         security,
+        operationId: 'adminSendSupportMessage',
         summary: 'Answer (you join it; unclaimed, it becomes yours); 201, or 200 for a repeated clientId',
         params: IdParams,
         body: SupportSendBody,

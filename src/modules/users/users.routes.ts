@@ -28,6 +28,7 @@ export const userSearchRoute: FastifyPluginAsyncTypebox<{ path: string; hide?: b
         tags,
         security,
         hide: hide ?? false,
+        operationId: 'searchUsers',
         summary: 'Search users by username or display name prefix, or by a whole email address or phone number',
         querystring: SearchQuery,
         response: { 200: Page(Type.Ref('PublicUser')), ...problemResponses(400, 401) },
@@ -44,13 +45,13 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   await app.register(userSearchRoute, { path: '/' });
 
-  app.get('/me', { schema: { tags, security, summary: 'Your account', response: { 200: Type.Ref('PrivateUser'), ...problemResponses(401) } } }, async (request) =>
+  app.get('/me', { schema: { tags, security, operationId: 'getMe', summary: 'Your account', response: { 200: Type.Ref('PrivateUser'), ...problemResponses(401) } } }, async (request) =>
     users.me(actorOf(request)),
   );
 
   app.patch(
     '/me',
-    { schema: { tags, security, summary: 'Edit your profile', body: ProfilePatchBody, response: { 200: Type.Ref('PrivateUser'), ...problemResponses(400, 401) } } },
+    { schema: { tags, security, operationId: 'updateMe', summary: 'Edit your profile', body: ProfilePatchBody, response: { 200: Type.Ref('PrivateUser'), ...problemResponses(400, 401) } } },
     async (request) => users.updateMe(actorOf(request), request.body),
   );
 
@@ -60,6 +61,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags,
         security,
+        operationId: 'changePassword',
         summary: 'Change your password; your other sessions end',
         body: ChangePasswordBody,
         response: { 204: Type.Null(), ...problemResponses(400, 401) },
@@ -78,6 +80,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
         schema: {
           tags,
           security,
+          operationId: kind === 'email' ? 'changeEmail' : 'changePhone',
           summary: `Change your ${kind}: a code goes to the new one; it takes effect after POST /users/me/contact/verify`,
           body,
           response: { 202: ChallengeResponse, ...problemResponses(400, 401, 429, 502, 503) },
@@ -96,6 +99,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags,
         security,
+        operationId: 'verifyContactChange',
         summary: 'Confirm an email or phone change with its code',
         body: ConfirmContactBody,
         response: { 200: Type.Ref('PrivateUser'), ...problemResponses(400, 401, 409, 429) },
@@ -106,19 +110,19 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/me/blocks',
-    { schema: { tags, security, summary: 'Users you blocked, newest first', querystring: PageQuery, response: { 200: Page(BlockEntry), ...problemResponses(400, 401) } } },
+    { schema: { tags, security, operationId: 'listBlockedUsers', summary: 'Users you blocked, newest first', querystring: PageQuery, response: { 200: Page(BlockEntry), ...problemResponses(400, 401) } } },
     async (request) => users.listBlocks(actorOf(request), request.query),
   );
 
   app.get(
     '/:id',
-    { schema: { tags, security, summary: 'A public profile', params: UserIdParams, response: { 200: Type.Ref('PublicUser'), ...problemResponses(401, 404) } } },
+    { schema: { tags, security, operationId: 'getUser', summary: 'A public profile', params: UserIdParams, response: { 200: Type.Ref('PublicUser'), ...problemResponses(401, 404) } } },
     async (request) => users.profile(actorOf(request), request.params.id),
   );
 
   app.post(
     '/:id/block',
-    { schema: { tags, security, summary: 'Block a user', params: UserIdParams, response: { 204: Type.Null(), ...problemResponses(400, 401, 404) } } },
+    { schema: { tags, security, operationId: 'blockUser', summary: 'Block a user', params: UserIdParams, response: { 204: Type.Null(), ...problemResponses(400, 401, 404) } } },
     async (request, reply) => {
       await users.block(actorOf(request), request.params.id);
       return reply.code(204).send(null);
@@ -127,7 +131,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.delete(
     '/:id/block',
-    { schema: { tags, security, summary: 'Unblock a user', params: UserIdParams, response: { 204: Type.Null(), ...problemResponses(401) } } },
+    { schema: { tags, security, operationId: 'unblockUser', summary: 'Unblock a user', params: UserIdParams, response: { 204: Type.Null(), ...problemResponses(401) } } },
     async (request, reply) => {
       await users.unblock(actorOf(request), request.params.id);
       return reply.code(204).send(null);
