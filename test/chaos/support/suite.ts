@@ -10,7 +10,7 @@ import { type RunOptions, type Scenario, runScenario } from './scenario.js';
  * CHAOS_SEED (default 1) seeds every timing decision; CHAOS_DURATION_S turns the file into a soak
  * (the scenarios run in rounds, each with seeds derived from CHAOS_SEED and the round, until that many
  * seconds have passed); CHAOS_SCENARIOS=sigkill,redis-kill runs only those; CHAOS_RATE sets the total
- * sends per second (default: 50 in delivery, 30 in starvation).
+ * sends per second (default: 50 in delivery, 15 in starvation).
  */
 
 const int = (name: string, fallback: number): number => {
