@@ -94,7 +94,7 @@ export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): F
 /**
  * Adds to a documented route's responses the problems any such route can answer, whatever it does:
  * 400 (a malformed URL or input), 414 (a path parameter over 100 characters), 413/415 (a body too
- * large or of another type), 401/403 (a missing, invalid or banned token on secured routes), 429
+ * large or of another type, on every method that reads one), 401/403 (a missing, invalid or banned token on secured routes), 429
  * (the global rate limit), 500 and 503 (a dependency down). So every status reaches the OpenAPI.
  */
 function declareCommonProblems(route: RouteOptions): void {
@@ -102,7 +102,9 @@ function declareCommonProblems(route: RouteOptions): void {
   if (!schema?.response) return;
   const statuses = [400, 500, 503];
   if (route.url.includes(':')) statuses.push(414);
-  if (schema.body) statuses.push(413, 415);
+  // Fastify reads a body on every method but GET and HEAD, whether or not the route declares one.
+  const methods = [route.method].flat().map((m) => String(m).toUpperCase());
+  if (schema.body || methods.some((m) => m !== 'GET' && m !== 'HEAD')) statuses.push(413, 415);
   if (schema.security?.some((requirement) => Object.keys(requirement).length > 0)) statuses.push(401, 403);
   if ((route.config as { rateLimit?: unknown } | undefined)?.rateLimit !== false) statuses.push(429);
   // New objects: one schema may serve several routes (not all with a path parameter).

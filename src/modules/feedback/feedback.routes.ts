@@ -18,7 +18,7 @@ export const feedbackRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/',
     {
       config: { rateLimit: { max: 20, timeWindow: 3_600_000 } },
-      schema: { tags, security, operationId: 'createFeedback', summary: 'File a ticket (bug, idea, complaint, other)', body: FeedbackBody, response: { 201: Ticket, ...problemResponses(400, 401, 429) } },
+      schema: { tags, security, operationId: 'createFeedback', summary: 'File a ticket (bug, idea, complaint, other)', body: FeedbackBody, response: { 201: Ticket, ...problemResponses(400, 401, 404, 429) } },
     },
     async (request, reply) => reply.code(201).send(await feedback.create(actorOf(request), request.body)),
   );

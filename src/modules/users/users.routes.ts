@@ -51,7 +51,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.patch(
     '/me',
-    { schema: { tags, security, operationId: 'updateMe', summary: 'Edit your profile', body: ProfilePatchBody, response: { 200: Type.Ref('PrivateUser'), ...problemResponses(400, 401) } } },
+    { schema: { tags, security, operationId: 'updateMe', summary: 'Edit your profile', body: ProfilePatchBody, response: { 200: Type.Ref('PrivateUser'), ...problemResponses(400, 401, 404) } } },
     async (request) => users.updateMe(actorOf(request), request.body),
   );
 
