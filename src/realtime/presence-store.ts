@@ -57,14 +57,15 @@ return items`;
  * indexes every claim (`<instanceId> <userId>`) by expiry, so a dead instance's claims are found
  * without a scan and popped by one sweeper.
  */
-export function createRedisPresence(redis: Redis, options: { prefix: string; instanceId: string; ttlMs: number }): PresenceStore {
+export function createRedisPresence(redis: Redis, options: { prefix: string; instanceId: string; ttlMs: number; now?: () => number }): PresenceStore {
+  const clock = options.now ?? Date.now;
   const key = (userId: string) => `${options.prefix}presence:${userId}`;
   const live = (results: Array<[Error | null, unknown]> | null, index: number) => Number(results?.[index]?.[1] ?? 0);
   const claims = `${options.prefix}presence-claims`;
   const claim = (userId: string) => `${options.instanceId} ${userId}`;
   const store: PresenceStore = {
     async connected(userId) {
-      const now = Date.now();
+      const now = clock();
       const results = await redis
         .multi()
         .zremrangebyscore(key(userId), '-inf', now)
@@ -76,12 +77,12 @@ export function createRedisPresence(redis: Redis, options: { prefix: string; ins
       return live(results, 1) === 0;
     },
     async disconnected(userId) {
-      const results = await redis.multi().zrem(key(userId), options.instanceId).zremrangebyscore(key(userId), '-inf', Date.now()).zcard(key(userId)).zrem(claims, claim(userId)).exec();
+      const results = await redis.multi().zrem(key(userId), options.instanceId).zremrangebyscore(key(userId), '-inf', clock()).zcard(key(userId)).zrem(claims, claim(userId)).exec();
       return live(results, 2) === 0;
     },
     async refresh(userIds) {
       if (userIds.length === 0) return;
-      const expiry = Date.now() + options.ttlMs;
+      const expiry = clock() + options.ttlMs;
       const pipeline = redis.pipeline();
       for (const userId of userIds) pipeline.zadd(key(userId), expiry, options.instanceId).pexpire(key(userId), options.ttlMs).zadd(claims, expiry, claim(userId));
       await pipeline.exec();
@@ -89,7 +90,7 @@ export function createRedisPresence(redis: Redis, options: { prefix: string; ins
     async online(userIds) {
       if (userIds.length === 0) return new Set();
       const pipeline = redis.pipeline();
-      const now = Date.now();
+      const now = clock();
       for (const userId of userIds) pipeline.zcount(key(userId), `(${now}`, '+inf');
       const results = await pipeline.exec();
       return new Set(userIds.filter((_, i) => live(results, i) > 0));
@@ -102,14 +103,14 @@ export function createRedisPresence(redis: Redis, options: { prefix: string; ins
         cursor = next;
         if (keys.length === 0) continue;
         const pipeline = redis.pipeline();
-        for (const k of keys) pipeline.zcount(k, `(${Date.now()}`, '+inf');
+        for (const k of keys) pipeline.zcount(k, `(${clock()}`, '+inf');
         const results = await pipeline.exec();
         online += keys.filter((_, i) => live(results, i) > 0).length;
       } while (cursor !== '0');
       return online;
     },
     async expired() {
-      const popped = (await redis.eval(POP_EXPIRED, 1, claims, Date.now(), 500)) as string[];
+      const popped = (await redis.eval(POP_EXPIRED, 1, claims, clock(), 500)) as string[];
       const userIds = [...new Set(popped.map((item) => item.slice(item.indexOf(' ') + 1)))];
       const online = await store.online(userIds);
       return userIds.filter((userId) => !online.has(userId));
