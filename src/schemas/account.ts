@@ -1,14 +1,14 @@
 import { Type } from 'typebox';
 import { PASSWORD_MAX_LENGTH } from '../modules/auth/password.js';
 import { Code } from './auth.js';
-import { Id, Nullable, Timestamp } from './common.js';
+import { Id, Nullable, Text, Timestamp } from './common.js';
 import { Attachment } from './media.js';
 
 /** Wire schemas of account deletion and data export (DELETE /users/me, GET /users/me/export). */
 
 export const DeleteAccountBody = Type.Union(
   [
-    Type.Object({ password: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH }) }, { additionalProperties: false }),
+    Type.Object({ password: Text({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH }) }, { additionalProperties: false }),
     Type.Object({ challengeId: Id, code: Code }, { additionalProperties: false }),
   ],
   {
