@@ -8,6 +8,7 @@ import { createMemoryBus } from './bus/memory-bus.js';
 import { createRedisBus } from './bus/redis-bus.js';
 import type { Config } from './config.js';
 import { type DatabaseHandle, createDatabase, pgliteDirFor } from './db/client.js';
+import { lazySerializers } from './lib/lazy-serializers.js';
 import { createRedis } from './lib/redis.js';
 import { createMailSender, createSmsSender, createStorage } from './providers/providers.js';
 import type { ObjectStorage } from './providers/storage/object-storage.js';
@@ -33,6 +34,8 @@ export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerRespo
 declare module 'fastify' {
   interface FastifyInstance {
     config: Config;
+    /** Compiles every response serializer now (they are built on first use); tests call it to catch a broken schema. */
+    compileAllSerializers(): void;
   }
 }
 
@@ -52,6 +55,11 @@ export interface AppOverrides {
   storage?: ObjectStorage;
   /** Where logs go (default stdout); tests pass a stream to assert on what is logged. */
   logStream?: DestinationStream;
+  /**
+   * argon2id cost instead of config's ARGON2_* (which cannot go below OWASP's floor). For tests only:
+   * a hash at the floor costs ~50 ms of CPU, which thousands of test sign-ins cannot afford.
+   */
+  argon2?: { memoryCost: number; timeCost: number };
 }
 
 /** Trust the nearest `hops` proxies (what fastify does for a numeric trustProxy). */
@@ -60,6 +68,7 @@ function trustHops(hops: number) {
 }
 
 export async function buildApp(config: Config, overrides: AppOverrides = {}): Promise<App> {
+  const serializers = lazySerializers();
   const app = Fastify({
     logger: loggerOptions(config.logLevel, overrides.logStream),
     genReqId,
@@ -75,9 +84,11 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     // Boot waits for the migrations however long they take: another instance's under the advisory lock,
     // or a first start on a slow host. Fastify's 10 s default failed such boots ("Plugin did not start in time").
     pluginTimeout: 0,
+    schemaController: { compilersFactory: { buildSerializer: serializers.factory } },
   }).withTypeProvider<TypeBoxTypeProvider>() as App;
 
   app.decorate('config', config);
+  app.decorate('compileAllSerializers', serializers.compileAll);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
@@ -105,10 +116,11 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     await app.register(authPlugin, { config: config.auth });
     await app.register(servicesPlugin, {
       config,
+      argon2: overrides.argon2 ?? config.auth.argon2,
       sms: overrides.sms ?? createSmsSender(config, app.log),
       mail: overrides.mail ?? createMailSender(config, app.log),
       ownsMail: !overrides.mail,
-      storage: overrides.storage ?? createStorage(config),
+      storage: overrides.storage ?? (await createStorage(config)),
       ownsStorage: !overrides.storage,
     });
     await app.register(sweeperPlugin, { intervalSeconds: config.chat.sweepIntervalSeconds });

@@ -27,7 +27,8 @@ const Env = Type.Object({
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 100, description: 'Grace period for draining on SIGTERM/SIGINT before a forced exit.' }),
   WS_MAX_PAYLOAD_BYTES: Type.Integer({ default: 65_536, minimum: 1024, description: 'Largest WebSocket frame accepted (larger closes with 1009).' }),
   WS_MAX_SOCKETS_PER_USER: Type.Integer({ default: 10, minimum: 1, maximum: 1000, description: 'Open sockets per user on one instance; more are refused with 429.' }),
-  WS_RATE_LIMIT: Type.Integer({ default: 100, minimum: 1, description: 'Frames a socket may send per 10 s; the excess gets RATE_LIMITED errors, 3x closes with 1008.' }),
+  WS_RATE_LIMIT: Type.Integer({ default: 100, minimum: 1, description: 'Frames a socket may send per WS_RATE_WINDOW_SECONDS; the excess gets RATE_LIMITED errors, 3x closes with 1008.' }),
+  WS_RATE_WINDOW_SECONDS: Type.Integer({ default: 10, minimum: 1, maximum: 3600, description: 'The window of WS_RATE_LIMIT.' }),
   WS_PING_INTERVAL_SECONDS: Type.Integer({ default: 25, minimum: 1, maximum: 600, description: 'Server pings; a socket that has not answered the previous ping is dropped.' }),
   WS_MAX_BUFFERED_BYTES: Type.Integer({ default: 1_048_576, minimum: 65_536, description: 'Unsent bytes a socket may queue before it is closed as a slow consumer (1013).' }),
   JWT_SECRET: Type.Optional(Type.String({ minLength: 32, secret: true, description: 'HS256 signing secret (32+ bytes), identical on every instance; unset generates one into DATA_DIR/jwt-secret.' })),
@@ -102,6 +103,7 @@ export interface Config {
     readonly maxPayloadBytes: number;
     readonly maxSocketsPerUser: number;
     readonly rateLimit: number;
+    readonly rateWindowMs: number;
     readonly pingIntervalSeconds: number;
     readonly maxBufferedBytes: number;
   };
@@ -233,6 +235,7 @@ function toConfig(env: Env): Config {
       maxPayloadBytes: env.WS_MAX_PAYLOAD_BYTES,
       maxSocketsPerUser: env.WS_MAX_SOCKETS_PER_USER,
       rateLimit: env.WS_RATE_LIMIT,
+      rateWindowMs: env.WS_RATE_WINDOW_SECONDS * 1000,
       pingIntervalSeconds: env.WS_PING_INTERVAL_SECONDS,
       maxBufferedBytes: env.WS_MAX_BUFFERED_BYTES,
     },

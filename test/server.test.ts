@@ -4,6 +4,7 @@ import t from 'tap';
 import WebSocket from 'ws';
 import { CLOSE_GOING_AWAY } from '../src/plugins/websocket.js';
 import { build, createPostgresDatabase, runConfig } from './helper.js';
+import { SERVER_ENTRY } from './support/server-process.js';
 
 t.test('app.close() closes open sockets with 1001 and stops accepting', async (t) => {
   const app = await build(t);
@@ -34,9 +35,9 @@ t.test('the server process shuts down cleanly on SIGTERM', async (t) => {
     DATA_DIR: t.testdir(),
     LOG_LEVEL: 'info',
   };
-  if (runConfig.database.url) env.DATABASE_URL = await createPostgresDatabase(t, runConfig.database.url);
+  if (runConfig.database.url) env.DATABASE_URL = await createPostgresDatabase(t, runConfig.database.url, 'empty');
   if (runConfig.redis.url) env.REDIS_URL = runConfig.redis.url;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [SERVER_ENTRY], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => {
     if (child.exitCode === null) child.kill('SIGKILL');
   });
@@ -61,7 +62,7 @@ t.test('the server process shuts down cleanly on SIGTERM', async (t) => {
 });
 
 t.test('the server refuses to start on bad config and names the variable', async (t) => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, [SERVER_ENTRY], {
     env: { PATH: process.env.PATH ?? '', PORT: 'not-a-port', DATA_DIR: t.testdir() },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,6 +1,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import t, { type Test } from 'tap';
+import { SERVER_ENTRY } from './support/server-process.js';
 
 /*
  * The first minutes of a user on the embedded default, with real processes: the boot line says what
@@ -15,8 +16,10 @@ interface Started {
   output: () => string;
 }
 
+/** `args[0]` a TypeScript entry (what `npm run` scripts start through tsx) or the built server. */
 function run(t: Test, args: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const nodeArgs = args[0]!.endsWith('.ts') ? ['--import', 'tsx', ...args] : args;
+  const child = spawn(process.execPath, nodeArgs, { env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
   const stop = () => {
     if (child.exitCode === null) child.kill('SIGKILL');
   };
@@ -29,7 +32,7 @@ function run(t: Test, args: string[], env: Record<string, string>) {
 }
 
 async function startServer(t: Test, env: Record<string, string>): Promise<Started> {
-  const { child, output } = run(t, ['src/server.ts'], { HOST: '127.0.0.1', PORT: '0', ...env });
+  const { child, output } = run(t, [SERVER_ENTRY], { HOST: '127.0.0.1', PORT: '0', ...env });
   const address = await new Promise<string>((resolve, reject) => {
     const check = () => {
       const match = /chat backend ready at (http:\/\/127\.0\.0\.1:\d+)/.exec(output());
@@ -48,7 +51,7 @@ async function exitOf(t: Test, args: string[], env: Record<string, string>): Pro
 }
 
 const json = { 'content-type': 'application/json' };
-// Each case starts several Node processes (tsx transpiles on start): more than the default per-file limit on 2 busy cores.
+// Each case starts several Node processes: more than the default per-file limit on 2 busy cores.
 t.setTimeout(300_000);
 
 t.test('one process per embedded database; what the first stored survives a crash and a restart', async (t) => {
@@ -72,7 +75,7 @@ t.test('one process per embedded database; what the first stored survives a cras
   t.equal(migrate.code, 1, 'db:migrate refuses too');
   t.match(migrate.output, /in use by process/);
 
-  const second = await exitOf(t, ['src/server.ts'], { ...env, HOST: '127.0.0.1', PORT: '0' });
+  const second = await exitOf(t, [SERVER_ENTRY], { ...env, HOST: '127.0.0.1', PORT: '0' });
   t.equal(second.code, 1, 'a second server on the same data dir refuses to start');
   t.match(second.output, /in use by process/);
 
@@ -94,8 +97,8 @@ t.test('one process per embedded database; what the first stored survives a cras
 t.test('a port in use names the variable to change', async (t) => {
   const first = await startServer(t, { DATA_DIR: t.testdir() });
   const port = new URL(first.address).port;
-  const second = await exitOf(t, ['src/server.ts'], { DATA_DIR: `${t.testdirName}-other`, HOST: '127.0.0.1', PORT: port });
+  const second = await exitOf(t, [SERVER_ENTRY], { DATA_DIR: `${t.testdirName}-other`, HOST: '127.0.0.1', PORT: port });
   t.equal(second.code, 1);
   t.match(second.output, new RegExp(`Port ${port} on 127.0.0.1 is already in use: set PORT`));
-  t.notMatch(second.output, /at .*\.ts:\d+/, 'no stack trace');
+  t.notMatch(second.output, /\n\s+at .*:\d+:\d+/, 'no stack trace');
 });

@@ -64,9 +64,9 @@ declare module 'fastify' {
  * Builds repositories and services once per app and exposes them as `app.services`: the one service
  * layer that REST routes and socket frames both call.
  */
-export const servicesPlugin = fp<{ config: Config; sms: SmsSender; mail: MailSender; ownsMail: boolean; storage: ObjectStorage; ownsStorage: boolean }>(
-  async (app, { config, sms, mail, ownsMail, storage, ownsStorage }) => {
-    const passwords = await createPasswordHasher(config.auth.argon2);
+export const servicesPlugin = fp<{ config: Config; argon2: { memoryCost: number; timeCost: number }; sms: SmsSender; mail: MailSender; ownsMail: boolean; storage: ObjectStorage; ownsStorage: boolean }>(
+  async (app, { config, argon2, sms, mail, ownsMail, storage, ownsStorage }) => {
+    const passwords = await createPasswordHasher(argon2);
     const userRepository = createUserRepository(app.db);
     const events = createChatEvents(app.bus, (error, channel) => app.log.warn({ err: error, channel }, 'event publish failed'));
     const sessionRepository = createSessionRepository(app.db, (revoked) => {

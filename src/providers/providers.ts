@@ -7,7 +7,6 @@ import type { SmsSender } from './sms/sms-sender.js';
 import { createTwilioSms } from './sms/twilio-sms.js';
 import { createDiskStorage } from './storage/disk-storage.js';
 import type { ObjectStorage } from './storage/object-storage.js';
-import { createS3Storage } from './storage/s3-storage.js';
 import { join } from 'node:path';
 
 /** What the console providers write to (the app's pino logger fits). */
@@ -35,9 +34,13 @@ export function createMailSender(config: Config, log: ProviderLogger): MailSende
   return createSmtpMail({ url: config.mail.smtpUrl, from: config.mail.from, timeoutMs: config.providerTimeoutMs });
 }
 
-/** S3_BUCKET set stores media in that bucket; unset stores it on disk under DATA_DIR/media. */
-export function createStorage(config: Config): ObjectStorage {
+/**
+ * S3_BUCKET set stores media in that bucket; unset stores it on disk under DATA_DIR/media. The S3 SDK
+ * (hundreds of modules) is only loaded when it is used.
+ */
+export async function createStorage(config: Config): Promise<ObjectStorage> {
   const storage = config.storage;
   if (storage.driver === 'disk') return createDiskStorage(join(config.dataDir, 'media'));
+  const { createS3Storage } = await import('./storage/s3-storage.js');
   return createS3Storage({ ...storage, timeoutMs: config.providerTimeoutMs });
 }

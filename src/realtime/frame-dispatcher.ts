@@ -6,8 +6,6 @@ import { type CommandContext, commands } from './commands.js';
 import { CLOSE, type Connection } from './connection.js';
 import { type ParsedFrame, parseFrame } from './frames.js';
 
-const RATE_WINDOW_MS = 10_000;
-
 /** The `error` frame's data for anything a command threw; 503s (the database is away) are retryable. */
 export function errorFrameData(error: unknown): Record<string, unknown> {
   const appError = toAppError(error);
@@ -25,8 +23,8 @@ export function errorFrameData(error: unknown): Record<string, unknown> {
  * `error` frame with its code (INTERNAL_ERROR for a bug, which is logged) and the socket goes on.
  * After the first frame is handled the connection releases what it held for a resume on connect.
  */
-export function createFrameDispatcher(deps: { connection: Connection; context: CommandContext; setup: Promise<void>; rateLimit: number; log: FastifyBaseLogger }) {
-  const { connection, context, rateLimit, log } = deps;
+export function createFrameDispatcher(deps: { connection: Connection; context: CommandContext; setup: Promise<void>; rateLimit: number; rateWindowMs: number; log: FastifyBaseLogger }) {
+  const { connection, context, rateLimit, rateWindowMs, log } = deps;
   let windowStart = Date.now();
   let framesInWindow = 0;
   let queue = deps.setup;
@@ -60,7 +58,7 @@ export function createFrameDispatcher(deps: { connection: Connection; context: C
   }
 
   return function onMessage(raw: RawData, isBinary: boolean): void {
-    if (Date.now() - windowStart > RATE_WINDOW_MS) {
+    if (Date.now() - windowStart > rateWindowMs) {
       windowStart = Date.now();
       framesInWindow = 0;
     }

@@ -166,7 +166,7 @@ export const gatewayPlugin = fp<{ config: Config }>(
         typingAllowed: (conversationId, state) => typingAllowed(`${connection.userId}:${conversationId}`, state),
       };
 
-      socket.on('message', createFrameDispatcher({ connection, context, setup: start(), rateLimit: ws.rateLimit, log }));
+      socket.on('message', createFrameDispatcher({ connection, context, setup: start(), rateLimit: ws.rateLimit, rateWindowMs: ws.rateWindowMs, log }));
 
       socket.on('close', () => {
         clearTimeout(expiry);

@@ -75,7 +75,7 @@ if (adminUrl) {
   drivers.push({
     name: 'pg',
     async open(t) {
-      const url = await createPostgresDatabase(t, adminUrl);
+      const url = await createPostgresDatabase(t, adminUrl, 'empty');
       const handle = createDatabase({ url });
       // The drop registered above uses `with (force)`, so it works whichever teardown runs first.
       t.teardown(() => handle.close());
@@ -256,7 +256,7 @@ for (const driver of drivers) {
 
 if (adminUrl) {
   t.test('pg: instances migrating a fresh database at once both succeed, once', async (t) => {
-    const url = await createPostgresDatabase(t, adminUrl);
+    const url = await createPostgresDatabase(t, adminUrl, 'empty');
     // One of them with a single-connection pool: the lock and the migrations share that connection.
     const handles = [createDatabase({ url, poolMax: 1 }), createDatabase({ url, poolMax: 1 }), createDatabase({ url })];
     t.teardown(() => Promise.all(handles.map((h) => h.close())));

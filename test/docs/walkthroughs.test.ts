@@ -4,6 +4,7 @@ import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t, { type Test } from 'tap';
 import { ROOT, readFromRoot, walkthroughBlocks } from '../../scripts/readme-walkthroughs.js';
+import { SERVER_ENTRY } from '../support/server-process.js';
 
 /*
  * The README's walkthroughs are the scripts in docs/walkthroughs/: the README shows each one as it is,
@@ -33,7 +34,7 @@ t.test('the README shows every walkthrough script exactly as it is', async (t) =
 /** The server on a fresh data directory in `dir`, its log in `logPath`; answers its base URL once it is ready. */
 async function startServer(t: Test, dir: string, logPath: string): Promise<string> {
   const log = openSync(logPath, 'w');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, [SERVER_ENTRY], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',

@@ -15,7 +15,7 @@ import { buildWorld } from './world.js';
  */
 
 const FILE = 'test/fuzz/rest-fuzz.test.ts';
-const settings = fuzzSettings(20);
+const settings = fuzzSettings(12);
 
 // A soak (FUZZ_RUNS) runs longer than the suite's per-file timeout; the default stays near a minute.
 t.setTimeout(Math.max(300_000, settings.runs * 15_000));

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 
 /*
  * Reproducible runs: a fixed default seed, FUZZ_SEED to change it, FUZZ_RUNS for the inputs per
- * operation or frame type (the default keeps a pass near a minute on a 2-core machine; raise it for
+ * operation or frame type (the default keeps a file under half a minute on a 2-core machine; raise it for
  * a soak), FUZZ_ONLY (a regular expression) to run only matching operations or frame types. Each
  * operation's seed is derived from the base seed and its name, so one operation's inputs do not
  * depend on how many others ran before it (the server's state does: reproduce with the whole file).

@@ -18,7 +18,7 @@ import { buildWorld } from './world.js';
  */
 
 const FILE = 'test/fuzz/socket-fuzz.test.ts';
-const settings = fuzzSettings(60);
+const settings = fuzzSettings(40);
 const ANSWER_MS = 5000;
 
 let sequence = 0;

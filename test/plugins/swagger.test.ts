@@ -14,6 +14,14 @@ t.test('the committed openapi/openapi.json is what the app generates', async (t)
   t.equal(renderOpenApi(app), committed, 'run `npm run openapi` and commit the result');
 });
 
+t.test('every response schema compiles to a serializer (they are built lazily, on first use)', async (t) => {
+  const app = await build(t);
+  await app.ready();
+  t.doesNotThrow(() => app.compileAllSerializers(), 'no route declares a response schema fast-json-stringify refuses');
+  const health = await app.inject({ method: 'GET', url: '/health/live' });
+  t.equal(health.statusCode, 200, 'and a response still serializes afterwards');
+});
+
 t.test('the document has the contract integrators rely on', async (t) => {
   const app = await build(t, { env: { PUBLIC_URL: 'https://chat.example.com/' } });
   await app.ready();

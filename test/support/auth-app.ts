@@ -10,10 +10,8 @@ import { type SmsGateway, startSmsGateway } from './sms-gateway.js';
  * tests of those caps set them back through `env`.
  */
 
-/** argon2id at the OWASP floor (also the defaults), and limits high enough for multi-user tests. */
+/** Limits high enough for multi-user tests (passwords hash at the helper's cheap TEST_ARGON2 cost). */
 export const AUTH_TEST_ENV: Env = {
-  ARGON2_MEMORY_KIB: '19456',
-  ARGON2_TIME_COST: '2',
   AUTH_RATE_LIMIT_MAX: '100000',
   OTP_IP_HOURLY_CAP: '100000',
   OTP_DESTINATION_HOURLY_CAP: '1000',
@@ -35,6 +33,8 @@ export interface AuthAppOptions {
   mailbox?: Mailbox;
   sms?: SmsGateway;
   overrides?: AppOverrides;
+  /** Hash with the configured argon2 cost instead of the cheap test cost. */
+  productionArgon2?: boolean;
 }
 
 export async function buildAuthApp(t: Test, options: AuthAppOptions = {}): Promise<AuthHarness> {
@@ -45,6 +45,7 @@ export async function buildAuthApp(t: Test, options: AuthAppOptions = {}): Promi
     backend,
     env: { ...AUTH_TEST_ENV, ...mailbox.env, ...sms.env, ...options.env },
     ...(options.overrides ? { overrides: options.overrides } : {}),
+    ...(options.productionArgon2 ? { productionArgon2: true } : {}),
   });
   return { app, mailbox, sms, backend };
 }

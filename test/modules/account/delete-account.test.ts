@@ -27,7 +27,7 @@ for (const driver of DRIVERS) {
     const h = await buildAuthApp(t, { env });
     const { app } = h;
     const user = () => registerAndVerify(app, h.mailbox);
-    const probe = createStorage(loadConfig({ ...h.backend.env, ...env }));
+    const probe = await createStorage(loadConfig({ ...h.backend.env, ...env }));
     t.teardown(() => probe.close());
     const stored = async (key: string) =>
       probe.read(key).then(
