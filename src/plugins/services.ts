@@ -149,7 +149,7 @@ function createChatServices(app: FastifyInstance, config: Config, events: ChatEv
     messageRepository,
     conversations: createConversationsService({ conversations: conversationRepository, access, presenter, events, media, config: chat }),
     members: createMembersService({ conversations: conversationRepository, access, events, config: chat }),
-    receipts: createReceiptsService({ conversations: conversationRepository, access, events }),
+    receipts: createReceiptsService({ conversations: conversationRepository, access, presenter, events }),
     messages,
     reactions: createReactionsService({ messages: messageRepository, access, visibility: messages.visibility, events }),
     events,

@@ -1,4 +1,5 @@
 import { Type, type TSchema } from 'typebox';
+import { UnreadCount } from '../schemas/chat.js';
 import { Id, Seq } from '../schemas/common.js';
 
 /**
@@ -8,7 +9,7 @@ import { Id, Seq } from '../schemas/common.js';
 
 const MessageRef = Type.Ref('Message');
 
-const FollowedConversation = Type.Object({ id: Id, roomName: Type.String(), lastSeq: Seq, unreadCount: Type.Integer(), readSeq: Seq, deliveredSeq: Seq });
+const FollowedConversation = Type.Object({ id: Id, roomName: Type.String(), lastSeq: Seq, unreadCount: UnreadCount, readSeq: Seq, deliveredSeq: Seq });
 
 export const serverFrames: Record<string, { description: string; data: TSchema; replyTo?: string }> = {
   ready: {

@@ -80,6 +80,14 @@ export const Retention = Type.Object(
   { additionalProperties: false, description: 'persistent (default), disappearing (messages expire after ttlSeconds) or ephemeral (never stored).' },
 );
 
+/** An unread count stops here: a conversation with more unread messages answers this number. */
+export const UNREAD_COUNT_CAP = 10_000;
+export const UnreadCount = Type.Integer({
+  minimum: 0,
+  maximum: UNREAD_COUNT_CAP,
+  description: `Messages after readSeq that your history shows and you did not send (deleted, hidden and expired ones do not count); at most ${UNREAD_COUNT_CAP}, meaning that many or more.`,
+});
+
 export const Conversation = Type.Object(
   {
     id: Id,
@@ -94,7 +102,7 @@ export const Conversation = Type.Object(
     role: Type.Enum(['owner', 'admin', 'member']),
     lastSeq: Seq,
     lastMessage: Nullable(Type.Ref('Message')),
-    unreadCount: Type.Integer({ minimum: 0 }),
+    unreadCount: UnreadCount,
     readSeq: Seq,
     deliveredSeq: Seq,
     muted: Type.Boolean(),
@@ -147,7 +155,7 @@ export const Member = Type.Object(
 );
 
 export const Receipt = Type.Object(
-  { conversationId: Id, userId: Id, readSeq: Seq, deliveredSeq: Seq, unreadCount: Type.Integer({ minimum: 0 }) },
+  { conversationId: Id, userId: Id, readSeq: Seq, deliveredSeq: Seq, unreadCount: UnreadCount },
   { $id: 'Receipt', description: "The caller's receipts after the change." },
 );
 

@@ -15,14 +15,20 @@ export function visibleLastSeq(conversation: ConversationRecord, member: MemberR
   return member.leftSeq ?? conversation.lastSeq;
 }
 
-export function unreadCount(conversation: ConversationRecord, member: MemberRecord): number {
-  return Math.max(0, visibleLastSeq(conversation, member) - Math.max(member.readSeq, member.clearedSeq));
+/**
+ * Where the member's unread messages lie: after what they read, cleared or joined at, up to what
+ * they can see. What is unread within it is counted from the messages themselves
+ * (MessageRepository.unreadCounts): deletes for everyone, hides and expiries change the count.
+ */
+export function unreadWindow(conversation: ConversationRecord, member: MemberRecord) {
+  return { conversationId: conversation.id, after: Math.max(member.readSeq, member.clearedSeq, member.joinedSeq), upTo: visibleLastSeq(conversation, member) };
 }
 
 export interface ConversationExtras {
   peer: UserRecord | null;
   preview: UserRecord[];
   lastMessage: MessageView | null;
+  unreadCount: number;
 }
 
 /** The conversation resource as `member` sees it. */
@@ -41,7 +47,7 @@ export function toConversation(conversation: ConversationRecord, member: MemberR
     role: member.role,
     lastSeq: visibleLastSeq(conversation, member),
     lastMessage: extras.lastMessage,
-    unreadCount: unreadCount(conversation, member),
+    unreadCount: extras.unreadCount,
     readSeq: member.readSeq,
     deliveredSeq: member.deliveredSeq,
     muted,

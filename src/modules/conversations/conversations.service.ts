@@ -6,7 +6,7 @@ import type { Actor } from '../auth/tokens.js';
 import type { ConversationAccess } from './conversation.access.js';
 import type { ConversationPresenter } from './conversation.presenter.js';
 import type { ConversationRecord, ConversationRepository, InboxCursor } from './conversation.repository.js';
-import { MUTED_FOREVER, sharedFields, unreadCount, visibleLastSeq } from './conversation.views.js';
+import { MUTED_FOREVER, sharedFields, visibleLastSeq } from './conversation.views.js';
 
 /**
  * A device socket follows the user's most recently active conversations, up to this many (and every
@@ -85,11 +85,13 @@ export function createConversationsService(deps: {
 
     /** Where each of the user's conversations stands, for a device socket's `ready` (most recent first). */
     async followed(actor: Actor, limit = FOLLOWED_LIMIT) {
-      return (await conversations.followedBy(actor.userId, limit)).map(({ conversation, member }) => ({
+      const rows = await conversations.followedBy(actor.userId, limit);
+      const unread = await presenter.unreadCounts(rows);
+      return rows.map(({ conversation, member }) => ({
         id: conversation.id,
         roomName: conversation.roomName,
         lastSeq: visibleLastSeq(conversation, member),
-        unreadCount: unreadCount(conversation, member),
+        unreadCount: unread.get(conversation.id) ?? 0,
         readSeq: member.readSeq,
         deliveredSeq: member.deliveredSeq,
       }));

@@ -2,12 +2,13 @@ import { AppError } from '../../errors.js';
 import type { ChatEvents } from '../../events/chat-events.js';
 import type { Actor } from '../auth/tokens.js';
 import type { ConversationAccess } from './conversation.access.js';
+import type { ConversationPresenter } from './conversation.presenter.js';
 import type { ConversationRepository } from './conversation.repository.js';
-import { unreadCount, visibleLastSeq } from './conversation.views.js';
+import { visibleLastSeq } from './conversation.views.js';
 
 /** Delivered/read receipts (forward only) and clearing one's own history. */
-export function createReceiptsService(deps: { conversations: ConversationRepository; access: ConversationAccess; events: ChatEvents }) {
-  const { conversations, access, events } = deps;
+export function createReceiptsService(deps: { conversations: ConversationRepository; access: ConversationAccess; presenter: Pick<ConversationPresenter, 'unreadCounts'>; events: ChatEvents }) {
+  const { conversations, access, presenter, events } = deps;
 
   /** Moves the caller's receipts forward; a seq beyond what they can see is a 400 and changes nothing. */
   async function mark(actor: Actor, conversationId: string, to: { read?: number; delivered?: number }) {
@@ -19,7 +20,8 @@ export function createReceiptsService(deps: { conversations: ConversationReposit
     if (updated.readSeq !== member.readSeq || updated.deliveredSeq !== member.deliveredSeq) {
       events.publish('receipt.updated', conversationId, { conversationId, userId: actor.userId, readSeq: updated.readSeq, deliveredSeq: updated.deliveredSeq });
     }
-    return { conversationId, userId: actor.userId, readSeq: updated.readSeq, deliveredSeq: updated.deliveredSeq, unreadCount: unreadCount(conversation, updated) };
+    const unread = await presenter.unreadCounts([{ conversation, member: updated }]);
+    return { conversationId, userId: actor.userId, readSeq: updated.readSeq, deliveredSeq: updated.deliveredSeq, unreadCount: unread.get(conversationId) ?? 0 };
   }
 
   return {

@@ -48,7 +48,7 @@ t.test('ephemeral: the send takes a seq and is published, but nothing is stored'
 
   const view = await conversation(app, owner, group.id);
   t.equal(view.lastSeq, 2, 'lastSeq advanced');
-  t.equal(view.unreadCount, 1, 'unread counts still work');
+  t.equal(view.unreadCount, 0, 'nothing stored, so nothing waits to be read');
   t.equal(view.lastMessage, null, 'no stored last message');
 });
 
@@ -64,6 +64,7 @@ t.test('disappearing: messages carry expiresAt, vanish once expired, and the swe
   const survivor = await sendText(app, member, group.id, 'still here');
   t.equal((await getMessage(member, doomed.id)).statusCode, 200, 'visible before it expires');
   t.same((await history(app, member, group.id)).items.map((m) => m.id), [doomed.id, survivor.id]);
+  t.equal((await conversation(app, owner, group.id)).unreadCount, 1, "the member's reply is unread for the owner");
 
   await expireNow(doomed.id);
   t.same((await history(app, member, group.id)).items.map((m) => m.id), [survivor.id], 'gone from history');
@@ -74,6 +75,7 @@ t.test('disappearing: messages carry expiresAt, vanish once expired, and the swe
 
   await expireNow(survivor.id);
   t.equal((await conversation(app, owner, group.id)).lastMessage, null, 'not shown as the last message');
+  t.equal((await conversation(app, owner, group.id)).unreadCount, 0, 'nor counted as unread');
   t.equal((await inbox(app, member)).items.find((c) => c.id === group.id)?.lastMessage, null, 'nor in the inbox');
   t.equal(await storedRows(group.id), 2, 'still stored until the sweep');
 
