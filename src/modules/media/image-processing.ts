@@ -2,7 +2,7 @@ import { rename, rm, stat } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import sharp, { type Sharp } from 'sharp';
+import type { Sharp } from 'sharp';
 import { AppError } from '../../errors.js';
 
 /** Longest side of a thumbnail, in pixels. */
@@ -11,6 +11,11 @@ export const THUMBNAIL_SIZE = 320;
 const MAX_PIXELS = 100_000_000;
 
 type SharpOptions = { limitInputPixels: number; failOn: 'error' };
+type SharpFactory = (typeof import('sharp'))['default'];
+
+/** sharp (libvips) is loaded with the first image, not at every boot. */
+let sharpModule: Promise<SharpFactory> | undefined;
+const loadSharp = () => (sharpModule ??= import('sharp').then((module) => module.default));
 
 /**
  * How each accepted image type is rewritten so that no metadata reaches storage: EXIF (GPS location,
@@ -18,13 +23,13 @@ type SharpOptions = { limitInputPixels: number; failOn: 'error' };
  * type without an entry cannot be cleaned, so it is refused (MEDIA_TYPE_NOT_ALLOWED), even when
  * MEDIA_ALLOWED_TYPES lets it in.
  */
-const REENCODE: Record<string, (path: string, options: SharpOptions) => Sharp> = {
-  'image/jpeg': (path, options) => sharp(path, options).rotate().keepIccProfile(),
-  'image/png': (path, options) => sharp(path, options).rotate().keepIccProfile(),
-  'image/webp': (path, options) => sharp(path, options).rotate().keepIccProfile(),
-  'image/avif': (path, options) => sharp(path, options).rotate().keepIccProfile().avif(),
-  'image/tiff': (path, options) => sharp(path, options).rotate().keepIccProfile().tiff(),
-  'image/gif': (path, options) => sharp(path, { ...options, animated: true }).gif(),
+const REENCODE: Record<string, (sharp: SharpFactory, path: string, options: SharpOptions) => Sharp> = {
+  'image/jpeg': (sharp, path, options) => sharp(path, options).rotate().keepIccProfile(),
+  'image/png': (sharp, path, options) => sharp(path, options).rotate().keepIccProfile(),
+  'image/webp': (sharp, path, options) => sharp(path, options).rotate().keepIccProfile(),
+  'image/avif': (sharp, path, options) => sharp(path, options).rotate().keepIccProfile().avif(),
+  'image/tiff': (sharp, path, options) => sharp(path, options).rotate().keepIccProfile().tiff(),
+  'image/gif': (sharp, path, options) => sharp(path, { ...options, animated: true }).gif(),
 };
 
 export interface ProcessedImage {
@@ -53,7 +58,8 @@ export async function processImage(path: string, mime: string): Promise<Processe
     const options: SharpOptions = { limitInputPixels: MAX_PIXELS, failOn: 'error' };
     const reencode = REENCODE[mime];
     if (!reencode) throw new AppError('MEDIA_TYPE_NOT_ALLOWED', `${mime} images are not accepted: their metadata cannot be removed`);
-    await reencode(path, options).toFile(cleaned);
+    const sharp = await loadSharp();
+    await reencode(sharp, path, options).toFile(cleaned);
     await rename(cleaned, path);
     const meta = await sharp(path, options).metadata();
     await sharp(path, { ...options, pages: 1 })

@@ -1,4 +1,4 @@
-import nodemailer, { type NodemailerError } from 'nodemailer';
+import type { NodemailerError, Transporter } from 'nodemailer';
 import { AppError } from '../../errors.js';
 import type { MailSender } from './mail-sender.js';
 
@@ -28,26 +28,31 @@ function toAppError(error: unknown): unknown {
   return new AppError('MAIL_DELIVERY_FAILED', 'The mail server rejected the message', typeof responseCode === 'number' ? { smtpCode: responseCode } : {});
 }
 
+/** nodemailer is loaded, and the transport made, with the first mail rather than at every boot. */
 export function createSmtpMail(options: SmtpMailOptions): MailSender {
-  // Options given in the URL's query win over these.
-  const transport = nodemailer.createTransport({
-    url: options.url,
-    connectionTimeout: options.timeoutMs,
-    greetingTimeout: options.timeoutMs,
-    socketTimeout: options.timeoutMs,
-  });
+  let transport: Promise<Transporter> | undefined;
+  const opened = () =>
+    (transport ??= import('nodemailer').then(({ default: nodemailer }) =>
+      // Options given in the URL's query win over these.
+      nodemailer.createTransport({
+        url: options.url,
+        connectionTimeout: options.timeoutMs,
+        greetingTimeout: options.timeoutMs,
+        socketTimeout: options.timeoutMs,
+      }),
+    ));
   return {
     name: 'smtp',
     async send({ to, subject, text, html }) {
       try {
         // The signal bounds the whole send: a server trickling its replies defeats socket timeouts.
-        await transport.sendMail({ from: options.from, to, subject, text, html, signal: AbortSignal.timeout(options.timeoutMs) });
+        await (await opened()).sendMail({ from: options.from, to, subject, text, html, signal: AbortSignal.timeout(options.timeoutMs) });
       } catch (error) {
         throw toAppError(error);
       }
     },
     async close() {
-      transport.close();
+      (await transport)?.close();
     },
   };
 }

@@ -1,4 +1,4 @@
-import twilio from 'twilio';
+import type { Twilio } from 'twilio';
 import type RequestClient from 'twilio/lib/base/RequestClient.js';
 import { AppError } from '../../errors.js';
 import type { SmsSender } from './sms-sender.js';
@@ -19,18 +19,17 @@ export interface TwilioSmsOptions {
  * The SDK's own HTTP client with the origin of every request swapped for `base`. A custom
  * `httpClient` is the SDK's extension point for transport concerns; the URI it receives is
  * absolute (https://api.twilio.com/2010-04-01/...), so only the origin and a path prefix change.
+ * The SDK (hundreds of modules) is loaded with the first text, not at every boot.
  */
-class RebasingRequestClient extends twilio.RequestClient {
-  constructor(
-    private readonly base: URL | undefined,
-    options: RequestClient.RequestClientOptions,
-  ) {
-    super(options);
+async function twilioClient(options: TwilioSmsOptions): Promise<Twilio> {
+  const { default: twilio } = await import('twilio');
+  const base = options.baseUrl ? new URL(options.baseUrl) : undefined;
+  class RebasingRequestClient extends twilio.RequestClient {
+    override request<TData>(opts: RequestClient.RequestOptions<TData>) {
+      return super.request({ ...opts, uri: base ? rebase(opts.uri, base) : opts.uri });
+    }
   }
-
-  override request<TData>(opts: RequestClient.RequestOptions<TData>) {
-    return super.request({ ...opts, uri: this.base ? rebase(opts.uri, this.base) : opts.uri });
-  }
+  return twilio(options.accountSid, options.authToken, { httpClient: new RebasingRequestClient({ timeout: options.timeoutMs }) });
 }
 
 function rebase(uri: string, base: URL): string {
@@ -64,8 +63,7 @@ function toAppError(error: unknown): unknown {
 
 export function createTwilioSms(options: TwilioSmsOptions): SmsSender {
   if (!options.from && !options.messagingServiceSid) throw new Error('Twilio needs a sender: from or messagingServiceSid');
-  const httpClient = new RebasingRequestClient(options.baseUrl ? new URL(options.baseUrl) : undefined, { timeout: options.timeoutMs });
-  const client = twilio(options.accountSid, options.authToken, { httpClient });
+  let client: Promise<Twilio> | undefined;
   const sender = {
     ...(options.from ? { from: options.from } : {}),
     ...(options.messagingServiceSid ? { messagingServiceSid: options.messagingServiceSid } : {}),
@@ -74,7 +72,7 @@ export function createTwilioSms(options: TwilioSmsOptions): SmsSender {
     name: 'twilio',
     async send(to, text) {
       try {
-        await client.messages.create({ to, body: text, ...sender });
+        await (await (client ??= twilioClient(options))).messages.create({ to, body: text, ...sender });
       } catch (error) {
         throw toAppError(error);
       }
