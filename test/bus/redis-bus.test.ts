@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import t, { type Test } from 'tap';
 import type { Redis } from 'ioredis';
 import type { Bus, BusHandler } from '../../src/bus/bus.js';
@@ -69,7 +70,11 @@ if (!runConfig.redis.url) {
   };
 
   t.test('kind is redis and ping reaches the server', async (t) => {
-    const bus = newBus(t, connect(t), prefixFor());
+    const redis = connect(t);
+    // The ping's 1 s budget is for a connected client (health checks); connecting on a loaded
+    // machine is not what is measured.
+    if (redis.status !== 'ready') await once(redis, 'ready');
+    const bus = newBus(t, redis, prefixFor());
     t.equal(bus.kind, 'redis');
     await t.resolves(bus.ping());
   });
