@@ -30,6 +30,7 @@ import { type DatabaseHandle, createDatabase, pgliteHandle } from '../src/db/cli
 import { migrate } from '../src/db/migrate.js';
 import { rowsOf } from '../src/db/raw.js';
 import { sessions, users } from '../src/db/schema.js';
+import { createScratchPostgres } from './scratch-postgres.js';
 
 const { values: options } = parseArgs({
   options: {
@@ -131,27 +132,21 @@ async function scratchDatabase(): Promise<Scratch> {
     track(text, values, result);
     return result;
   };
-  const name = `bench_messaging_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: baseUrl });
-  await admin.connect();
-  await admin.query(`create database "${name}"`);
-  const url = new URL(baseUrl);
-  url.pathname = `/${name}`;
-  const handle = createDatabase({ url: url.toString(), poolMax: 10 });
-  const side = new pg.Client({ connectionString: url.toString() });
+  const scratch = await createScratchPostgres(baseUrl, 'bench_messaging');
+  const handle = createDatabase({ url: scratch.url, poolMax: 10 });
+  const side = new pg.Client({ connectionString: scratch.url });
   await side.connect();
   let dropped = false;
   return {
     handle,
-    label: `Postgres, scratch database ${name}`,
+    label: `Postgres, scratch database ${scratch.name}`,
     side: async (text, values) => (await side.query(text, values)).rows as Array<Record<string, unknown>>,
     drop: async () => {
       if (dropped) return;
       dropped = true;
       await side.end().catch(() => {});
       await handle.close().catch(() => {});
-      await admin.query(`drop database if exists "${name}" with (force)`);
-      await admin.end();
+      await scratch.drop();
     },
   };
 }
@@ -328,7 +323,7 @@ async function main(): Promise<void> {
       );
       seq = to;
     }
-    await scratch.side(`update conversations set last_seq = $2, last_message_at = now() where id = $1`, [directId, target]);
+    await scratch.side(`update conversations set last_seq = $2, last_message_seq = $2, last_message_at = now() where id = $1`, [directId, target]);
     await scratch.side(
       `update conversation_members set read_seq = case when user_id = $2 then $3 else $3 - 10 end, delivered_seq = $3, activity_at = now()
        where conversation_id = $1`,
@@ -344,8 +339,8 @@ async function main(): Promise<void> {
       `with g as (
          select gen_random_uuid() as id, n from generate_series($3::int, $4::int) n
        ), c as (
-         insert into conversations (id, kind, title, room_name, created_by, last_seq, last_message_at, member_count, created_at, updated_at)
-         select id, 'group', 'Bench group ' || n, 'bench_' || n, $1, 3, now() - make_interval(mins => n), 2, now() - interval '30 days', now() - make_interval(mins => n) from g
+         insert into conversations (id, kind, title, room_name, created_by, last_seq, last_message_seq, last_message_at, member_count, created_at, updated_at)
+         select id, 'group', 'Bench group ' || n, 'bench_' || n, $1, 3, 3, now() - make_interval(mins => n), 2, now() - interval '30 days', now() - make_interval(mins => n) from g
          returning id
        ), m as (
          insert into conversation_members (conversation_id, user_id, role, joined_at, read_seq, delivered_seq, activity_at)

@@ -10,7 +10,7 @@ import WebSocket from 'ws';
 const [token, base = 'ws://127.0.0.1:3000'] = process.argv.slice(2);
 if (!token) throw new Error('usage: node examples/socket-client.mjs <access token> [ws base url]');
 
-/** conversationId -> the highest message.created seq applied. Persist this in a real app. */
+/** conversationId -> the seq of the last logged event applied (messages and changes). Persist this in a real app. */
 const position = {};
 let socket;
 let stopped = false;
@@ -29,10 +29,9 @@ function connect(attempt = 0) {
       attempt = 0;
       for (const c of frame.data.conversations ?? []) position[c.id] ??= c.lastSeq; // new to us: start at the end
     }
-    if (frame.type === 'message.created') {
-      const seq = frame.data.seq;
-      if (seq <= (position[frame.conversationId] ?? 0)) return; // a repeat: never expected, always harmless
-      position[frame.conversationId] = seq; // apply the message here
+    if (typeof frame.seq === 'number') {
+      if (frame.seq <= (position[frame.conversationId] ?? 0)) return; // a repeat: never expected, always harmless
+      position[frame.conversationId] = frame.seq; // apply the event here (README: Reconnecting and offline sync, step 4)
     }
   });
   socket.on('unexpected-response', (_request, response) => {

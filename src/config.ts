@@ -58,6 +58,7 @@ const Env = Type.Object({
   PROVIDER_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 500, maximum: 60_000, description: 'Timeout for one SMS or mail send.' }),
   MAX_GROUP_MEMBERS: Type.Integer({ default: 1024, minimum: 2, maximum: 100_000, description: 'Members of a group (owner included) and recipients of a broadcast list.' }),
   MESSAGE_MAX_LENGTH: Type.Integer({ default: 4096, minimum: 1, maximum: 65_536, description: 'Characters in a message body.' }),
+  SYNC_TOKEN_TTL_DAYS: Type.Integer({ default: 30, minimum: 1, maximum: 3650, description: 'How long a sync token stays valid; an older one is answered SYNC_TOKEN_EXPIRED (take a fresh snapshot).' }),
   MESSAGE_EDIT_WINDOW_SECONDS: Type.Integer({ default: 900, minimum: 0, description: 'How long a sender may edit, or delete for everyone, their message.' }),
   SWEEP_INTERVAL_SECONDS: Type.Integer({ default: 60, minimum: 1, maximum: 86_400, description: 'How often expired (disappearing) messages, expired status updates and orphan uploads are deleted and started scheduled announcements pushed.' }),
   MEDIA_ALLOWED_TYPES: Type.String({
@@ -146,6 +147,8 @@ export interface Config {
     readonly messageMaxLength: number;
     readonly editWindowSeconds: number;
     readonly sweepIntervalSeconds: number;
+    /** How long a sync token stays valid. */
+    readonly syncTokenTtlMs: number;
   };
   readonly media: {
     readonly allowedTypes: readonly string[];
@@ -277,6 +280,7 @@ function toConfig(env: Env): Config {
       messageMaxLength: env.MESSAGE_MAX_LENGTH,
       editWindowSeconds: env.MESSAGE_EDIT_WINDOW_SECONDS,
       sweepIntervalSeconds: env.SWEEP_INTERVAL_SECONDS,
+      syncTokenTtlMs: env.SYNC_TOKEN_TTL_DAYS * 86_400_000,
     },
     media: {
       allowedTypes: splitList(env.MEDIA_ALLOWED_TYPES).map((type) => type.toLowerCase()),

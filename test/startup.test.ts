@@ -1,5 +1,6 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { rmSync } from 'node:fs';
 import t, { type Test } from 'tap';
 import { SERVER_ENTRY } from './support/server-process.js';
 
@@ -97,7 +98,9 @@ t.test('one process per embedded database; what the first stored survives a cras
 t.test('a port in use names the variable to change', async (t) => {
   const first = await startServer(t, { DATA_DIR: t.testdir() });
   const port = new URL(first.address).port;
-  const second = await exitOf(t, [SERVER_ENTRY], { DATA_DIR: `${t.testdirName}-other`, HOST: '127.0.0.1', PORT: port });
+  const otherDir = `${t.testdirName}-other`;
+  t.teardown(() => rmSync(otherDir, { recursive: true, force: true }));
+  const second = await exitOf(t, [SERVER_ENTRY], { DATA_DIR: otherDir, HOST: '127.0.0.1', PORT: port });
   t.equal(second.code, 1);
   t.match(second.output, new RegExp(`Port ${port} on 127.0.0.1 is already in use: set PORT`));
   t.notMatch(second.output, /\n\s+at .*:\d+:\d+/, 'no stack trace');

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Conversations and messages: a 1:1 chat, the inbox, history and receipts; a group with a reply that
-# mentions, a reaction, a pin, an edit, and a search that finds what was sent.
+# mentions, a reaction, a pin, an edit, and a search that finds what was sent; offline sync.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"   # API, json, RUN, and the helpers curl, field, code_for, sign_up, expect_status
 
@@ -15,6 +15,10 @@ curl -s $API/message -H "authorization: Bearer $ALICE" -H "$json" \
 curl -s "$API/chat?limit=20" -H "authorization: Bearer $BOB"                  # inbox: unreadCount 1, lastMessage
 curl -s "$API/message/chat/$CHAT?limit=50" -H "authorization: Bearer $BOB"    # newest page, ascending seq
 curl -s $API/chat/$CHAT/read -H "authorization: Bearer $BOB" -H "$json" -d '{"seq":1}'
+
+# Bob's phone goes offline here. It keeps a sync token: GET /sync without since answers a snapshot
+# (his conversations, as GET /chat shows them) and the token
+TOKEN=$(curl -s $API/sync -H "authorization: Bearer $BOB" | field nextToken)
 
 # A group; Alice asks, Bob replies to her message and mentions her, then reacts to it
 GROUP=$(curl -s $API/chat/groups -H "authorization: Bearer $ALICE" -H "$json" \
@@ -32,3 +36,10 @@ curl -s $API/message/$MESSAGE_ID/versions -H "authorization: Bearer $ALICE"
 
 # Full-text search over the messages you can see (whole words, all must match), newest first
 curl -s "$API/message/search?q=tent%20stove" -H "authorization: Bearer $BOB" | field items.0.body   # Who brings the tent and the stove?
+
+# Bob's phone is back: everything that changed since its token, in seq order per conversation, as the
+# socket's events (conversation.joined for the new group, the messages, the reaction, the pin, the edit)
+SYNC=$(curl -s "$API/sync?since=$TOKEN&limit=100" -H "authorization: Bearer $BOB")
+echo "$SYNC" | field items.0.type    # conversation.joined
+echo "$SYNC" | field more            # false: nothing else waits; store nextToken for next time
+TOKEN=$(echo "$SYNC" | field nextToken)

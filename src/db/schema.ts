@@ -27,6 +27,12 @@ const updatedAt = () => timestamp('updated_at', { withTimezone: true }).notNull(
 /** Sequence numbers are bigint in SQL; JS numbers are exact up to 2^53, far beyond any chat. */
 const seqColumn = (name: string) => bigint(name, { mode: 'number' }).notNull().default(0);
 const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' });
+/**
+ * The transaction that wrote a row of the log (xid8): a sync token is a snapshot, and what changed
+ * since it is what it does not see (modules/sync). Rows written before the column existed hold NULL:
+ * seen by every snapshot.
+ */
+const writtenBy = (name: string) => customType<{ data: string }>({ dataType: () => 'xid8' })(name).default(sql`pg_current_xact_id()`);
 
 export const userRoles = ['user', 'support', 'admin'] as const;
 /** `deleted`: a tombstone kept so messages and memberships keep their sender; nothing personal is left on it. */
@@ -128,7 +134,10 @@ export const otpChallenges = pgTable(
 export const conversationKinds = ['direct', 'group', 'broadcast', 'support'] as const;
 export const retentionModes = ['persistent', 'disappearing', 'ephemeral'] as const;
 
-/** `lastSeq` is the gapless per-conversation message counter; sending bumps it in the insert's transaction. */
+/**
+ * `lastSeq` is the conversation's position counter: a message or a recorded change (conversation_changes)
+ * takes the next one in its own transaction, under this row's lock, so seq order is commit order.
+ */
 export const conversations = pgTable(
   'conversations',
   {
@@ -143,6 +152,10 @@ export const conversations = pgTable(
     directKey: text('direct_key'),
     createdBy: uuid('created_by').references(() => users.id, { onDelete: 'set null' }),
     lastSeq: seqColumn('last_seq'),
+    /** The seq of the last message (stored or relayed): receipts never move past it. */
+    lastMessageSeq: seqColumn('last_message_seq'),
+    /** The transaction of the last write to the log (every seq taken, and the creation). */
+    lastXid: writtenBy('last_xid'),
     lastMessageAt: timestamp('last_message_at', { withTimezone: true }),
     retention: text('retention', { enum: retentionModes }).notNull().default('persistent'),
     ttlSeconds: integer('ttl_seconds'),
@@ -180,6 +193,8 @@ export const conversationMembers = pgTable(
     joinedSeq: seqColumn('joined_seq'),
     leftAt: timestamp('left_at', { withTimezone: true }),
     leftSeq: bigint('left_seq', { mode: 'number' }),
+    /** The transaction that made this a current membership (created, added, rejoined). */
+    joinedXid: writtenBy('joined_xid'),
     activityAt: timestamp('activity_at', { withTimezone: true }).notNull().defaultNow(),
     mutedUntil: timestamp('muted_until', { withTimezone: true }),
     archived: boolean('archived').notNull().default(false),
@@ -219,6 +234,7 @@ export const messages = pgTable(
     attachments: jsonb('attachments').$type<MessageAttachment[]>().notNull().default(sql`'[]'::jsonb`),
     /** Full-text search over bodies; 'simple' (no stemming) because chats mix languages. */
     searchVector: tsvector('search_vector').generatedAlwaysAs(sql`to_tsvector('simple', coalesce(body, ''))`),
+    xid: writtenBy('xid'),
   },
   (t) => [
     uniqueIndex('messages_conversation_seq_key').on(t.conversationId, t.seq),
@@ -297,6 +313,35 @@ export const messageVersions = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true }).notNull(),
   },
   (t) => [primaryKey({ columns: [t.messageId, t.version] })],
+);
+
+/**
+ * The conversation's change record: every change a member can see besides a new message (the message
+ * row is its own record), written in the transaction of the change with the next seq of the
+ * conversation's counter, so messages and changes share one order. Compacted: one row per `key` (the
+ * thing that changed: `message:<id>`, `reactions:<id>`, `pin:<id>`, `receipt:<user>`, `member:<user>`,
+ * `conversation`, `settings:<user>`, `hidden:<message>:<user>`) holding its latest change, so the record
+ * grows with what exists, not with how often it changed. `audienceUserId` set: only that user sees it.
+ * A row about a message goes with the message (`messageId`, cascade).
+ */
+export const conversationChanges = pgTable(
+  'conversation_changes',
+  {
+    conversationId: uuid('conversation_id').notNull().references(() => conversations.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    type: text('type').notNull(),
+    data: jsonb('data').notNull(),
+    audienceUserId: uuid('audience_user_id'),
+    messageId: uuid('message_id').references(() => messages.id, { onDelete: 'cascade' }),
+    changedAt: timestamp('changed_at', { withTimezone: true }).notNull().defaultNow(),
+    xid: writtenBy('xid'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.conversationId, t.key] }),
+    uniqueIndex('conversation_changes_seq_key').on(t.conversationId, t.seq),
+    index('conversation_changes_message_idx').on(t.messageId).where(sql`${t.messageId} is not null`),
+  ],
 );
 
 /** Messages a user deleted for themselves only. */

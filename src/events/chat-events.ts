@@ -1,4 +1,5 @@
 import type { Bus } from '../bus/bus.js';
+import type { RecordedChange } from '../modules/conversations/change-log.js';
 
 /**
  * Typed domain events, published on the bus after the write they describe has committed. The bus is
@@ -18,10 +19,17 @@ export interface ChatEventMap {
   'conversation.created': { conversationId: string; kind: string };
   'conversation.updated': Record<string, unknown>;
   'conversation.settings': Record<string, unknown>;
-  'member.joined': { conversationId: string; userId: string; role: string };
+  'member.joined': { conversationId: string; userId: string; role: string; readSeq: number; deliveredSeq: number };
   'member.left': { conversationId: string; userId: string; removedBy: string | null };
-  'member.updated': { conversationId: string; userId: string; role: string };
+  'member.updated': { conversationId: string; userId: string; role: string; readSeq: number; deliveredSeq: number };
   'pin.updated': { messageId: string; pinned: boolean; by: string };
+  /** The user deleted a message for themselves (their other devices hide it too). */
+  'message.hidden': { conversationId: string; messageId: string; userId: string };
+  /**
+   * Internal, never sent: a seq taken by a change only `audienceUserId` sees. The other members'
+   * sockets pass over it instead of waiting for it.
+   */
+  'change.private': { audienceUserId: string };
   /** Relayed only, never stored. */
   typing: { conversationId: string; userId: string; state: 'start' | 'stop' };
 }
@@ -35,7 +43,16 @@ export interface ChatEvent<K extends ChatEventType = ChatEventType> {
   at: string;
   /** On message.created: false when the message was not stored (ephemeral conversation), so nobody waits for it in the log. */
   stored?: boolean;
+  /**
+   * The event's position in the conversation (messages and recorded changes share one counter): a
+   * socket delivers these in seq order, once each. Absent on events that are not recorded (typing).
+   */
+  seq?: number;
 }
+
+/** The wire frame of a conversation event. */
+export const eventFrame = (event: ChatEvent) =>
+  JSON.stringify(event.seq === undefined ? { type: event.type, conversationId: event.conversationId, data: event.data } : { type: event.type, conversationId: event.conversationId, seq: event.seq, data: event.data });
 
 export const conversationChannel = (conversationId: string) => `conversation:${conversationId}`;
 export const userChannel = (userId: string) => `user:${userId}`;
@@ -62,7 +79,13 @@ export interface NoticeEvent {
 
 export interface ChatEvents {
   /** To every member of the conversation (and the given users' own channels, e.g. someone added or removed). */
-  publish<K extends ChatEventType>(type: K, conversationId: string, data: ChatEventMap[K], alsoUsers?: readonly string[], extra?: { stored?: boolean }): void;
+  publish<K extends ChatEventType>(type: K, conversationId: string, data: ChatEventMap[K], alsoUsers?: readonly string[], extra?: { stored?: boolean; seq?: number }): void;
+  /**
+   * Recorded changes, each with its seq: to every member (and `alsoUsers`' own channels), or, for a
+   * change with an audience, to that user's channel while the conversation learns only that the seq
+   * is taken.
+   */
+  publishChanges(changes: readonly RecordedChange[], alsoUsers?: readonly string[]): void;
   /** To one user only. */
   publishToUser<K extends ChatEventType>(userId: string, type: K, conversationId: string, data: ChatEventMap[K]): void;
   sessionsRevoked(userId: string, sessionIds: string[]): void;
@@ -92,6 +115,18 @@ export function createChatEvents(bus: Bus, onError: (error: unknown, channel: st
       const event = { ...envelope(type, conversationId, data), ...extra };
       send(conversationChannel(conversationId), event);
       for (const userId of alsoUsers) send(userChannel(userId), event);
+    },
+    publishChanges(changes, alsoUsers = []) {
+      for (const change of changes) {
+        const event: ChatEvent = { ...envelope(change.type, change.conversationId, change.data as never), seq: change.seq };
+        if (change.audienceUserId) {
+          send(userChannel(change.audienceUserId), event);
+          send(conversationChannel(change.conversationId), { ...envelope('change.private', change.conversationId, { audienceUserId: change.audienceUserId }), seq: change.seq });
+          continue;
+        }
+        send(conversationChannel(change.conversationId), event);
+        for (const userId of alsoUsers) send(userChannel(userId), event);
+      }
     },
     publishToUser(userId, type, conversationId, data) {
       send(userChannel(userId), envelope(type, conversationId, data));

@@ -10,6 +10,7 @@ import { type AnnouncementsService, createAnnouncementsService } from '../module
 import type { SessionRepository } from '../modules/auth/session.repository.js';
 import { createFeedbackRepository } from '../modules/feedback/feedback.repository.js';
 import { type FeedbackService, createFeedbackService } from '../modules/feedback/feedback.service.js';
+import type { ChangeLog } from '../modules/conversations/change-log.js';
 import type { ConversationRepository } from '../modules/conversations/conversation.repository.js';
 import type { ConversationsService } from '../modules/conversations/conversations.service.js';
 import type { MediaService } from '../modules/media/media.service.js';
@@ -38,6 +39,7 @@ export interface OperatorDeps {
   sessions: SessionRepository;
   events: ChatEvents;
   conversationRepository: ConversationRepository;
+  changeLog: ChangeLog;
   conversations: ConversationsService;
   messages: MessagesService;
   messageRepository: MessageRepository;
@@ -57,9 +59,15 @@ export function createOperatorServices(db: Database, deps: OperatorDeps): Operat
     audit,
     deleteAccount: (userId) => deps.account.deleteById(userId),
     async onStaffRemoved(userId, by) {
-      for (const conversationId of await supportRepository.removeStaff(userId)) {
-        events.publish('member.left', conversationId, { conversationId, userId, removedBy: by.userId }, [userId]);
+      for (const conversationId of await supportRepository.staffConversations(userId)) {
+        const { changes } = await deps.changeLog.write(conversationId, async (tx) => {
+          const removed = await supportRepository.removeStaff(conversationId, userId, tx);
+          const data = { conversationId, userId, removedBy: by.userId };
+          return { result: null, changes: removed ? [{ key: `member:${userId}`, type: 'member.left' as const, data }] : [] };
+        });
+        events.publishChanges(changes, [userId]);
       }
+      await supportRepository.forgetStaff(userId);
     },
   });
   return {
@@ -72,6 +80,7 @@ export function createOperatorServices(db: Database, deps: OperatorDeps): Operat
       support: supportRepository,
       conversations: deps.conversationRepository,
       conversationsService: deps.conversations,
+      changeLog: deps.changeLog,
       messages: deps.messages,
       audit,
       events,

@@ -10,6 +10,9 @@ import { createSessionRepository } from '../modules/auth/session.repository.js';
 import { createConversationAccess } from '../modules/conversations/conversation.access.js';
 import { createConversationPresenter } from '../modules/conversations/conversation.presenter.js';
 import { createConversationRepository } from '../modules/conversations/conversation.repository.js';
+import { createChangeLog } from '../modules/conversations/change-log.js';
+import { createSyncRepository } from '../modules/sync/sync.repository.js';
+import { type SyncService, createSyncService } from '../modules/sync/sync.service.js';
 import { type ConversationsService, createConversationsService } from '../modules/conversations/conversations.service.js';
 import { type MembersService, createMembersService } from '../modules/conversations/members.service.js';
 import { type ReceiptsService, createReceiptsService } from '../modules/conversations/receipts.service.js';
@@ -48,6 +51,7 @@ interface ChatServices {
   reactions: ReactionsService;
   media: MediaService;
   status: StatusService;
+  sync: SyncService;
   /** The publisher of domain events (the socket gateway relays typing through it). */
   events: ChatEvents;
 }
@@ -103,9 +107,9 @@ export const servicesPlugin = fp<{ config: Config; argon2: { memoryCost: number;
     const statusRepository = createStatusRepository(app.db);
     media.addReader((mediaId, viewerId) => statusRepository.showsMedia(mediaId, viewerId));
     const status = createStatusService({ statuses: statusRepository, media, events, config: config.status });
-    const { conversationRepository, messageRepository, ...chat } = createChatServices(app, config, events, media);
+    const { conversationRepository, messageRepository, changeLog, ...chat } = createChatServices(app, config, events, media);
     const accountRepository = createAccountRepository(app.db);
-    const account = createAccountService({ accounts: accountRepository, users: userRepository, passwords, otp, events, members: chat.members, status, media });
+    const account = createAccountService({ accounts: accountRepository, users: userRepository, passwords, otp, events, members: chat.members, reactions: chat.reactions, status, media });
     const accountExport = createAccountExport({ accounts: accountRepository, account, links: media.links });
     const operator = createOperatorServices(app.db, {
       ...chat,
@@ -114,6 +118,7 @@ export const servicesPlugin = fp<{ config: Config; argon2: { memoryCost: number;
       sessions: sessionRepository,
       conversationRepository,
       messageRepository,
+      changeLog,
       media,
       // The gateway registers after the services; without it (no sockets) nobody is online.
       onlineUsers: () => (app.hasDecorator('onlineUsers') ? app.onlineUsers() : Promise.resolve(0)),
@@ -140,18 +145,21 @@ export const servicesPlugin = fp<{ config: Config; argon2: { memoryCost: number;
 function createChatServices(app: FastifyInstance, config: Config, events: ChatEvents, media: MediaService) {
   const conversationRepository = createConversationRepository(app.db);
   const messageRepository = createMessageRepository(app.db);
+  const changeLog = createChangeLog(app.db);
   const access = createConversationAccess(conversationRepository);
   const presenter = createConversationPresenter({ conversations: conversationRepository, messages: messageRepository });
   const chat = { maxGroupMembers: config.chat.maxGroupMembers };
-  const messages = createMessagesService({ messages: messageRepository, batcher: createMessageBatcher(app.database), conversations: conversationRepository, access, events, media, config: config.chat });
+  const messages = createMessagesService({ messages: messageRepository, batcher: createMessageBatcher(app.database), conversations: conversationRepository, changeLog, access, events, media, config: config.chat });
   return {
     conversationRepository,
     messageRepository,
-    conversations: createConversationsService({ conversations: conversationRepository, access, presenter, events, media, config: chat }),
-    members: createMembersService({ conversations: conversationRepository, access, events, config: chat }),
-    receipts: createReceiptsService({ conversations: conversationRepository, access, presenter, events }),
+    changeLog,
+    conversations: createConversationsService({ conversations: conversationRepository, changeLog, access, presenter, events, media, config: chat }),
+    members: createMembersService({ conversations: conversationRepository, changeLog, access, events, config: chat }),
+    receipts: createReceiptsService({ conversations: conversationRepository, changeLog, access, presenter, events }),
     messages,
-    reactions: createReactionsService({ messages: messageRepository, access, visibility: messages.visibility, events }),
+    reactions: createReactionsService({ messages: messageRepository, changeLog, access, visibility: messages.visibility, events }),
+    sync: createSyncService({ sync: createSyncRepository(app.db), log: messages.log, conversations: conversationRepository, presenter, config: { tokenTtlMs: config.chat.syncTokenTtlMs } }),
     events,
   };
 }

@@ -35,16 +35,19 @@ function withDocumentRefs(value: unknown): unknown {
 
 const schemaName = (type: string, side: 'client' | 'server') => `${side === 'client' ? 'Client' : 'Server'}${type.replace(/(^|\.)(\w)/g, (_m, _dot, c: string) => c.toUpperCase())}Frame`;
 
-function frameSchema(type: string, data: TSchema, side: 'client' | 'server', description: string) {
+function frameSchema(type: string, data: TSchema, side: 'client' | 'server', description: string, logged = false) {
   const optionalData = type === 'ping' || type === 'pong';
   return {
     type: 'object',
     description,
-    required: ['type', ...(optionalData ? [] : ['data'])],
+    required: ['type', ...(logged ? ['conversationId', 'seq'] : []), ...(optionalData ? [] : ['data'])],
     properties: {
       type: { const: type },
       id: { type: 'string', maxLength: 64, description: side === 'client' ? 'Yours; the reply echoes it.' : 'The id of the client frame this answers, if any.' },
       ...(side === 'server' ? { conversationId: { type: 'string', format: 'uuid', description: 'On events: the conversation they belong to.' } } : {}),
+      ...(logged
+        ? { seq: { type: 'integer', minimum: 1, description: "The event's position in its conversation's log (messages and changes share it): store the highest you applied and resume after it." } }
+        : {}),
       data: withDocumentRefs(data),
     },
   };
@@ -60,10 +63,10 @@ const clientDescriptions: Record<string, string> = {
   receipt: 'Move your delivered/read receipts forward; answered by ack.',
   typing: 'You started or stopped typing; relayed to the other members, never stored, no answer.',
   resume:
-    'Your positions (the highest seq applied, per conversation). Replays every stored message.created after them that this socket has not sent, in seq order merged with live ones, ' +
-    'then resume.done once each conversation is caught up to its end at the request. Guarantee: per socket and conversation, message.created arrive in strictly increasing seq, ' +
-    'each at most once, none you may see skipped. Connect with ?resume=1 and send resume as the first frame: live message.created wait for it, so the whole stream is in order ' +
-    '(a later resume never repeats, but older missing seqs then follow live ones already sent). Retry unacknowledged sends with the same clientId.',
+    'Your positions (the seq of the last logged event applied, per conversation). Replays every logged event (messages and recorded changes) after them that this socket has not sent, ' +
+    'in seq order merged with live ones, then resume.done once each conversation is caught up to its end at the request. Guarantee: per socket and conversation, logged events arrive ' +
+    'in strictly increasing seq, each at most once, none you may see skipped. Connect with ?resume=1 and send resume as the first frame: live events wait for it, so the whole stream ' +
+    'is in order (a later resume never repeats, but older missing seqs then follow live ones already sent). Retry unacknowledged sends with the same clientId.',
   'presence.subscribe': 'Watch who is online among people you share a conversation with; answered by ack {items: [{userId, online, lastSeenAt}]}, then presence events.',
   'auth.refresh': 'A fresh access token extends the socket past the old token expiry (else it closes with 4408).',
 };
@@ -73,9 +76,9 @@ export function buildAsyncApi(): Record<string, unknown> {
   const schemas: Record<string, unknown> = {};
   const operations: Record<string, unknown> = {};
   for (const schema of [...sharedAuthSchemas, ...sharedChatSchemas, ...sharedMediaSchemas, ...sharedStatusSchemas, ...sharedOperatorSchemas]) schemas[(schema as unknown as { $id: string }).$id] = withDocumentRefs(schema);
-  const add = (type: string, side: 'client' | 'server', data: TSchema, description: string) => {
+  const add = (type: string, side: 'client' | 'server', data: TSchema, description: string, logged = false) => {
     const name = schemaName(type, side);
-    schemas[name] = frameSchema(type, data, side, description);
+    schemas[name] = frameSchema(type, data, side, description, logged);
     messages[name] = { name: type, title: type, summary: description, payload: { $ref: `#/components/schemas/${name}` } };
     operations[`${side === 'client' ? 'receive' : 'send'}${name}`] = {
       action: side === 'client' ? 'receive' : 'send',
@@ -85,7 +88,7 @@ export function buildAsyncApi(): Record<string, unknown> {
     };
   };
   for (const [type, data] of Object.entries(clientFrames)) add(type, 'client', data, clientDescriptions[type] ?? type);
-  for (const [type, frame] of Object.entries(serverFrames)) add(type, 'server', frame.data, frame.description);
+  for (const [type, frame] of Object.entries(serverFrames)) add(type, 'server', frame.data, frame.description, frame.logged);
   const channelMessages = () => Object.fromEntries(Object.keys(messages).map((name) => [name, { $ref: `#/components/messages/${name}` }]));
   return {
     asyncapi: '3.0.0',
@@ -99,7 +102,7 @@ export function buildAsyncApi(): Record<string, unknown> {
         '(401, 403 origin, 404 room, 429 too many sockets). Close codes: 1001 server shutting down (reconnect elsewhere and resume),',
         '1007 a text frame that is not valid UTF-8, 1008 frame flood, 1009 frame too large, 1013 too slow, too far behind or setup failed (reconnect and resume),',
         '4401 session ended, 4408 access token expired.',
-        'Query `?resume=1` (both endpoints): your first frame will be `resume`; live message.created frames wait until it is handled (strictly ordered recovery).',
+        'Query `?resume=1` (both endpoints): your first frame will be `resume`; live logged events wait until it is handled (strictly ordered recovery).',
         'The room socket /ws/chat/{room} carries the same frames for its one conversation (conversationId may be left out of commands).',
       ].join('\n'),
     },

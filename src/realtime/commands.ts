@@ -71,9 +71,18 @@ const table: Record<ClientFrameType, Command> = {
    * events, nothing twice; `resume.done` once every point is caught up to the log's end at the request.
    */
   resume: async ({ connection, services }, data) => {
-    const points: Array<[string, number]> =
-      typeof data.after === 'number' ? [[target(connection, data.conversationId), data.after]] : (Object.entries(data.after) as Array<[string, number]>);
-    if (connection.roomConversationId && points.some(([id]) => id !== connection.roomConversationId)) throw new AppError('CONVERSATION_NOT_FOUND');
+    if (data.after === undefined && data.since === undefined) throw new AppError('VALIDATION_FAILED', 'Send after, since, or both', {}, [{ field: 'data', message: 'must have after or since' }]);
+    const explicit: Array<[string, number]> =
+      data.after === undefined ? [] : typeof data.after === 'number' ? [[target(connection, data.conversationId), data.after]] : (Object.entries(data.after) as Array<[string, number]>);
+    if (connection.roomConversationId && explicit.some(([id]) => id !== connection.roomConversationId)) throw new AppError('CONVERSATION_NOT_FOUND');
+    // `since`: every conversation that changed after the token, from where it stood then (or from `after`, when that is further).
+    const sync = data.since === undefined ? undefined : await services.sync.positions(connection.actor, data.since);
+    const byConversation = new Map(explicit);
+    for (const [id, position] of sync?.positions ?? []) {
+      if (connection.roomConversationId && id !== connection.roomConversationId) continue;
+      byConversation.set(id, Math.max(position, byConversation.get(id) ?? 0));
+    }
+    const points = [...byConversation];
     const followed = new Map((await services.conversations.followed(connection.actor)).map((c) => [c.id, c.lastSeq]));
     const requests = [];
     for (const [conversationId, after] of points) {
@@ -82,9 +91,13 @@ const table: Record<ClientFrameType, Command> = {
     }
     const positions = await connection.resume(requests);
     const [single] = points;
+    const token = sync ? { syncToken: sync.token } : {};
     return {
       type: 'resume.done',
-      data: points.length === 1 && single && typeof data.after === 'number' ? { conversationId: single[0], lastSeq: positions.get(single[0]) } : { lastSeqs: Object.fromEntries(positions) },
+      data:
+        points.length === 1 && single && typeof data.after === 'number'
+          ? { conversationId: single[0], lastSeq: positions.get(single[0]), ...token }
+          : { lastSeqs: Object.fromEntries(positions), ...token },
     };
   },
 

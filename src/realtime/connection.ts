@@ -1,7 +1,7 @@
 import type { WebSocket } from 'ws';
 import type { ChatEvent } from '../events/chat-events.js';
 import type { Actor } from '../modules/auth/tokens.js';
-import type { MessageView } from '../modules/messages/message.views.js';
+import type { LogEvent } from '../modules/messages/conversation-log.js';
 import { DeliveryLane, type LaneIo, type LaneTiming } from './delivery-lane.js';
 import type { HubConnection } from './hub.js';
 
@@ -15,8 +15,8 @@ export const CLOSE = {
   tokenExpired: 4408,
 } as const;
 
-/** Reads a conversation's stored messages after a seq, a page at a time, as the socket's user may see them (see LogPage). */
-export type ReadAfter = (actor: Actor, conversationId: string, after: number) => Promise<{ items: MessageView[]; more: boolean; upTo: number }>;
+/** Reads a conversation's log after a seq, a page at a time, as the socket's user may see it (see LogPage). */
+export type ReadAfter = (actor: Actor, conversationId: string, after: number) => Promise<{ items: LogEvent[]; more: boolean; upTo: number }>;
 
 export interface ConnectionOptions {
   socket: WebSocket;
@@ -35,12 +35,13 @@ export interface ConnectionOptions {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
-const seqOf = (event: ChatEvent) => (event.data as MessageView).seq;
 
 /**
- * One socket. Delivery contract: `message.created` of a stored message reaches the socket once per
- * seq, in seq order per conversation, nothing comes before `ready`, and nothing the user may see is
- * skipped; each conversation is a DeliveryLane (see there). Other events pass through as they come.
+ * One socket. Delivery contract: every event with a seq (stored messages and recorded changes)
+ * reaches the socket once per seq, in seq order per conversation, nothing comes before `ready`, and
+ * nothing the user may see is skipped; each conversation is a DeliveryLane (see there). When the
+ * user leaves a conversation, its lane ends with their `member.left`: nothing after it follows.
+ * Events without a seq (typing, presence, notices) pass through as they come.
  */
 export class Connection implements HubConnection {
   readonly userId: string;
@@ -50,6 +51,10 @@ export class Connection implements HubConnection {
   /** Users whose presence this socket watches. */
   readonly watching = new Set<string>();
   private readonly lanes = new Map<string, DeliveryLane>();
+  /** Conversations the user left while this socket was open: no lane starts for them again until they rejoin. */
+  private readonly left = new Set<string>();
+  /** The seq of a rejoin that came while the lane of an earlier membership was still open (its leave not yet delivered). */
+  private readonly rejoins = new Map<string, number>();
   /** Events that arrived before `ready` was sent; replayed right after it. */
   private early: Array<[ChatEvent, string]> | null = [];
   private holding: boolean;
@@ -92,15 +97,25 @@ export class Connection implements HubConnection {
     for (const [event, frame] of early) this.deliver(event, frame);
   }
 
+  /** The user's own `member.left`: the last event of the conversation this socket may have. */
+  private leaves(event: { type: string; data: unknown }): boolean {
+    return event.type === 'member.left' && (event.data as { userId?: unknown }).userId === this.userId;
+  }
+
   private lane(conversationId: string, position: number): DeliveryLane {
     let lane = this.lanes.get(conversationId);
     if (lane) return lane;
     const io: LaneIo = {
       read: async (after) => {
         const page = await this.options.readAfter(this.actor, conversationId, after);
-        return { items: page.items.map((message) => ({ seq: message.seq, text: JSON.stringify({ type: 'message.created', conversationId, data: message }) })), upTo: page.upTo, more: page.more };
+        const items = page.items.map((event) => ({
+          seq: event.seq,
+          text: JSON.stringify({ type: event.type, conversationId, seq: event.seq, data: event.data }),
+          final: this.leaves(event),
+        }));
+        return { items, upTo: page.upTo, more: page.more };
       },
-      send: (entry) => this.sendText(entry.text),
+      send: (entry) => this.sendText(entry.text!),
       failed: (error) => {
         const verdict = this.options.readFailure(error);
         if (verdict === 'retry') this.options.onError(error, `catching up ${conversationId}`);
@@ -108,30 +123,50 @@ export class Connection implements HubConnection {
       },
       overflow: () => this.close(CLOSE.tryAgainLater, 'too far behind: reconnect and resume'),
       wait: this.options.wait ?? sleep,
+      ended: () => {
+        const leftAt = this.lanes.get(conversationId)?.delivered ?? 0;
+        const rejoinedAt = this.rejoins.get(conversationId);
+        this.lanes.delete(conversationId);
+        this.rejoins.delete(conversationId);
+        if (rejoinedAt !== undefined && rejoinedAt > leftAt) {
+          // Back in already: the new membership's lane goes on from the leave.
+          this.lane(conversationId, leftAt).catchUp();
+          return;
+        }
+        this.followed.delete(conversationId);
+        this.left.add(conversationId);
+        if (this.roomConversationId === conversationId) this.close(CLOSE.forbidden, 'you left the conversation');
+      },
     };
     lane = new DeliveryLane(position, io, this.holding, this.options.timing);
     this.lanes.set(conversationId, lane);
     return lane;
   }
 
-  /** Where message.created delivery of a conversation starts (the `ready` lastSeq). */
+  /** Where delivery of a conversation starts (the `ready` lastSeq). */
   setPosition(conversationId: string, seq: number): void {
     this.lane(conversationId, seq);
   }
 
-  /** The last message.created seq settled for a conversation, if any. */
+  /** The last seq settled on this socket for a conversation, if any. */
   position(conversationId: string): number | undefined {
     return this.lanes.get(conversationId)?.delivered;
   }
 
-  /** The user joined a conversation: everything they may see in it is new to this socket. */
-  joined(conversationId: string): void {
+  /**
+   * The user joined a conversation (at `seq`): everything they may see in it is new to this socket.
+   * A lane still open from an earlier membership first delivers up to that leave, then goes on.
+   */
+  joined(conversationId: string, seq?: number): void {
+    this.left.delete(conversationId);
     this.followed.add(conversationId);
-    this.lane(conversationId, 0);
+    if (this.lanes.has(conversationId) && seq !== undefined) this.rejoins.set(conversationId, seq);
+    else this.lane(conversationId, 0);
   }
 
   /** Reads from the log what the socket has not had: up to `target`, or to the log's end. */
   catchUp(conversationId: string, target?: number): void {
+    if (this.left.has(conversationId)) return;
     this.lane(conversationId, 0).catchUp(target);
   }
 
@@ -159,22 +194,25 @@ export class Connection implements HubConnection {
       return;
     }
     if (event.type === 'typing' && (event.data as { userId: string }).userId === this.userId) return;
-    if (event.type !== 'message.created' || event.stored === false) {
+    if (this.left.has(event.conversationId)) return;
+    const { seq } = event;
+    if (seq === undefined) {
       this.sendText(frame);
       return;
     }
-    const seq = seqOf(event);
-    this.lane(event.conversationId, seq - 1).live({ seq, text: frame });
+    if (event.type === 'change.private') {
+      // Another member's change: the seq is settled here with nothing to send. Ours comes on our own
+      // channel to a device socket; a room socket reads it from the log.
+      const lane = this.lane(event.conversationId, seq - 1);
+      if ((event.data as { audienceUserId: string }).audienceUserId !== this.userId) lane.live({ seq, text: null });
+      else if (!this.followsUser) lane.catchUp(seq);
+      return;
+    }
+    this.lane(event.conversationId, seq - 1).live({ seq, text: frame, final: this.leaves(event) });
   }
 
   sessionsRevoked(sessionIds: readonly string[]): void {
     if (sessionIds.includes(this.actor.sessionId)) this.close(CLOSE.unauthorized, 'session ended');
-  }
-
-  dropped(conversationId: string): void {
-    this.followed.delete(conversationId);
-    this.lanes.get(conversationId)?.close();
-    this.lanes.delete(conversationId);
   }
 
   /** The socket closed: no lane reads any longer. */

@@ -1,7 +1,10 @@
-/** One `message.created` ready for the wire: its seq and its serialized frame. */
+/** One event of a conversation's log ready for the wire: its seq and its serialized frame. */
 export interface LaneEntry {
   seq: number;
-  text: string;
+  /** Null: the seq is settled with nothing to send (a change another member alone may see). */
+  text: string | null;
+  /** The socket's user left the conversation with this event: it is the lane's last. */
+  final?: boolean;
 }
 
 /** A page of a conversation's log after a seq, as the socket's user may see it. */
@@ -27,6 +30,8 @@ export interface LaneIo {
   overflow(): void;
   /** Resolves after `ms`; the grace before a read and the backoff between failed reads. */
   wait(ms: number): Promise<void>;
+  /** The lane ended for good: it sent its final entry, or a read found the conversation is no longer the user's. */
+  ended(): void;
 }
 
 export interface LaneTiming {
@@ -42,7 +47,7 @@ export interface LaneTiming {
 export const defaultLaneTiming: LaneTiming = { graceMs: 25, backoffMs: 50, maxBackoffMs: 5_000, maxHeld: 5_000 };
 
 /**
- * Delivery of one conversation's `message.created` to one socket: a state machine whose only
+ * Delivery of one conversation's events (messages and recorded changes) to one socket: a state machine whose only
  * position moves forward and whose only reader is one loop.
  *
  * - `position`: every seq at or below it is settled on this socket (sent, or not for this user).
@@ -156,7 +161,15 @@ export class DeliveryLane {
 
   private sendNext(entry: LaneEntry): void {
     this.position = entry.seq;
-    this.io.send(entry);
+    if (entry.text !== null) this.io.send(entry);
+    if (entry.final) this.end();
+  }
+
+  /** The lane is over for good: its user left, or lost access to the conversation. */
+  private end(): void {
+    if (this.closed) return;
+    this.close();
+    this.io.ended();
   }
 
   /** Sends held events that continue the position; wakes resumes that are complete. */
@@ -188,7 +201,7 @@ export class DeliveryLane {
     let backoff = this.timing.backoffMs;
     while (this.needsRead()) {
       const progressed = this.backfills.length > 0 ? await this.readBackfill() : await this.readForward();
-      if (progressed === 'stop') return this.close();
+      if (progressed === 'stop') return this.end();
       if (progressed || !this.needsRead()) {
         backoff = this.timing.backoffMs;
         continue;
@@ -223,7 +236,11 @@ export class DeliveryLane {
     for (const [seq, entry] of this.held) if (seq <= page.upTo) merged.set(seq, entry);
     for (const item of page.items) merged.set(item.seq, item);
     for (const seq of merged.keys()) this.held.delete(seq);
-    for (const entry of [...merged.values()].sort((a, b) => a.seq - b.seq)) if (entry.seq > this.position) this.sendNext(entry);
+    for (const entry of [...merged.values()].sort((a, b) => a.seq - b.seq)) {
+      if (this.closed) return 'stop';
+      if (entry.seq > this.position) this.sendNext(entry);
+    }
+    if (this.closed) return 'stop';
     this.position = Math.max(this.position, page.upTo);
     this.drain();
     return this.position > from;
@@ -235,7 +252,7 @@ export class DeliveryLane {
     const page = await this.readPage(range.from);
     if (page === 'stop' || this.closed) return 'stop';
     if (page === null) return false;
-    for (const item of page.items) if (item.seq > range.from && item.seq <= range.to) this.io.send(item);
+    for (const item of page.items) if (item.seq > range.from && item.seq <= range.to && item.text !== null) this.io.send(item);
     const reached = page.more ? Math.min(Math.max(page.upTo, page.items.at(-1)?.seq ?? range.from), range.to) : range.to;
     if (reached >= range.to) this.backfills.shift();
     else range.from = reached;

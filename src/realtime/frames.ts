@@ -2,6 +2,7 @@ import { Type, type TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { AttachmentIds, ClientId, Emoji, MessageText, messageTypes } from '../schemas/chat.js';
 import { Id, Seq, Text, patternMessage } from '../schemas/common.js';
+import { SYNC_TOKEN_MAX_LENGTH } from '../modules/sync/sync-token.js';
 
 /**
  * The socket protocol's client frames: `{type, id?, data?}` JSON text frames. Each type's `data` is
@@ -46,13 +47,21 @@ export const clientFrames = {
   resume: Type.Object(
     {
       conversationId: Type.Optional(Id),
-      after: Type.Union(
+      since: Type.Optional(
+        Type.String({
+          minLength: 1,
+          maxLength: SYNC_TOKEN_MAX_LENGTH,
+          pattern: '^[A-Za-z0-9_-]+$',
+          description: 'A sync token (ready.syncToken, resume.done.syncToken, GET /sync nextToken): every conversation that changed after it is replayed from where it stood then.',
+        }),
+      ),
+      after: Type.Optional(Type.Union(
         [
           Seq,
           Type.Record(Type.String({ pattern: UUID_PATTERN }), Seq, { additionalProperties: false, maxProperties: RESUME_MAX_CONVERSATIONS }),
         ],
-        { description: `A seq (with conversationId, or on a room socket), or on /ws a map conversationId -> seq (at most ${RESUME_MAX_CONVERSATIONS}).` },
-      ),
+        { description: `A seq (with conversationId, or on a room socket), or on /ws a map conversationId -> seq (at most ${RESUME_MAX_CONVERSATIONS}). With since: where these are further, they win.` },
+      )),
     },
     { additionalProperties: false },
   ),

@@ -185,16 +185,19 @@ export const gatewayPlugin = fp<{ config: Config }>(
           if (room) {
             connection.followed.add(room.conversationId);
             await hub.follow(connection, room.conversationId);
+            const syncToken = await app.services.sync.token();
             const conversation = await app.services.conversations.get(connection.actor, room.conversationId);
             connection.setPosition(room.conversationId, conversation.lastSeq);
-            connection.ready({ user: await app.services.users.me(connection.actor), conversation, lastSeq: conversation.lastSeq });
+            connection.ready({ user: await app.services.users.me(connection.actor), conversation, lastSeq: conversation.lastSeq, syncToken });
             return;
           }
           const initial = await app.services.conversations.followed(connection.actor);
           await Promise.all(initial.map((c) => (connection.followed.add(c.id), hub.follow(connection, c.id))));
+          // Taken before the positions are read: everything it sees is at or below them.
+          const syncToken = await app.services.sync.token();
           const conversations = await app.services.conversations.followed(connection.actor);
           for (const c of conversations) connection.setPosition(c.id, c.lastSeq);
-          connection.ready({ user: await app.services.users.me(connection.actor), conversations });
+          connection.ready({ user: await app.services.users.me(connection.actor), conversations, syncToken });
         } catch (error) {
           log.error({ err: error }, 'socket setup failed');
           connection.close(CLOSE.tryAgainLater, 'setup failed, reconnect');

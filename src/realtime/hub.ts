@@ -1,5 +1,5 @@
 import type { Bus, Unsubscribe } from '../bus/bus.js';
-import { BROADCAST_CHANNEL, type ChatEvent, type NoticeEvent, type SessionsRevokedEvent, conversationChannel, userChannel } from '../events/chat-events.js';
+import { BROADCAST_CHANNEL, type ChatEvent, type NoticeEvent, type SessionsRevokedEvent, conversationChannel, eventFrame, userChannel } from '../events/chat-events.js';
 import { presenceChannel } from './presence.js';
 
 
@@ -8,12 +8,14 @@ export interface HubConnection {
   readonly userId: string;
   /** Whether membership changes of this user's conversations re-route this socket (/ws), or it is fixed to one room. */
   readonly followsUser: boolean;
-  /** An event of a followed conversation; `frame` is the event serialized once for every socket of the instance. */
+  /**
+   * An event of a followed conversation, or one about the user from their own channel; `frame` is the
+   * event serialized once for every socket of the instance. Events with a seq may come twice (both
+   * channels): the socket delivers each seq once. The user's own `member.left` ends the conversation.
+   */
   deliver(event: ChatEvent, frame: string): void;
-  /** The user left (or was removed from) a followed conversation. */
-  dropped(conversationId: string): void;
-  /** The user joined a conversation: delivery starts from the beginning of what they may see. */
-  joined(conversationId: string): void;
+  /** The user joined a conversation (at `seq`): delivery starts from the beginning of what they may see. */
+  joined(conversationId: string, seq?: number): void;
   /** Reads from the log what the socket has not had of a conversation, to the log's end. */
   catchUp(conversationId: string): void;
   /** Sessions of this socket's user ended (logout, logout-all, password change, ban). */
@@ -56,7 +58,7 @@ export function createHub(bus: Bus, onError: (error: unknown, context: string) =
     const event = message as ChatEvent;
     const sockets = byConversation.get(event.conversationId);
     if (!sockets) return;
-    const frame = JSON.stringify({ type: event.type, conversationId: event.conversationId, data: event.data });
+    const frame = eventFrame(event);
     for (const socket of [...sockets]) socket.deliver(event, frame);
   }
 
@@ -77,21 +79,18 @@ export function createHub(bus: Bus, onError: (error: unknown, context: string) =
     const data = event.data as { userId?: string };
     const aboutThisUser = event.type === 'conversation.created' || event.type === 'conversation.settings' || data.userId === userId;
     if (!aboutThisUser) return;
-    const frame = JSON.stringify({ type: event.type, conversationId: event.conversationId, data: event.data });
+    const frame = eventFrame(event);
     for (const socket of sockets) {
-      if (event.type === 'member.left') {
-        void hub.unfollow(socket, event.conversationId);
-        socket.dropped(event.conversationId);
-        continue;
-      }
       const following = byConversation.get(event.conversationId)?.has(socket) ?? false;
-      // Those already following got it on the conversation channel; settings only come this way.
-      if (!following || event.type === 'conversation.settings') socket.deliver(event, frame);
-      if (!following && (event.type === 'member.joined' || event.type === 'conversation.created')) {
+      // A join of this user, even on a socket still following (its leave may not have arrived yet).
+      if (event.type === 'member.joined' || (!following && event.type === 'conversation.created')) {
         // Messages sent between the join and the subscription are read from the log once it is active.
-        socket.joined(event.conversationId);
+        socket.joined(event.conversationId, event.seq);
         void hub.follow(socket, event.conversationId).then(() => socket.catchUp(event.conversationId));
       }
+      // Those following have events with a seq from the conversation channel too; the socket keeps one of each.
+      if (!following || event.seq !== undefined) socket.deliver(event, frame);
+      if (event.type === 'member.left') void hub.unfollow(socket, event.conversationId);
     }
   }
 

@@ -9,21 +9,30 @@ import { Id, Seq } from '../schemas/common.js';
 
 const MessageRef = Type.Ref('Message');
 
+const SyncToken = Type.String({ description: 'A sync token for this moment: resume {since} or GET /sync?since= with it later replays what changed after it.' });
+
 const FollowedConversation = Type.Object({ id: Id, roomName: Type.String(), lastSeq: Seq, unreadCount: UnreadCount, readSeq: Seq, deliveredSeq: Seq });
 
-export const serverFrames: Record<string, { description: string; data: TSchema; replyTo?: string }> = {
+/**
+ * `logged`: the event is part of its conversation's log and carries `seq`, its position there. A
+ * socket sends these once each, in seq order per conversation; `resume` and GET /sync replay them.
+ */
+export const serverFrames: Record<string, { description: string; data: TSchema; replyTo?: string; logged?: boolean }> = {
   ready: {
     description: 'First frame on every socket. /ws: your account and the conversations followed (most recent 1000, with positions); a room socket: the conversation.',
     data: Type.Union([
-      Type.Object({ user: Type.Ref('PrivateUser'), conversations: Type.Array(FollowedConversation) }),
-      Type.Object({ user: Type.Ref('PrivateUser'), conversation: Type.Ref('Conversation'), lastSeq: Seq }),
+      Type.Object({ user: Type.Ref('PrivateUser'), conversations: Type.Array(FollowedConversation), syncToken: SyncToken }),
+      Type.Object({ user: Type.Ref('PrivateUser'), conversation: Type.Ref('Conversation'), lastSeq: Seq, syncToken: SyncToken }),
     ]),
   },
   'message.ack': { description: 'The stored message, after commit (the original one for a repeated clientId).', data: MessageRef, replyTo: 'message.send' },
   ack: { description: 'A command succeeded; data is what the matching REST route answers (null for deletes and auth.refresh).', data: Type.Unknown() },
   'resume.done': {
-    description: 'Every stored message after the resume points, up to the end of each conversation at the request, was sent (or is not yours to see); live events follow.',
-    data: Type.Union([Type.Object({ conversationId: Id, lastSeq: Seq }), Type.Object({ lastSeqs: Type.Record(Id, Seq) })]),
+    description: 'Every logged event after the resume points, up to the end of each conversation at the request, was sent (or is not yours to see); live events follow.',
+    data: Type.Union([
+      Type.Object({ conversationId: Id, lastSeq: Seq, syncToken: Type.Optional(SyncToken) }),
+      Type.Object({ lastSeqs: Type.Record(Id, Seq), syncToken: Type.Optional(SyncToken) }),
+    ]),
     replyTo: 'resume',
   },
   pong: { description: 'Answer to ping.', data: Type.Null(), replyTo: 'ping' },
@@ -36,28 +45,41 @@ export const serverFrames: Record<string, { description: string; data: TSchema; 
       errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
     }),
   },
-  'message.created': { description: 'A new message. Per socket and conversation: strictly increasing seq, each at most once, none you may see skipped.', data: MessageRef },
-  'message.updated': { description: 'A message was edited.', data: MessageRef },
-  'message.deleted': { description: 'A message was deleted for everyone (the tombstone).', data: MessageRef },
-  'reaction.updated': {
+  'message.created': { logged: true, description: 'A new message. Per socket and conversation, logged events come in strictly increasing seq, each at most once, none you may see skipped.', data: MessageRef },
+  'message.updated': { logged: true, description: 'A message was edited.', data: MessageRef },
+  'message.deleted': { logged: true, description: 'A message was deleted for everyone (the tombstone).', data: MessageRef },
+  'reaction.updated': { logged: true,
     description: "Someone's reaction changed; reactions is the message's new summary.",
     data: Type.Object({ messageId: Id, userId: Id, emoji: Type.String(), action: Type.Enum(['added', 'removed']), reactions: Type.Array(Type.Ref('ReactionSummary')) }),
   },
-  'receipt.updated': { description: "A member's receipts moved forward.", data: Type.Object({ conversationId: Id, userId: Id, readSeq: Seq, deliveredSeq: Seq }) },
+  'receipt.updated': { logged: true, description: "A member's receipts moved forward.", data: Type.Object({ conversationId: Id, userId: Id, readSeq: Seq, deliveredSeq: Seq }) },
   typing: { description: 'Another member started or stopped typing (never stored; treat a start as over after 5 s).', data: Type.Object({ conversationId: Id, userId: Id, state: Type.Enum(['start', 'stop']) }) },
   'conversation.created': { description: 'You are in a new conversation; the socket follows it from now.', data: Type.Object({ conversationId: Id, kind: Type.String() }) },
-  'conversation.updated': { description: 'Title, description, avatar, member count or retention changed.', data: Type.Object({}, { additionalProperties: true }) },
-  'conversation.settings': { description: 'Your own flags changed (from another device).', data: Type.Object({ muted: Type.Boolean(), mutedUntil: Type.Union([Type.String(), Type.Null()]), archived: Type.Boolean(), pinned: Type.Boolean() }) },
-  'member.joined': { description: 'Someone joined (you: the socket follows the conversation from now).', data: Type.Object({ conversationId: Id, userId: Id, role: Type.String() }) },
-  'member.left': { description: 'Someone left or was removed (you: the socket stops following).', data: Type.Object({ conversationId: Id, userId: Id, removedBy: Type.Union([Id, Type.Null()]) }) },
-  'member.updated': { description: "A member's role changed.", data: Type.Object({ conversationId: Id, userId: Id, role: Type.String() }) },
+  'conversation.updated': { logged: true, description: 'Title, description, avatar, member count or retention changed.', data: Type.Object({}, { additionalProperties: true }) },
+  'conversation.settings': { logged: true, description: 'Your own flags changed (from another device). Only you see this event.', data: Type.Object({ muted: Type.Boolean(), mutedUntil: Type.Union([Type.String(), Type.Null()]), archived: Type.Boolean(), pinned: Type.Boolean() }) },
+  'member.joined': {
+    logged: true,
+    description: 'Someone joined (you: the socket follows the conversation from now), with their receipts as they start.',
+    data: Type.Object({ conversationId: Id, userId: Id, role: Type.String(), readSeq: Seq, deliveredSeq: Seq }),
+  },
+  'member.left': { logged: true, description: 'Someone left or was removed (you: the socket stops following).', data: Type.Object({ conversationId: Id, userId: Id, removedBy: Type.Union([Id, Type.Null()]) }) },
+  'member.updated': {
+    logged: true,
+    description: "A member's role changed; with their receipts, so a device that missed their join learns all of the member.",
+    data: Type.Object({ conversationId: Id, userId: Id, role: Type.String(), readSeq: Seq, deliveredSeq: Seq }),
+  },
   presence: {
     description: 'A watched user came online or went offline (lastSeenAt null while online, when never seen, or when they hide it).',
     data: Type.Object({ userId: Id, online: Type.Boolean(), lastSeenAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]) }),
   },
   'status.created': { description: 'A contact (or you, from another device) posted a status you may see; data is the Status resource.', data: Type.Ref('Status') },
   'status.deleted': { description: 'A status you could see was deleted by its author.', data: Type.Object({ id: Id, authorId: Id }) },
-  'pin.updated': { description: 'A message was pinned or unpinned.', data: Type.Object({ messageId: Id, pinned: Type.Boolean(), by: Id }) },
+  'message.hidden': {
+    logged: true,
+    description: 'You deleted a message for yourself (on another device): drop it from this one. Only you see this event.',
+    data: Type.Object({ conversationId: Id, messageId: Id, userId: Id }),
+  },
+  'pin.updated': { logged: true, description: 'A message was pinned or unpinned.', data: Type.Object({ messageId: Id, pinned: Type.Boolean(), by: Id }) },
   'feedback.replied': {
     description: 'Staff answered one of your feedback tickets (the reply is also in GET /feedback).',
     data: Type.Object({ ticketId: Id, status: Type.String(), reply: Type.Ref('FeedbackReply') }),

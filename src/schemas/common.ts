@@ -68,6 +68,7 @@ const problemDescriptions: Record<number, string> = {
   403: 'Not allowed',
   404: 'Not found',
   409: 'Conflict',
+  410: 'Gone (SYNC_TOKEN_EXPIRED: take a fresh snapshot)',
   413: 'Too large',
   414: 'A path segment is too long (URI_TOO_LONG)',
   415: 'Unsupported content type',
@@ -92,9 +93,9 @@ export const Seq = Type.Integer({
   minimum: 0,
   maximum: MAX_SEQ,
   description:
-    'Per-conversation sequence number in commit order: each message takes the next one (1, 2, 3, ...), none shared or skipped, ' +
-    'and a message deleted for everyone keeps its seq as a tombstone. What you read may still jump: messages deleted for you, ' +
-    'expired (disappearing), never stored (ephemeral) or from outside your membership are not shown, so a jump is not a lost message.',
+    "A position in the conversation's log, in commit order: each message and each recorded change (edit, delete, reaction, pin, receipt, " +
+    'membership, rename, your settings) takes the next one, none shared. Message seqs therefore jump where changes were recorded, and what you ' +
+    'read jumps too where messages are deleted for you, expired, never stored (ephemeral) or outside your membership: a jump is not a lost message.',
 });
 /** A seq bound of a history page: `?before=` (the first seq is 1, so nothing is before 0) or `?after=`. */
 export const SeqBound = (minimum: 0 | 1) => Type.Integer({ minimum, maximum: MAX_SEQ });

@@ -169,14 +169,16 @@ for (const driver of drivers) {
         .select()
         .from(conversationMembers)
         .where(and(eq(conversationMembers.conversationId, conversation.id), eq(conversationMembers.userId, user.id)));
+      t.match(member?.joinedXid, /^\d+$/, 'joinedXid is the writing transaction, an xid8 as a decimal string');
       t.same(
-        member && { ...member, joinedAt: undefined, activityAt: undefined },
+        member && { ...member, joinedAt: undefined, activityAt: undefined, joinedXid: undefined },
         {
           conversationId: conversation.id,
           userId: user.id,
           role: 'owner',
           joinedAt: undefined,
           activityAt: undefined,
+          joinedXid: undefined,
           readSeq: 2,
           deliveredSeq: 0,
           clearedSeq: 0,

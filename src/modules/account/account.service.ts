@@ -3,6 +3,7 @@ import type { ChatEvents } from '../../events/chat-events.js';
 import type { OtpService } from '../auth/otp.service.js';
 import type { PasswordHasher } from '../auth/password.js';
 import type { Actor } from '../auth/tokens.js';
+import type { ReactionsService } from '../messages/reactions.service.js';
 import type { MembersService } from '../conversations/members.service.js';
 import type { MediaService } from '../media/media.service.js';
 import type { StatusService } from '../status/status.service.js';
@@ -27,6 +28,7 @@ export function createAccountService(deps: {
   otp: OtpService;
   events: ChatEvents;
   members: Pick<MembersService, 'remove'>;
+  reactions: Pick<ReactionsService, 'recordRemoved'>;
   status: Pick<StatusService, 'removeAllBy'>;
   media: Pick<MediaService, 'removeAllOf'>;
 }) {
@@ -50,9 +52,7 @@ export function createAccountService(deps: {
     await deps.status.removeAllBy(user.id);
     const erased = await accounts.erase(user.id);
     events.sessionsRevoked(user.id, erased.sessionIds);
-    for (const r of erased.reactions) {
-      events.publish('reaction.updated', r.conversationId, { messageId: r.messageId, userId: user.id, emoji: r.emoji, action: 'removed', reactions: r.reactions });
-    }
+    for (const r of erased.reactions) await deps.reactions.recordRemoved(r.conversationId, r.messageId, user.id, r.emoji);
     for (const conversationId of await accounts.sharedConversations(user.id)) {
       await deps.members.remove(actor, conversationId, user.id).catch((error: unknown) => {
         // Someone else removed them in the meantime: nothing left to do there.

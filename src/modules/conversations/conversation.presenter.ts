@@ -34,12 +34,12 @@ export function createConversationPresenter(deps: { conversations: ConversationR
     if (rows.length === 0) return [];
     const peerIds = rows.map((r) => peerOf(r.conversation, r.member.userId)).filter((id): id is string => id !== null);
     const lastSeqs = rows
-      .map(({ conversation, member }) => ({ conversationId: conversation.id, seq: visibleLastSeq(conversation, member), lower: seqWindow(member).lower }))
-      .filter((p) => p.seq > p.lower);
+      .map(({ conversation, member }) => ({ conversationId: conversation.id, upTo: Math.min(visibleLastSeq(conversation, member), conversation.lastMessageSeq), lower: seqWindow(member).lower }))
+      .filter((p) => p.upTo > p.lower);
     const [peers, previews, lastMessages, unread] = await Promise.all([
       conversations.usersByIds([...new Set(peerIds)]),
       conversations.previews(rows.map((r) => r.conversation.id)),
-      messages.findBySeqs(lastSeqs),
+      messages.lastMessages(lastSeqs),
       unreadCounts(rows),
     ]);
     const peerById = new Map(peers.map((u) => [u.id, u]));
@@ -50,7 +50,7 @@ export function createConversationPresenter(deps: { conversations: ConversationR
       return toConversation(conversation, member, {
         peer: peerId ? (peerById.get(peerId) ?? null) : null,
         preview: previews.get(conversation.id) ?? [],
-        lastMessage: last && last.seq === visibleLastSeq(conversation, member) ? toMessage(last) : null,
+        lastMessage: last ? toMessage(last) : null,
         unreadCount: unread.get(conversation.id) ?? 0,
       });
     });

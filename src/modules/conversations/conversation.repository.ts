@@ -163,26 +163,42 @@ export function createConversationRepository(db: Database) {
       return result;
     },
 
-    async update(id: string, patch: Partial<Pick<ConversationRecord, 'title' | 'description' | 'avatarUrl' | 'retention' | 'ttlSeconds'>>): Promise<ConversationRecord | undefined> {
-      const [row] = await db.update(conversations).set({ ...patch, updatedAt: now() }).where(eq(conversations.id, id)).returning();
+    async update(id: string, patch: Partial<Pick<ConversationRecord, 'title' | 'description' | 'avatarUrl' | 'retention' | 'ttlSeconds'>>, tx: Database = db): Promise<ConversationRecord | undefined> {
+      const [row] = await tx.update(conversations).set({ ...patch, updatedAt: now() }).where(eq(conversations.id, id)).returning();
       return row;
     },
 
-    async updateMember(conversationId: string, userId: string, patch: Partial<Pick<MemberRecord, 'mutedUntil' | 'archived' | 'pinned' | 'role' | 'clearedSeq'>>) {
-      const [row] = await db.update(conversationMembers).set(patch).where(and(eq(conversationMembers.conversationId, conversationId), eq(conversationMembers.userId, userId))).returning();
+    async updateMember(conversationId: string, userId: string, patch: Partial<Pick<MemberRecord, 'mutedUntil' | 'archived' | 'pinned' | 'role' | 'clearedSeq'>>, tx: Database = db) {
+      const [row] = await tx.update(conversationMembers).set(patch).where(and(eq(conversationMembers.conversationId, conversationId), eq(conversationMembers.userId, userId))).returning();
       return row;
     },
 
-    /** Moves receipts forward only, never past the conversation's last seq (read implies delivered). */
-    async moveReceipts(conversationId: string, userId: string, to: { read?: number; delivered?: number }): Promise<MemberRecord | undefined> {
+    /** Sets a current member's role, in the caller's transaction; the member, or undefined when they are not one. */
+    async setRole(conversationId: string, userId: string, role: 'admin' | 'member', tx: Database): Promise<MemberRecord | undefined> {
+      const m = conversationMembers;
+      const [updated] = await tx.update(m).set({ role }).where(and(eq(m.conversationId, conversationId), eq(m.userId, userId), isNull(m.leftAt))).returning();
+      return updated;
+    },
+
+    /**
+     * Moves receipts forward only (read implies delivered), never past the conversation's last
+     * message: a receipt names messages, so marking a seq taken by a change (another member's receipt,
+     * say) moves nothing past them, and two clients marking what they receive cannot ping-pong.
+     * Returns the member before and after, or undefined for a non-member. In the caller's transaction.
+     */
+    async moveReceipts(conversationId: string, userId: string, to: { read?: number; delivered?: number }, tx: Database) {
       const read = to.read ?? 0;
       const delivered = Math.max(to.delivered ?? 0, read);
-      const [row] = await db
-        .update(conversationMembers)
-        .set({ readSeq: sql`greatest(${conversationMembers.readSeq}, ${read})`, deliveredSeq: sql`greatest(${conversationMembers.deliveredSeq}, ${delivered})` })
-        .where(and(eq(conversationMembers.conversationId, conversationId), eq(conversationMembers.userId, userId)))
+      const m = conversationMembers;
+      const [before] = await tx.select().from(m).where(and(eq(m.conversationId, conversationId), eq(m.userId, userId))).for('update');
+      if (!before) return undefined;
+      const lastMessage = sql`(select last_message_seq from conversations where id = ${conversationId})`;
+      const [after] = await tx
+        .update(m)
+        .set({ readSeq: sql`greatest(${m.readSeq}, least(${read}, ${lastMessage}))`, deliveredSeq: sql`greatest(${m.deliveredSeq}, least(${delivered}, ${lastMessage}))` })
+        .where(and(eq(m.conversationId, conversationId), eq(m.userId, userId)))
         .returning();
-      return row;
+      return { before, after: after! };
     },
 
     receipts(conversationId: string) {
@@ -222,74 +238,71 @@ export function createConversationRepository(db: Database) {
 
     /**
      * Adds members (or broadcast recipients) under a lock on the conversation so the limit holds under
-     * concurrency. Former members rejoin with history visible from now. Returns the ids added, or null
-     * when the limit would be exceeded (nothing is written then).
+     * concurrency, in the caller's transaction. Former members rejoin with history visible from now
+     * (their window starts at the last seq, so they see the joins recorded next). Returns the ids
+     * added, or null when the limit would be exceeded (nothing is written then).
      */
-    async addMembers(conversation: ConversationRecord, userIds: string[], limit: number): Promise<string[] | null> {
-      return db.transaction(async (tx) => {
-        const [locked] = await tx.select().from(conversations).where(eq(conversations.id, conversation.id)).for('update');
-        if (!locked) return [];
-        const at = now();
-        if (locked.kind === 'broadcast') {
-          const present = new Set((await tx.select({ id: broadcastRecipients.userId }).from(broadcastRecipients).where(and(eq(broadcastRecipients.conversationId, locked.id), inArray(broadcastRecipients.userId, userIds)))).map((r) => r.id));
-          const fresh = userIds.filter((id) => !present.has(id));
-          if (locked.memberCount + fresh.length > limit) return null;
-          if (fresh.length === 0) return [];
-          await tx.insert(broadcastRecipients).values(fresh.map((userId) => ({ conversationId: locked.id, userId, createdAt: at })));
-          await tx.update(conversations).set({ memberCount: locked.memberCount + fresh.length }).where(eq(conversations.id, locked.id));
-          return fresh;
-        }
-        const existing = await tx.select().from(conversationMembers).where(and(eq(conversationMembers.conversationId, locked.id), inArray(conversationMembers.userId, userIds)));
-        const current = new Set(existing.filter((m) => m.leftAt === null).map((m) => m.userId));
-        const fresh = userIds.filter((id) => !current.has(id));
+    async addMembers(conversation: ConversationRecord, userIds: string[], limit: number, tx: Database): Promise<string[] | null> {
+      const [locked] = await tx.select().from(conversations).where(eq(conversations.id, conversation.id)).for('update');
+      if (!locked) return [];
+      const at = now();
+      if (locked.kind === 'broadcast') {
+        const present = new Set((await tx.select({ id: broadcastRecipients.userId }).from(broadcastRecipients).where(and(eq(broadcastRecipients.conversationId, locked.id), inArray(broadcastRecipients.userId, userIds)))).map((r) => r.id));
+        const fresh = userIds.filter((id) => !present.has(id));
         if (locked.memberCount + fresh.length > limit) return null;
         if (fresh.length === 0) return [];
-        const seq = locked.lastSeq;
-        await tx
-          .insert(conversationMembers)
-          .values(fresh.map((userId) => ({ conversationId: locked.id, userId, role: 'member' as const, joinedAt: at, activityAt: at, joinedSeq: seq, readSeq: seq, deliveredSeq: seq, clearedSeq: 0 })))
-          .onConflictDoUpdate({
-            target: [conversationMembers.conversationId, conversationMembers.userId],
-            set: { role: 'member', joinedAt: at, activityAt: at, joinedSeq: seq, readSeq: seq, deliveredSeq: seq, clearedSeq: 0, leftAt: null, leftSeq: null },
-          });
+        await tx.insert(broadcastRecipients).values(fresh.map((userId) => ({ conversationId: locked.id, userId, createdAt: at })));
         await tx.update(conversations).set({ memberCount: locked.memberCount + fresh.length }).where(eq(conversations.id, locked.id));
         return fresh;
-      });
+      }
+      const existing = await tx.select().from(conversationMembers).where(and(eq(conversationMembers.conversationId, locked.id), inArray(conversationMembers.userId, userIds)));
+      const current = new Set(existing.filter((m) => m.leftAt === null).map((m) => m.userId));
+      const fresh = userIds.filter((id) => !current.has(id));
+      if (locked.memberCount + fresh.length > limit) return null;
+      if (fresh.length === 0) return [];
+      const seq = locked.lastSeq;
+      await tx
+        .insert(conversationMembers)
+        .values(fresh.map((userId) => ({ conversationId: locked.id, userId, role: 'member' as const, joinedAt: at, activityAt: at, joinedSeq: seq, readSeq: seq, deliveredSeq: seq, clearedSeq: 0 })))
+        .onConflictDoUpdate({
+          target: [conversationMembers.conversationId, conversationMembers.userId],
+          set: { role: 'member', joinedAt: at, activityAt: at, joinedSeq: seq, readSeq: seq, deliveredSeq: seq, clearedSeq: 0, leftAt: null, leftSeq: null, joinedXid: sql`pg_current_xact_id()` },
+        });
+      await tx.update(conversations).set({ memberCount: locked.memberCount + fresh.length }).where(eq(conversations.id, locked.id));
+      return fresh;
     },
 
     /**
-     * Ends a membership (the row stays, with the seq it ended at) or removes a recipient. When the
-     * owner leaves, the earliest admin, else the earliest member, becomes owner. Returns the new
-     * owner's id when ownership moved.
+     * Ends a membership (the row stays, with `leftSeq`: the seq of the member.left the caller records
+     * in the same transaction) or removes a recipient. When the owner leaves, the earliest admin, else
+     * the earliest member, becomes owner. Returns the new owner when ownership moved.
      */
-    async removeMember(conversationId: string, userId: string): Promise<{ removed: boolean; newOwnerId: string | null }> {
-      return db.transaction(async (tx) => {
-        const [locked] = await tx.select().from(conversations).where(eq(conversations.id, conversationId)).for('update');
-        if (!locked) return { removed: false, newOwnerId: null };
-        if (locked.kind === 'broadcast') {
-          const gone = await tx.delete(broadcastRecipients).where(and(eq(broadcastRecipients.conversationId, conversationId), eq(broadcastRecipients.userId, userId))).returning();
-          if (gone.length > 0) await tx.update(conversations).set({ memberCount: locked.memberCount - 1 }).where(eq(conversations.id, conversationId));
-          return { removed: gone.length > 0, newOwnerId: null };
-        }
-        const [left] = await tx
-          .update(conversationMembers)
-          .set({ leftAt: now(), leftSeq: locked.lastSeq })
-          .where(and(eq(conversationMembers.conversationId, conversationId), eq(conversationMembers.userId, userId), isNull(conversationMembers.leftAt)))
-          .returning();
-        if (!left) return { removed: false, newOwnerId: null };
-        await tx.update(conversations).set({ memberCount: locked.memberCount - 1 }).where(eq(conversations.id, conversationId));
-        if (left.role !== 'owner') return { removed: true, newOwnerId: null };
-        await tx.update(conversationMembers).set({ role: 'member' }).where(and(eq(conversationMembers.conversationId, conversationId), eq(conversationMembers.userId, userId)));
-        const [heir] = await tx
-          .select({ userId: conversationMembers.userId })
-          .from(conversationMembers)
-          .where(and(eq(conversationMembers.conversationId, conversationId), isNull(conversationMembers.leftAt), ne(conversationMembers.userId, userId)))
-          .orderBy(sql`case when ${conversationMembers.role} = 'admin' then 0 else 1 end`, asc(conversationMembers.joinedAt), asc(conversationMembers.userId))
-          .limit(1);
-        if (!heir) return { removed: true, newOwnerId: null };
-        await tx.update(conversationMembers).set({ role: 'owner' }).where(and(eq(conversationMembers.conversationId, conversationId), eq(conversationMembers.userId, heir.userId)));
-        return { removed: true, newOwnerId: heir.userId };
-      });
+    async removeMember(conversationId: string, userId: string, leftSeq: number, tx: Database): Promise<{ removed: boolean; heir: MemberRecord | null }> {
+      const [locked] = await tx.select().from(conversations).where(eq(conversations.id, conversationId)).for('update');
+      if (!locked) return { removed: false, heir: null };
+      if (locked.kind === 'broadcast') {
+        const gone = await tx.delete(broadcastRecipients).where(and(eq(broadcastRecipients.conversationId, conversationId), eq(broadcastRecipients.userId, userId))).returning();
+        if (gone.length > 0) await tx.update(conversations).set({ memberCount: locked.memberCount - 1 }).where(eq(conversations.id, conversationId));
+        return { removed: gone.length > 0, heir: null };
+      }
+      const [left] = await tx
+        .update(conversationMembers)
+        .set({ leftAt: now(), leftSeq })
+        .where(and(eq(conversationMembers.conversationId, conversationId), eq(conversationMembers.userId, userId), isNull(conversationMembers.leftAt)))
+        .returning();
+      if (!left) return { removed: false, heir: null };
+      await tx.update(conversations).set({ memberCount: locked.memberCount - 1 }).where(eq(conversations.id, conversationId));
+      if (left.role !== 'owner') return { removed: true, heir: null };
+      await tx.update(conversationMembers).set({ role: 'member' }).where(and(eq(conversationMembers.conversationId, conversationId), eq(conversationMembers.userId, userId)));
+      const [heir] = await tx
+        .select({ userId: conversationMembers.userId })
+        .from(conversationMembers)
+        .where(and(eq(conversationMembers.conversationId, conversationId), isNull(conversationMembers.leftAt), ne(conversationMembers.userId, userId)))
+        .orderBy(sql`case when ${conversationMembers.role} = 'admin' then 0 else 1 end`, asc(conversationMembers.joinedAt), asc(conversationMembers.userId))
+        .limit(1);
+      if (!heir) return { removed: true, heir: null };
+      const [owner] = await tx.update(conversationMembers).set({ role: 'owner' }).where(and(eq(conversationMembers.conversationId, conversationId), eq(conversationMembers.userId, heir.userId))).returning();
+      return { removed: true, heir: owner! };
     },
 
     async findByRoomName(roomName: string): Promise<ConversationRecord | undefined> {

@@ -31,9 +31,19 @@ export interface ConversationExtras {
   unreadCount: number;
 }
 
+/** The member's own flags (the `conversation.settings` event, and part of the conversation resource). */
+export function memberSettings(member: MemberRecord) {
+  const muted = member.mutedUntil !== null && member.mutedUntil > new Date();
+  return {
+    muted,
+    mutedUntil: muted && member.mutedUntil!.getTime() !== MUTED_FOREVER.getTime() ? member.mutedUntil!.toISOString() : null,
+    archived: member.archived,
+    pinned: member.pinned,
+  };
+}
+
 /** The conversation resource as `member` sees it. */
 export function toConversation(conversation: ConversationRecord, member: MemberRecord, extras: ConversationExtras) {
-  const muted = member.mutedUntil !== null && member.mutedUntil > new Date();
   return {
     id: conversation.id,
     kind: conversation.kind as 'direct' | 'group' | 'broadcast',
@@ -50,10 +60,7 @@ export function toConversation(conversation: ConversationRecord, member: MemberR
     unreadCount: extras.unreadCount,
     readSeq: member.readSeq,
     deliveredSeq: member.deliveredSeq,
-    muted,
-    mutedUntil: muted && member.mutedUntil!.getTime() !== MUTED_FOREVER.getTime() ? member.mutedUntil!.toISOString() : null,
-    archived: member.archived,
-    pinned: member.pinned,
+    ...memberSettings(member),
     retention: { mode: conversation.retention, ttlSeconds: conversation.ttlSeconds },
     left: member.leftAt !== null,
     leftAt: member.leftAt?.toISOString() ?? null,

@@ -3,10 +3,11 @@ import type { ChatEvents } from '../../events/chat-events.js';
 import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
 import type { MediaService } from '../media/media.service.js';
 import type { Actor } from '../auth/tokens.js';
+import type { ChangeLog } from './change-log.js';
 import type { ConversationAccess } from './conversation.access.js';
 import type { ConversationPresenter } from './conversation.presenter.js';
 import type { ConversationRecord, ConversationRepository, InboxCursor } from './conversation.repository.js';
-import { MUTED_FOREVER, sharedFields, visibleLastSeq } from './conversation.views.js';
+import { MUTED_FOREVER, memberSettings, sharedFields, visibleLastSeq } from './conversation.views.js';
 
 /**
  * A device socket follows the user's most recently active conversations, up to this many (and every
@@ -43,13 +44,14 @@ export function normalizeRetention(input: RetentionInput): { mode: RetentionInpu
 /** Creating, listing and describing conversations, and each member's own flags. */
 export function createConversationsService(deps: {
   conversations: ConversationRepository;
+  changeLog: ChangeLog;
   access: ConversationAccess;
   presenter: ConversationPresenter;
   events: ChatEvents;
   media: Pick<MediaService, 'avatar'>;
   config: { maxGroupMembers: number };
 }) {
-  const { conversations, access, presenter, events, config } = deps;
+  const { conversations, changeLog, access, presenter, events, config } = deps;
 
   /** The requested users, all reachable by the actor, or 404 USER_NOT_FOUND naming the others. */
   async function reachable(actor: Actor, ids: string[], field: string): Promise<string[]> {
@@ -167,14 +169,22 @@ export function createConversationsService(deps: {
         if (patch.avatar !== undefined) throw new AppError('VALIDATION_FAILED', 'Send avatar or avatarMediaId, not both', {}, [{ field: 'body.avatarMediaId', message: 'must not be sent with avatar' }]);
         patch = { ...patch, avatar: await deps.media.avatar(actor, patch.avatarMediaId) };
       }
-      const updated = await conversations.update(conversationId, {
-        ...(patch.title !== undefined ? { title: cleanTitle(patch.title) } : {}),
-        ...(patch.description !== undefined ? { description: patch.description } : {}),
-        ...(patch.avatar !== undefined ? { avatarUrl: patch.avatar } : {}),
-        ...(retention ? { retention: retention.mode, ttlSeconds: retention.ttlSeconds } : {}),
+      const { result: updated, changes } = await changeLog.write(conversationId, async (tx, seq) => {
+        const row = await conversations.update(
+          conversationId,
+          {
+            ...(patch.title !== undefined ? { title: cleanTitle(patch.title) } : {}),
+            ...(patch.description !== undefined ? { description: patch.description } : {}),
+            ...(patch.avatar !== undefined ? { avatarUrl: patch.avatar } : {}),
+            ...(retention ? { retention: retention.mode, ttlSeconds: retention.ttlSeconds } : {}),
+          },
+          tx,
+        );
+        if (!row) throw new AppError('CONVERSATION_NOT_FOUND');
+        const after = { ...row, lastSeq: seq };
+        return { result: after, changes: [{ key: 'conversation', type: 'conversation.updated' as const, data: sharedFields(after) }] };
       });
-      if (!updated) throw new AppError('CONVERSATION_NOT_FOUND');
-      events.publish('conversation.updated', conversationId, sharedFields(updated));
+      events.publishChanges(changes);
       return presenter.one(updated, current.member);
     },
 
@@ -185,14 +195,21 @@ export function createConversationsService(deps: {
       if (patch.mutedUntil !== undefined) mutedUntil = patch.mutedUntil === null ? null : new Date(patch.mutedUntil);
       if (patch.muted === false) mutedUntil = null;
       else if (patch.muted === true && !patch.mutedUntil) mutedUntil = MUTED_FOREVER;
-      const member = await conversations.updateMember(conversationId, actor.userId, {
-        ...(mutedUntil !== undefined ? { mutedUntil } : {}),
-        ...(patch.archived !== undefined ? { archived: patch.archived } : {}),
-        ...(patch.pinned !== undefined ? { pinned: patch.pinned } : {}),
+      const { result, changes } = await changeLog.write(conversationId, async (tx, seq) => {
+        const member = await conversations.updateMember(
+          conversationId,
+          actor.userId,
+          {
+            ...(mutedUntil !== undefined ? { mutedUntil } : {}),
+            ...(patch.archived !== undefined ? { archived: patch.archived } : {}),
+            ...(patch.pinned !== undefined ? { pinned: patch.pinned } : {}),
+          },
+          tx,
+        );
+        return { result: { member: member!, seq }, changes: [{ key: `settings:${actor.userId}`, type: 'conversation.settings' as const, data: memberSettings(member!), audienceUserId: actor.userId }] };
       });
-      const result = await presenter.one(conversation, member!);
-      events.publishToUser(actor.userId, 'conversation.settings', conversationId, { muted: result.muted, mutedUntil: result.mutedUntil, archived: result.archived, pinned: result.pinned });
-      return result;
+      events.publishChanges(changes);
+      return presenter.one({ ...conversation, lastSeq: result.seq }, result.member);
     },
   };
 }

@@ -1,14 +1,21 @@
 import { AppError } from '../../errors.js';
 import type { ChatEvents } from '../../events/chat-events.js';
 import type { Actor } from '../auth/tokens.js';
+import type { ChangeLog } from './change-log.js';
 import type { ConversationAccess } from './conversation.access.js';
 import type { ConversationPresenter } from './conversation.presenter.js';
 import type { ConversationRepository } from './conversation.repository.js';
 import { visibleLastSeq } from './conversation.views.js';
 
 /** Delivered/read receipts (forward only) and clearing one's own history. */
-export function createReceiptsService(deps: { conversations: ConversationRepository; access: ConversationAccess; presenter: Pick<ConversationPresenter, 'unreadCounts'>; events: ChatEvents }) {
-  const { conversations, access, presenter, events } = deps;
+export function createReceiptsService(deps: {
+  conversations: ConversationRepository;
+  changeLog: ChangeLog;
+  access: ConversationAccess;
+  presenter: Pick<ConversationPresenter, 'unreadCounts'>;
+  events: ChatEvents;
+}) {
+  const { conversations, changeLog, access, presenter, events } = deps;
 
   /** Moves the caller's receipts forward; a seq beyond what they can see is a 400 and changes nothing. */
   async function mark(actor: Actor, conversationId: string, to: { read?: number; delivered?: number }) {
@@ -16,10 +23,13 @@ export function createReceiptsService(deps: { conversations: ConversationReposit
     const limit = visibleLastSeq(conversation, member);
     const highest = Math.max(to.read ?? 0, to.delivered ?? 0);
     if (highest > limit) throw new AppError('SEQ_OUT_OF_RANGE', `The last seq you can see is ${limit}`, { lastSeq: limit });
-    const updated = (await conversations.moveReceipts(conversationId, actor.userId, to))!;
-    if (updated.readSeq !== member.readSeq || updated.deliveredSeq !== member.deliveredSeq) {
-      events.publish('receipt.updated', conversationId, { conversationId, userId: actor.userId, readSeq: updated.readSeq, deliveredSeq: updated.deliveredSeq });
-    }
+    const { result: updated, changes } = await changeLog.write(conversationId, async (tx) => {
+      const { before, after } = (await conversations.moveReceipts(conversationId, actor.userId, to, tx))!;
+      const moved = after.readSeq !== before.readSeq || after.deliveredSeq !== before.deliveredSeq;
+      const data = { conversationId, userId: actor.userId, readSeq: after.readSeq, deliveredSeq: after.deliveredSeq };
+      return { result: after, changes: moved ? [{ key: `receipt:${actor.userId}`, type: 'receipt.updated' as const, data }] : [] };
+    });
+    events.publishChanges(changes);
     const unread = await presenter.unreadCounts([{ conversation, member: updated }]);
     return { conversationId, userId: actor.userId, readSeq: updated.readSeq, deliveredSeq: updated.deliveredSeq, unreadCount: unread.get(conversationId) ?? 0 };
   }

@@ -55,7 +55,7 @@ const APPEND_PLAIN_BATCH = `
     ), locked as (
       select c.id from conversations c where c.id in (select conversation_id from counts) order by c.id for update
     ), bumped as (
-      update conversations c set last_seq = c.last_seq + k.n, last_message_at = date_trunc('milliseconds', now())
+      update conversations c set last_seq = c.last_seq + k.n, last_message_seq = c.last_seq + k.n, last_xid = pg_current_xact_id(), last_message_at = date_trunc('milliseconds', now())
       from counts k where c.id = k.conversation_id and c.id in (select id from locked)
       returning c.id, c.last_seq, k.n, c.retention, c.ttl_seconds
     ), numbered as (

@@ -28,7 +28,7 @@ export interface NewMessage {
 }
 
 const reply = alias(messages, 'reply');
-const { searchVector: _searchVector, ...messageColumns } = getTableColumns(messages);
+const { searchVector: _searchVector, xid: _xid, ...messageColumns } = getTableColumns(messages);
 const replyColumns = { id: reply.id, seq: reply.seq, senderId: reply.senderId, type: reply.type, body: reply.body, deletedAt: reply.deletedAt };
 const notExpired = or(isNull(messages.expiresAt), gt(messages.expiresAt, sql`now()`));
 
@@ -59,9 +59,24 @@ export function createMessageRepository(db: Database) {
       return row;
     },
 
-    async findBySeqs(pairs: Array<{ conversationId: string; seq: number }>): Promise<MessageRow[]> {
-      if (pairs.length === 0) return [];
-      return selectRows().where(and(or(...pairs.map((p) => and(eq(messages.conversationId, p.conversationId), eq(messages.seq, p.seq)))), notExpired));
+    /**
+     * The last live message of each conversation in (lower, upTo]: one backward step on
+     * (conversation_id, seq) each, whatever the length of the history.
+     */
+    async lastMessages(points: ReadonlyArray<{ conversationId: string; lower: number; upTo: number }>): Promise<MessageRow[]> {
+      if (points.length === 0) return [];
+      const input = JSON.stringify(points.map((p) => ({ conversation_id: p.conversationId, lower: p.lower, up_to: p.upTo })));
+      const ids = rowsOf<{ id: string }>(
+        await db.execute(sql`
+          select last.id from jsonb_to_recordset(${input}::jsonb) as p(conversation_id uuid, lower bigint, up_to bigint)
+          cross join lateral (
+            select m.id from messages m
+            where m.conversation_id = p.conversation_id and m.seq > p.lower and m.seq <= p.up_to and (m.expires_at is null or m.expires_at > now())
+            order by m.seq desc limit 1
+          ) last`),
+      ).map((r) => String(r.id));
+      if (ids.length === 0) return [];
+      return selectRows().where(inArray(messages.id, ids));
     },
 
     /**
@@ -107,7 +122,7 @@ export function createMessageRepository(db: Database) {
       const attachmentIds = (input.attachments ?? []).map((a) => a.id);
       const head = sql`
         with bumped as (
-          update conversations set last_seq = last_seq + 1, last_message_at = date_trunc('milliseconds', now())
+          update conversations set last_seq = last_seq + 1, last_message_seq = last_seq + 1, last_xid = pg_current_xact_id(), last_message_at = date_trunc('milliseconds', now())
           where id = ${input.conversationId} returning last_seq
         ), touched as (
           update conversation_members m set activity_at = date_trunc('milliseconds', now()),
@@ -138,11 +153,12 @@ export function createMessageRepository(db: Database) {
     },
 
     /**
-     * A page in ascending seq within the viewer's window, minus what they hid. Without `after` it reads
+     * A page in ascending seq within the viewer's window, minus what they hid (and, with `visibleIn`,
+     * what that snapshot does not see). Without `after` it reads
      * downwards from `before` (or the end), so the newest page is the default. Reads limit + 1 rows to
      * tell whether more exist on the far side.
      */
-    async page(input: { conversationId: string; viewerId: string; window: SeqWindow; before?: number; after?: number; limit: number }) {
+    async page(input: { conversationId: string; viewerId: string; window: SeqWindow; before?: number; after?: number; limit: number; visibleIn?: string }) {
       const hidden = sql`not exists (select 1 from ${messageHides} h where h.user_id = ${input.viewerId} and h.message_id = ${messages.id})`;
       const where = and(
         eq(messages.conversationId, input.conversationId),
@@ -151,6 +167,7 @@ export function createMessageRepository(db: Database) {
         input.after !== undefined ? gt(messages.seq, input.after) : undefined,
         notExpired,
         hidden,
+        input.visibleIn === undefined ? undefined : sql`(${messages.xid} is null or pg_visible_in_snapshot(${messages.xid}, ${input.visibleIn}::pg_snapshot))`,
       );
       const upwards = input.after !== undefined;
       const rows = await selectRows()
@@ -168,59 +185,64 @@ export function createMessageRepository(db: Database) {
       return row !== undefined;
     },
 
-    async hide(userId: string, messageId: string): Promise<void> {
-      await db.insert(messageHides).values({ userId, messageId }).onConflictDoNothing();
+    /** True when the message was not hidden for the user before. Runs in the caller's transaction. */
+    async hide(userId: string, messageId: string, tx: Database): Promise<boolean> {
+      const added = await tx.insert(messageHides).values({ userId, messageId }).onConflictDoNothing().returning({ id: messageHides.messageId });
+      return added.length > 0;
     },
 
-    /** Replaces the body, keeping the previous one as the next version. False when the message is deleted. */
-    async edit(id: string, body: string): Promise<boolean> {
-      return db.transaction(async (tx) => {
-        const [current] = await tx.select({ body: messages.body, createdAt: messages.createdAt, editedAt: messages.editedAt }).from(messages).where(and(eq(messages.id, id), isNull(messages.deletedAt))).for('update');
-        if (!current) return false;
-        const [last] = await tx.select({ version: sql<number>`coalesce(max(${messageVersions.version}), 0)::int` }).from(messageVersions).where(eq(messageVersions.messageId, id));
-        await tx.insert(messageVersions).values({ messageId: id, version: (last?.version ?? 0) + 1, body: current.body, createdAt: current.editedAt ?? current.createdAt });
-        await tx.update(messages).set({ body, editedAt: new Date() }).where(eq(messages.id, id));
-        return true;
-      });
+    /** Replaces the body, keeping the previous one as the next version. False when the message is deleted. Runs in the caller's transaction. */
+    async edit(id: string, body: string, tx: Database): Promise<boolean> {
+      const [current] = await tx.select({ body: messages.body, createdAt: messages.createdAt, editedAt: messages.editedAt }).from(messages).where(and(eq(messages.id, id), isNull(messages.deletedAt))).for('update');
+      if (!current) return false;
+      const [last] = await tx.select({ version: sql<number>`coalesce(max(${messageVersions.version}), 0)::int` }).from(messageVersions).where(eq(messageVersions.messageId, id));
+      await tx.insert(messageVersions).values({ messageId: id, version: (last?.version ?? 0) + 1, body: current.body, createdAt: current.editedAt ?? current.createdAt });
+      await tx.update(messages).set({ body, editedAt: new Date() }).where(eq(messages.id, id));
+      return true;
     },
 
     versions(messageId: string) {
       return db.select().from(messageVersions).where(eq(messageVersions.messageId, messageId)).orderBy(asc(messageVersions.version));
     },
 
-    /** The tombstone keeps id, seq, sender and times; content, reactions, pins and versions go. */
-    async deleteForEveryone(id: string): Promise<void> {
-      await db.transaction(async (tx) => {
-        await tx.update(messages).set({ deletedAt: new Date(), body: null, mentions: null, metadata: null, reactions: [] }).where(and(eq(messages.id, id), isNull(messages.deletedAt)));
-        await tx.delete(messageReactions).where(eq(messageReactions.messageId, id));
-        await tx.delete(messagePins).where(eq(messagePins.messageId, id));
-        await tx.delete(messageVersions).where(eq(messageVersions.messageId, id));
-      });
+    /**
+     * The tombstone keeps id, seq, sender and times; content, reactions, pins and versions go. False
+     * when it was deleted already. Runs in the caller's transaction.
+     */
+    async deleteForEveryone(id: string, tx: Database): Promise<boolean> {
+      const deleted = await tx
+        .update(messages)
+        .set({ deletedAt: new Date(), body: null, mentions: null, metadata: null, reactions: [] })
+        .where(and(eq(messages.id, id), isNull(messages.deletedAt)))
+        .returning({ id: messages.id });
+      if (deleted.length === 0) return false;
+      await tx.delete(messageReactions).where(eq(messageReactions.messageId, id));
+      await tx.delete(messagePins).where(eq(messagePins.messageId, id));
+      await tx.delete(messageVersions).where(eq(messageVersions.messageId, id));
+      return true;
     },
 
     /**
-     * Adds or removes one reaction and rewrites the message's summary in the same transaction.
+     * Adds or removes one reaction and rewrites the message's summary, in the caller's transaction.
      * Returns null when adding would exceed `maxPerUser` different emojis.
      */
-    async react(input: { messageId: string; userId: string; emoji: string; add: boolean; maxPerUser: number }) {
-      return db.transaction(async (tx) => {
-        await tx.select({ id: messages.id }).from(messages).where(eq(messages.id, input.messageId)).for('update');
-        const mine = await tx.select({ emoji: messageReactions.emoji }).from(messageReactions).where(and(eq(messageReactions.messageId, input.messageId), eq(messageReactions.userId, input.userId)));
-        const has = mine.some((r) => r.emoji === input.emoji);
-        if (input.add && !has) {
-          if (mine.length >= input.maxPerUser) return null;
-          await tx.insert(messageReactions).values({ messageId: input.messageId, userId: input.userId, emoji: input.emoji });
-        } else if (!input.add && has) {
-          await tx.delete(messageReactions).where(and(eq(messageReactions.messageId, input.messageId), eq(messageReactions.userId, input.userId), eq(messageReactions.emoji, input.emoji)));
-        }
-        const [summary] = rowsOf<{ reactions: Array<{ emoji: string; count: number }> }>(
-          await tx.execute(sql`
-            update messages set reactions = ${reactionSummaryOf(sql`${input.messageId}::uuid`)}
-            where id = ${input.messageId} returning reactions`),
-        );
-        const myReactions = input.add ? [...new Set([...mine.map((r) => r.emoji), input.emoji])] : mine.map((r) => r.emoji).filter((e) => e !== input.emoji);
-        return { reactions: summary?.reactions ?? [], myReactions, changed: input.add !== has };
-      });
+    async react(input: { messageId: string; userId: string; emoji: string; add: boolean; maxPerUser: number }, tx: Database) {
+      await tx.select({ id: messages.id }).from(messages).where(eq(messages.id, input.messageId)).for('update');
+      const mine = await tx.select({ emoji: messageReactions.emoji }).from(messageReactions).where(and(eq(messageReactions.messageId, input.messageId), eq(messageReactions.userId, input.userId)));
+      const has = mine.some((r) => r.emoji === input.emoji);
+      if (input.add && !has) {
+        if (mine.length >= input.maxPerUser) return null;
+        await tx.insert(messageReactions).values({ messageId: input.messageId, userId: input.userId, emoji: input.emoji });
+      } else if (!input.add && has) {
+        await tx.delete(messageReactions).where(and(eq(messageReactions.messageId, input.messageId), eq(messageReactions.userId, input.userId), eq(messageReactions.emoji, input.emoji)));
+      }
+      const [summary] = rowsOf<{ reactions: Array<{ emoji: string; count: number }> }>(
+        await tx.execute(sql`
+          update messages set reactions = ${reactionSummaryOf(sql`${input.messageId}::uuid`)}
+          where id = ${input.messageId} returning reactions`),
+      );
+      const myReactions = input.add ? [...new Set([...mine.map((r) => r.emoji), input.emoji])] : mine.map((r) => r.emoji).filter((e) => e !== input.emoji);
+      return { reactions: summary?.reactions ?? [], myReactions, changed: input.add !== has };
     },
 
     /** messageId -> the viewer's emojis, for a page of messages. */
@@ -236,21 +258,18 @@ export function createMessageRepository(db: Database) {
       return result;
     },
 
-    /** Pins a message unless the conversation already has `max` pins. */
-    async pin(input: { conversationId: string; messageId: string; by: string; max: number }): Promise<'pinned' | 'already' | 'full'> {
-      return db.transaction(async (tx) => {
-        await tx.execute(sql`select 1 from conversations where id = ${input.conversationId} for update`);
-        const existing = await tx.select({ id: messagePins.messageId }).from(messagePins).where(eq(messagePins.messageId, input.messageId));
-        if (existing.length > 0) return 'already';
-        const [count] = await tx.select({ n: sql<number>`count(*)::int` }).from(messagePins).where(eq(messagePins.conversationId, input.conversationId));
-        if ((count?.n ?? 0) >= input.max) return 'full';
-        await tx.insert(messagePins).values({ conversationId: input.conversationId, messageId: input.messageId, pinnedBy: input.by, pinnedAt: new Date() });
-        return 'pinned';
-      });
+    /** Pins a message unless the conversation already has `max` pins; in the caller's transaction, which holds the conversation's lock. */
+    async pin(input: { conversationId: string; messageId: string; by: string; max: number }, tx: Database): Promise<'pinned' | 'already' | 'full'> {
+      const existing = await tx.select({ id: messagePins.messageId }).from(messagePins).where(eq(messagePins.messageId, input.messageId));
+      if (existing.length > 0) return 'already';
+      const [count] = await tx.select({ n: sql<number>`count(*)::int` }).from(messagePins).where(eq(messagePins.conversationId, input.conversationId));
+      if ((count?.n ?? 0) >= input.max) return 'full';
+      await tx.insert(messagePins).values({ conversationId: input.conversationId, messageId: input.messageId, pinnedBy: input.by, pinnedAt: new Date() });
+      return 'pinned';
     },
 
-    async unpin(messageId: string): Promise<boolean> {
-      const removed = await db.delete(messagePins).where(eq(messagePins.messageId, messageId)).returning({ id: messagePins.messageId });
+    async unpin(messageId: string, tx: Database): Promise<boolean> {
+      const removed = await tx.delete(messagePins).where(eq(messagePins.messageId, messageId)).returning({ id: messagePins.messageId });
       return removed.length > 0;
     },
 

@@ -13,7 +13,7 @@ export interface ReplyRecord {
 }
 
 /** A message row and the message it replies to, as the repository reads them. */
-export type MessageRow = Omit<MessageRecord, 'searchVector'> & { reply: ReplyRecord | null };
+export type MessageRow = Omit<MessageRecord, 'searchVector' | 'xid'> & { reply: ReplyRecord | null };
 
 type MessageType = 'text' | 'image' | 'video' | 'audio' | 'file';
 

@@ -5,6 +5,8 @@ import { timePage, timePosition } from '../../lib/time-page.js';
 import type { Actor } from '../auth/tokens.js';
 import type { MediaService } from '../media/media.service.js';
 import type { Access, ConversationAccess } from '../conversations/conversation.access.js';
+import type { ChangeLog } from '../conversations/change-log.js';
+import { type LogEvent, createConversationLog } from './conversation-log.js';
 import type { ConversationRepository } from '../conversations/conversation.repository.js';
 import { seqWindow, visibleLastSeq } from '../conversations/conversation.views.js';
 import type { BatchStored, MessageBatcher, PlainMessage } from './message-batch.js';
@@ -34,12 +36,14 @@ export function createMessagesService(deps: {
   messages: MessageRepository;
   batcher: MessageBatcher;
   conversations: ConversationRepository;
+  changeLog: ChangeLog;
   access: ConversationAccess;
   events: ChatEvents;
   media: Pick<MediaService, 'forMessage'>;
   config: MessagesConfig;
 }) {
-  const { messages, batcher, conversations, access, events, media, config } = deps;
+  const { messages, batcher, conversations, changeLog, access, events, media, config } = deps;
+  const log = createConversationLog({ messages, changeLog });
   const visibility = createMessageVisibility({ messages, access });
 
   function checkBody(type: string, body: string | undefined, field = 'body.body'): void {
@@ -66,7 +70,7 @@ export function createMessagesService(deps: {
       expiresAt: stored.expiresAt,
       reply: reply && { id: reply.id, seq: reply.seq, senderId: reply.senderId, type: reply.type, body: reply.body, deletedAt: reply.deletedAt },
     };
-    events.publish('message.created', input.conversationId, toMessage(row), [], store ? {} : { stored: false });
+    events.publish('message.created', input.conversationId, toMessage(row), [], store ? { seq: stored.seq } : { stored: false });
     return row;
   }
 
@@ -125,6 +129,16 @@ export function createMessagesService(deps: {
     }
   }
 
+  /** Deletes a message for everyone and records it; nothing happens to one deleted already. */
+  async function deleteForEveryone(conversationId: string, messageId: string): Promise<void> {
+    const { changes } = await changeLog.write(conversationId, async (tx) => {
+      if (!(await messages.deleteForEveryone(messageId, tx))) return { result: null, changes: [] };
+      const tombstone = toMessage((await messages.findById(messageId, tx))!);
+      return { result: null, changes: [{ key: `message:${messageId}`, type: 'message.deleted' as const, data: tombstone, messageId }] };
+    });
+    events.publishChanges(changes);
+  }
+
   async function assertNotBlocked({ conversation }: Access, actor: Actor): Promise<void> {
     if (conversation.kind !== 'direct' || !conversation.directKey) return;
     const peer = conversation.directKey.split(':').find((id) => id !== actor.userId)!;
@@ -133,6 +147,8 @@ export function createMessagesService(deps: {
 
   return {
     visibility,
+    log,
+    deleteForEveryone,
 
     /** A current member, not blocked by (or blocking) the other side of a direct chat: may send typing. */
     async assertCanType(actor: Actor, conversationId: string): Promise<void> {
@@ -140,17 +156,16 @@ export function createMessagesService(deps: {
     },
 
     /**
-     * Stored messages after a seq, one page, for the socket's delivery lanes. `upTo`: every seq at or
-     * below it is settled for this reader (returned, or not theirs to see). The conversation's last
-     * seq is read before the page, and a seq is only counted once committed with every seq below it
-     * (sends lock the conversation row), so nothing that may still appear is passed over. Seqs past a
-     * former member's window are settled too: they will never see them.
+     * The conversation's log after a seq, one page, for the socket's delivery lanes: stored messages
+     * (`message.created`) and recorded changes, merged in seq order. `upTo`: every seq at or below it
+     * is settled for this reader (returned, or not theirs to see). The conversation's last seq is read
+     * before the pages and bounds them; every seq up to it is committed or never will be (writers take
+     * seqs under the conversation's row lock), so nothing that may still appear is passed over. Seqs
+     * past a former member's window are settled too: they will never see them.
      */
-    async readAfter(actor: Actor, conversationId: string, after: number) {
+    async readAfter(actor: Actor, conversationId: string, after: number): Promise<{ items: LogEvent[]; more: boolean; upTo: number }> {
       const { conversation, member } = await access.reader(actor, conversationId);
-      const { rows, more } = await messages.page({ conversationId, viewerId: actor.userId, window: seqWindow(member), after, limit: 100 });
-      const last = rows.at(-1)?.seq ?? after;
-      return { items: rows.map(toMessage), more, upTo: more ? last : Math.max(last, after, conversation.lastSeq) };
+      return log.read({ conversationId, viewerId: actor.userId, window: seqWindow(member), after, head: conversation.lastSeq });
     },
 
     /** Stores (or, in an ephemeral conversation, only relays) a message; `created` false for a retry. */
@@ -240,9 +255,12 @@ export function createMessagesService(deps: {
       if (row.deletedAt) throw new AppError('MESSAGE_DELETED');
       if (!withinWindow(row)) throw new AppError('EDIT_WINDOW_EXPIRED', `Messages can be edited for ${config.editWindowSeconds} s`);
       checkBody(row.type, body);
-      if (!(await messages.edit(row.id, body))) throw new AppError('MESSAGE_DELETED');
-      const message = toMessage((await messages.findById(row.id))!);
-      events.publish('message.updated', row.conversationId, message);
+      const { result: message, changes } = await changeLog.write(row.conversationId, async (tx) => {
+        if (!(await messages.edit(row.id, body, tx))) throw new AppError('MESSAGE_DELETED');
+        const edited = toMessage((await messages.findById(row.id, tx))!);
+        return { result: edited, changes: [{ key: `message:${row.id}`, type: 'message.updated', data: edited, messageId: row.id }] };
+      });
+      events.publishChanges(changes);
       return message;
     },
 
@@ -250,7 +268,12 @@ export function createMessagesService(deps: {
     async remove(actor: Actor, messageId: string, scope: 'me' | 'everyone'): Promise<void> {
       const row = await visibility.visibleRow(actor, messageId);
       if (scope === 'me') {
-        await messages.hide(actor.userId, row.id);
+        const { changes } = await changeLog.write(row.conversationId, async (tx) => {
+          const hidden = await messages.hide(actor.userId, row.id, tx);
+          const data = { conversationId: row.conversationId, messageId: row.id, userId: actor.userId };
+          return { result: null, changes: hidden ? [{ key: `hidden:${row.id}:${actor.userId}`, type: 'message.hidden' as const, data, audienceUserId: actor.userId, messageId: row.id }] : [] };
+        });
+        events.publishChanges(changes);
         return;
       }
       const { conversation, member } = await access.member(actor, row.conversationId);
@@ -260,8 +283,7 @@ export function createMessagesService(deps: {
         if (row.senderId !== actor.userId) throw new AppError('NOT_MESSAGE_SENDER');
         if (!withinWindow(row)) throw new AppError('EDIT_WINDOW_EXPIRED', `Messages can be deleted for everyone for ${config.editWindowSeconds} s`);
       }
-      await messages.deleteForEveryone(row.id);
-      events.publish('message.deleted', row.conversationId, toMessage((await messages.findById(row.id))!));
+      await deleteForEveryone(row.conversationId, row.id);
     },
 
     /** Full-text search in what the caller can see, newest first. */

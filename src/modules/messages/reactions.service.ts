@@ -1,6 +1,7 @@
 import { AppError } from '../../errors.js';
 import type { ChatEvents } from '../../events/chat-events.js';
 import type { Actor } from '../auth/tokens.js';
+import type { ChangeLog } from '../conversations/change-log.js';
 import type { ConversationAccess } from '../conversations/conversation.access.js';
 import { seqWindow } from '../conversations/conversation.views.js';
 import type { MessageRepository } from './message.repository.js';
@@ -28,8 +29,8 @@ export function assertEmoji(emoji: string): void {
 }
 
 /** Reactions and pins: any current member, on messages they can see that are not deleted. */
-export function createReactionsService(deps: { messages: MessageRepository; access: ConversationAccess; visibility: MessageVisibility; events: ChatEvents }) {
-  const { messages, access, visibility, events } = deps;
+export function createReactionsService(deps: { messages: MessageRepository; changeLog: ChangeLog; access: ConversationAccess; visibility: MessageVisibility; events: ChatEvents }) {
+  const { messages, changeLog, access, visibility, events } = deps;
 
   async function writable(actor: Actor, messageId: string) {
     const { row } = await visibility.visibleWithAccess(actor, messageId);
@@ -41,28 +42,42 @@ export function createReactionsService(deps: { messages: MessageRepository; acce
   async function react(actor: Actor, messageId: string, emoji: string, add: boolean) {
     assertEmoji(emoji);
     const row = await writable(actor, messageId);
-    const result = await messages.react({ messageId: row.id, userId: actor.userId, emoji, add, maxPerUser: MAX_REACTIONS_PER_USER });
+    const { result, changes } = await changeLog.write(row.conversationId, async (tx) => {
+      const outcome = await messages.react({ messageId: row.id, userId: actor.userId, emoji, add, maxPerUser: MAX_REACTIONS_PER_USER }, tx);
+      if (!outcome?.changed) return { result: outcome, changes: [] };
+      const data = { messageId: row.id, userId: actor.userId, emoji, action: add ? ('added' as const) : ('removed' as const), reactions: outcome.reactions };
+      return { result: outcome, changes: [{ key: `reactions:${row.id}`, type: 'reaction.updated' as const, data, messageId: row.id }] };
+    });
     if (!result) throw new AppError('REACTION_LIMIT_REACHED', `At most ${MAX_REACTIONS_PER_USER} different reactions per message`);
-    if (result.changed) {
-      events.publish('reaction.updated', row.conversationId, { messageId: row.id, userId: actor.userId, emoji, action: add ? 'added' : 'removed', reactions: result.reactions });
-    }
+    events.publishChanges(changes);
     return { messageId: row.id, reactions: result.reactions, myReactions: result.myReactions };
   }
 
   async function setPinned(actor: Actor, messageId: string, pinned: boolean): Promise<void> {
     const row = await writable(actor, messageId);
-    let changed: boolean;
-    if (pinned) {
-      const outcome = await messages.pin({ conversationId: row.conversationId, messageId: row.id, by: actor.userId, max: MAX_PINS_PER_CONVERSATION });
-      if (outcome === 'full') throw new AppError('PIN_LIMIT_REACHED', `At most ${MAX_PINS_PER_CONVERSATION} pinned messages`);
-      changed = outcome === 'pinned';
-    } else {
-      changed = await messages.unpin(row.id);
-    }
-    if (changed) events.publish('pin.updated', row.conversationId, { messageId: row.id, pinned, by: actor.userId });
+    const { result: outcome, changes } = await changeLog.write(row.conversationId, async (tx) => {
+      const done = pinned ? await messages.pin({ conversationId: row.conversationId, messageId: row.id, by: actor.userId, max: MAX_PINS_PER_CONVERSATION }, tx) : (await messages.unpin(row.id, tx)) ? 'unpinned' : 'already';
+      const data = { messageId: row.id, pinned, by: actor.userId };
+      return { result: done, changes: done === 'pinned' || done === 'unpinned' ? [{ key: `pin:${row.id}`, type: 'pin.updated' as const, data, messageId: row.id }] : [] };
+    });
+    if (outcome === 'full') throw new AppError('PIN_LIMIT_REACHED', `At most ${MAX_PINS_PER_CONVERSATION} pinned messages`);
+    events.publishChanges(changes);
   }
 
   return {
+    /**
+     * Records (and announces) a reaction already taken away by another write (account erasure), with
+     * the message's summary as it is now.
+     */
+    async recordRemoved(conversationId: string, messageId: string, userId: string, emoji: string): Promise<void> {
+      const { changes } = await changeLog.write(conversationId, async (tx) => {
+        const row = await messages.findById(messageId, tx);
+        if (!row) return { result: null, changes: [] };
+        const data = { messageId, userId, emoji, action: 'removed' as const, reactions: row.reactions };
+        return { result: null, changes: [{ key: `reactions:${messageId}`, type: 'reaction.updated' as const, data, messageId }] };
+      });
+      events.publishChanges(changes);
+    },
     add: (actor: Actor, messageId: string, emoji: string) => react(actor, messageId, emoji, true),
     remove: (actor: Actor, messageId: string, emoji: string) => react(actor, messageId, emoji, false),
     pin: (actor: Actor, messageId: string) => setPinned(actor, messageId, true),

@@ -6,7 +6,6 @@ import type { AuditRepository } from '../admin/audit.repository.js';
 import { assertRole } from '../admin/staff.js';
 import type { Actor } from '../auth/tokens.js';
 import type { MessageRepository } from '../messages/message.repository.js';
-import { toMessage } from '../messages/message.views.js';
 import type { MessagesService } from '../messages/messages.service.js';
 import type { UserRepository } from '../users/user.repository.js';
 import type { ReportRepository, ReportRow, ReportStatus } from './report.repository.js';
@@ -31,14 +30,13 @@ export function createReportsService(deps: {
   audit: AuditRepository;
   events: ChatEvents;
 }) {
-  const { reports, users, messages, messageRepository, adminUsers, audit, events } = deps;
+  const { reports, users, messages, messageRepository, adminUsers, audit } = deps;
 
   async function deleteMessage(messageId: string | null): Promise<void> {
     const row = messageId ? await messageRepository.findById(messageId) : undefined;
     if (!row) throw new AppError('MESSAGE_NOT_FOUND', 'The reported message no longer exists');
     if (row.deletedAt) return;
-    await messageRepository.deleteForEveryone(row.id);
-    events.publish('message.deleted', row.conversationId, toMessage((await messageRepository.findById(row.id))!));
+    await messages.deleteForEveryone(row.conversationId, row.id);
   }
 
   return {

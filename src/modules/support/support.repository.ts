@@ -1,4 +1,4 @@
-import { and, eq, isNull, sql } from 'drizzle-orm';
+import { and, eq, isNull, ne, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { uniqueViolation } from '../../db/errors.js';
 import { rowsOf, toDate, toDateOrNull, toNumber } from '../../db/raw.js';
@@ -6,6 +6,7 @@ import { conversationMembers, conversations, supportThreads } from '../../db/sch
 import { randomToken } from '../../lib/crypto.js';
 import { newId } from '../../lib/ids.js';
 import type { TimePosition } from '../../lib/time-page.js';
+import { UNREAD_COUNT_CAP } from '../../schemas/chat.js';
 
 export type ThreadRow = typeof supportThreads.$inferSelect;
 
@@ -17,6 +18,9 @@ export interface QueueRow {
   lastSeq: number;
   /** The furthest any staff member in the conversation has read (a staff message moves its sender's). */
   staffReadSeq: number;
+  /** Messages after the staff read position (not deleted), at most UNREAD_COUNT_CAP. */
+  unread: number;
+  /** When the oldest of those was sent. */
   waitingSince: Date | null;
   lastMessageAt: Date | null;
   createdAt: Date;
@@ -62,42 +66,65 @@ export function createSupportRepository(db: Database) {
       }
     },
 
-    /** Makes a staff member (or the user, back after leaving) a current member with all history visible; true when they were not one. */
-    async join(conversationId: string, staffId: string): Promise<boolean> {
-      return db.transaction(async (tx) => {
-        const [current] = await tx
-          .select({ one: sql`1` })
-          .from(conversationMembers)
-          .where(and(eq(conversationMembers.conversationId, conversationId), eq(conversationMembers.userId, staffId), isNull(conversationMembers.leftAt)));
-        if (current) return false;
-        const at = new Date();
-        const fresh = { role: 'member' as const, joinedAt: at, activityAt: at, joinedSeq: 0, clearedSeq: 0, leftAt: null, leftSeq: null };
-        await tx.insert(conversationMembers).values({ conversationId, userId: staffId, ...fresh }).onConflictDoUpdate({ target: [conversationMembers.conversationId, conversationMembers.userId], set: fresh });
-        await tx.update(conversations).set({ memberCount: sql`${conversations.memberCount} + 1` }).where(eq(conversations.id, conversationId));
-        return true;
-      });
+    /**
+     * Makes a staff member (or the user, back after leaving) a current member with all history
+     * visible; their receipts when they were not one, else null. In the caller's transaction.
+     */
+    async join(conversationId: string, staffId: string, tx: Database): Promise<{ readSeq: number; deliveredSeq: number } | null> {
+      const [current] = await tx
+        .select({ one: sql`1` })
+        .from(conversationMembers)
+        .where(and(eq(conversationMembers.conversationId, conversationId), eq(conversationMembers.userId, staffId), isNull(conversationMembers.leftAt)));
+      if (current) return null;
+      const at = new Date();
+      const fresh = { role: 'member' as const, joinedAt: at, activityAt: at, joinedSeq: 0, clearedSeq: 0, leftAt: null, leftSeq: null, joinedXid: sql`pg_current_xact_id()` };
+      const [member] = await tx
+        .insert(conversationMembers)
+        .values({ conversationId, userId: staffId, ...fresh })
+        .onConflictDoUpdate({ target: [conversationMembers.conversationId, conversationMembers.userId], set: fresh })
+        .returning({ readSeq: conversationMembers.readSeq, deliveredSeq: conversationMembers.deliveredSeq });
+      await tx.update(conversations).set({ memberCount: sql`${conversations.memberCount} + 1` }).where(eq(conversations.id, conversationId));
+      return member!;
+    },
+
+    /** The support conversations (not their own) a staff member is a current member of. */
+    async staffConversations(userId: string): Promise<string[]> {
+      const rows = await db
+        .select({ id: conversationMembers.conversationId })
+        .from(conversationMembers)
+        .innerJoin(supportThreads, eq(supportThreads.conversationId, conversationMembers.conversationId))
+        .where(and(eq(conversationMembers.userId, userId), isNull(conversationMembers.leftAt), ne(supportThreads.userId, userId)));
+      return rows.map((r) => r.id);
     },
 
     /**
-     * Takes a former staff member out of every support conversation they were in (not their own):
-     * the membership rows go, so not even the history they saw stays readable, and nothing stays
-     * assigned to them. Returns the conversations they were a current member of.
+     * Takes a former staff member out of one support conversation: the membership row goes, so not
+     * even the history they saw stays readable. True when they were a current member. In the caller's
+     * transaction.
      */
-    async removeStaff(userId: string): Promise<string[]> {
-      const rows = rowsOf<{ conversation_id: string }>(
-        await db.execute(sql`
-          with gone as (
-            delete from conversation_members m using support_threads t
-            where t.conversation_id = m.conversation_id and t.user_id <> m.user_id and m.user_id = ${userId}
-            returning m.conversation_id, m.left_at
-          ), counted as (
-            update conversations c set member_count = c.member_count - 1 from gone where c.id = gone.conversation_id and gone.left_at is null
-          ), unassigned as (
-            update support_threads set assignee_id = null where assignee_id = ${userId}
-          )
-          select conversation_id from gone where left_at is null`),
-      );
-      return rows.map((r) => String(r.conversation_id));
+    async removeStaff(conversationId: string, userId: string, tx: Database): Promise<boolean> {
+      const gone = await tx
+        .delete(conversationMembers)
+        .where(and(eq(conversationMembers.conversationId, conversationId), eq(conversationMembers.userId, userId)))
+        .returning({ leftAt: conversationMembers.leftAt });
+      const [row] = gone;
+      if (!row || row.leftAt !== null) return false;
+      await tx.update(conversations).set({ memberCount: sql`${conversations.memberCount} - 1` }).where(eq(conversations.id, conversationId));
+      return true;
+    },
+
+    /**
+     * What is left of a former staff member once they are out of their current support conversations:
+     * the rows of those they had left go too (not even the history they saw stays readable), and
+     * nothing stays assigned to them.
+     */
+    async forgetStaff(userId: string): Promise<void> {
+      await db.execute(sql`
+        with gone as (
+          delete from conversation_members m using support_threads t
+          where t.conversation_id = m.conversation_id and t.user_id <> m.user_id and m.user_id = ${userId} and m.left_at is not null
+        )
+        update support_threads set assignee_id = null where assignee_id = ${userId}`);
     },
 
     async claim(conversationId: string, staffId: string): Promise<void> {
@@ -115,7 +142,9 @@ export function createSupportRepository(db: Database) {
       const rows = rowsOf<Record<string, unknown>>(
         await db.execute(sql`
           select t.conversation_id, c.room_name, t.user_id, t.assignee_id, c.last_seq, c.last_message_at, t.created_at, s.staff_read,
-            (select m.created_at from messages m where m.conversation_id = t.conversation_id and m.seq = s.staff_read + 1) as waiting_since
+            (select m.created_at from messages m where m.conversation_id = t.conversation_id and m.seq > s.staff_read order by m.seq limit 1) as waiting_since,
+            (select count(*) from (select 1 from messages m where m.conversation_id = t.conversation_id and m.seq > s.staff_read
+               and m.deleted_at is null limit ${UNREAD_COUNT_CAP}) u)::int as unread
           from support_threads t
           join conversations c on c.id = t.conversation_id
           cross join lateral (
@@ -129,6 +158,7 @@ export function createSupportRepository(db: Database) {
       return rows.map((r) => {
         const lastSeq = toNumber(r.last_seq);
         const staffReadSeq = Math.min(toNumber(r.staff_read), lastSeq);
+        const unread = toNumber(r.unread);
         return {
           conversationId: String(r.conversation_id),
           roomName: String(r.room_name),
@@ -136,7 +166,8 @@ export function createSupportRepository(db: Database) {
           assigneeId: r.assignee_id === null ? null : String(r.assignee_id),
           lastSeq,
           staffReadSeq,
-          waitingSince: lastSeq > staffReadSeq ? toDateOrNull(r.waiting_since) : null,
+          unread,
+          waitingSince: unread > 0 ? toDateOrNull(r.waiting_since) : null,
           lastMessageAt: toDateOrNull(r.last_message_at),
           createdAt: toDate(r.created_at),
         };

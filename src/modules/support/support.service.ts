@@ -4,6 +4,7 @@ import { timePage, timePosition } from '../../lib/time-page.js';
 import type { AuditRepository } from '../admin/audit.repository.js';
 import { STAFF_ROLES, assertRole } from '../admin/staff.js';
 import type { Actor } from '../auth/tokens.js';
+import type { ChangeLog } from '../conversations/change-log.js';
 import type { ConversationRepository } from '../conversations/conversation.repository.js';
 import type { ConversationsService } from '../conversations/conversations.service.js';
 import type { MessagesService } from '../messages/messages.service.js';
@@ -24,11 +25,12 @@ export function createSupportService(deps: {
   support: SupportRepository;
   conversations: ConversationRepository;
   conversationsService: ConversationsService;
+  changeLog: ChangeLog;
   messages: MessagesService;
   audit: AuditRepository;
   events: ChatEvents;
 }) {
-  const { support, conversations, conversationsService, messages, audit, events } = deps;
+  const { support, conversations, conversationsService, changeLog, messages, audit, events } = deps;
 
   async function view(actor: Actor, conversationId: string, ownerId: string) {
     const members = await conversations.members(conversationId, STAFF_LISTED + 1);
@@ -38,15 +40,22 @@ export function createSupportService(deps: {
     };
   }
 
+  /** Makes the user a current member and records it, unless they are one. */
+  async function join(conversationId: string, userId: string): Promise<void> {
+    const { changes } = await changeLog.write(conversationId, async (tx) => {
+      const receipts = await support.join(conversationId, userId, tx);
+      return { result: null, changes: receipts ? [{ key: `member:${userId}`, type: 'member.joined' as const, data: { conversationId, userId, role: 'member', ...receipts } }] : [] };
+    });
+    events.publishChanges(changes, [userId]);
+  }
+
   /** Staff only, support conversations only; joins the staff member to it once. */
   async function enter(actor: Actor, conversationId: string) {
     assertRole(actor, STAFF_ROLES);
     const thread = await support.find(conversationId);
     if (!thread) throw new AppError('CONVERSATION_NOT_FOUND');
     if (thread.userId === actor.userId) return thread;
-    if (await support.join(conversationId, actor.userId)) {
-      events.publish('member.joined', conversationId, { conversationId, userId: actor.userId, role: 'member' }, [actor.userId]);
-    }
+    await join(conversationId, actor.userId);
     return thread;
   }
 
@@ -66,7 +75,7 @@ export function createSupportService(deps: {
       user: users.get(r.userId)!,
       assignee: r.assigneeId ? (users.get(r.assigneeId) ?? null) : null,
       lastSeq: r.lastSeq,
-      unreadCount: r.lastSeq - r.staffReadSeq,
+      unreadCount: r.unread,
       waitingSince: r.waitingSince?.toISOString() ?? null,
       waitingSeconds: r.waitingSince ? Math.max(0, Math.floor((Date.now() - r.waitingSince.getTime()) / 1000)) : 0,
       lastMessageAt: r.lastMessageAt?.toISOString() ?? null,
@@ -81,7 +90,7 @@ export function createSupportService(deps: {
       const { conversationId } = thread;
       if (created) events.publish('conversation.created', conversationId, { conversationId, kind: 'support' }, [actor.userId]);
       // A user who left their support conversation is back in it (with its history) when they open it again.
-      else if (await support.join(conversationId, actor.userId)) events.publish('member.joined', conversationId, { conversationId, userId: actor.userId, role: 'member' }, [actor.userId]);
+      else await join(conversationId, actor.userId);
       return { thread: await view(actor, thread.conversationId, actor.userId), created };
     },
 

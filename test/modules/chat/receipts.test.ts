@@ -68,8 +68,10 @@ t.test('a seq past the last message or a bad body is refused and changes nothing
   const { member, group } = await chatWithThree();
   await receipt(member, group.id, 'read', 1);
 
+  const { lastSeq } = await conversation(app, member, group.id);
+  t.equal(lastSeq, 4, 'three messages and the receipt, which took a seq of its own');
   for (const kind of ['read', 'delivered'] as const) {
-    const response = await mark(member, group.id, kind, { seq: 4 });
+    const response = await mark(member, group.id, kind, { seq: lastSeq + 1 });
     t.equal(response.statusCode, 400, `${kind} beyond lastSeq`);
     t.equal(problemOf(t, response).code, 'SEQ_OUT_OF_RANGE');
   }
@@ -85,6 +87,23 @@ t.test('a seq past the last message or a bad body is refused and changes nothing
   }
   const view = await conversation(app, member, group.id);
   t.same([view.readSeq, view.deliveredSeq, view.unreadCount], [1, 1, 2], 'still where it was');
+});
+
+t.test('a receipt names messages: a seq taken by a change moves it to the last message, once', async (t) => {
+  const { owner, member, group } = await chatWithThree();
+  t.equal((await receipt(member, group.id, 'read', 1)).readSeq, 1);
+  const { lastSeq } = await conversation(app, member, group.id);
+  t.equal(lastSeq, 4, "the member's receipt took seq 4");
+  t.equal((await receipt(owner, group.id, 'read', lastSeq)).readSeq, 3, "the owner marking that receipt's seq stays at the last message");
+  t.equal((await conversation(app, member, group.id)).lastSeq, 4, 'which moved nothing, so nothing was recorded');
+  const moved = await receipt(member, group.id, 'read', lastSeq);
+  t.same([moved.readSeq, moved.deliveredSeq, moved.unreadCount], [3, 3, 0], 'the member marking it is clamped to 3');
+  const head = (await conversation(app, member, group.id)).lastSeq;
+  t.equal(head, 5, 'that move was recorded (seq 5)');
+  // Two clients that mark whatever they receive would answer each other's receipts forever; they cannot.
+  t.equal((await receipt(owner, group.id, 'read', head)).readSeq, 3, 'the receipt of the receipt moves nothing');
+  t.equal((await receipt(member, group.id, 'read', head)).readSeq, 3, 'for either side');
+  t.equal((await conversation(app, member, group.id)).lastSeq, head, 'and records nothing');
 });
 
 t.test('outsiders can neither mark nor list receipts', async (t) => {

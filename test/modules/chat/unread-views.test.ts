@@ -111,7 +111,7 @@ t.test('a backlog past the cap answers the cap, in every view', async (t) => {
   // A backlog larger than any test should send one by one: rows as the send path stores them.
   const backlog = UNREAD_COUNT_CAP + 5;
   await app.db.execute(sql`
-    with bumped as (update conversations set last_seq = last_seq + ${backlog} where id = ${group.id} returning last_seq)
+    with bumped as (update conversations set last_seq = last_seq + ${backlog}, last_message_seq = last_seq + ${backlog} where id = ${group.id} returning last_seq)
     insert into messages (id, conversation_id, seq, sender_id, client_id, type, body)
     select gen_random_uuid(), ${group.id}, bumped.last_seq - ${backlog} + n, ${owner.user.id}, 'backlog-' || n, 'text', 'm' || n
     from bumped, generate_series(1, ${backlog}) n`);

@@ -119,6 +119,35 @@ t.test('a demoted staff member loses the support conversations they were in, his
   t.equal((await openSupport(user, 200)).conversation.memberCount, 1);
 });
 
+t.test('the queue counts messages, not the changes between them (receipts, joins)', async (t) => {
+  const user = await h.user();
+  const { conversation } = await openSupport(user);
+  const id = conversation.id;
+  await sendText(h.app, user, id, 'first');
+  expectStatus(await call(h.app, 'POST', `/admin/support/${id}/claim`, { token: agent.accessToken }), 200, 'claim');
+  expectStatus(await call(h.app, 'GET', `/admin/support/${id}/messages`, { token: agent.accessToken }), 200, 'the agent joins by reading');
+  const last = (await history(h.app, user, id)).items.at(-1)!;
+  expectStatus(await call(h.app, 'POST', `/chat/${id}/read`, { token: agent.accessToken, payload: { seq: last.seq } }), 200, 'the agent reads it');
+  t.match(await queueItem(agent, id), { unreadCount: 0, waitingSince: null }, "the agent's own receipt (a change with a seq) is not unread");
+  expectStatus(await call(h.app, 'POST', `/chat/${id}/read`, { token: user.accessToken, payload: { seq: last.seq } }), 200, "the user's receipt takes the next seq");
+  const next = await sendText(h.app, user, id, 'second');
+  const item = await queueItem(agent, id);
+  t.match(item, { unreadCount: 1 }, 'one message waits');
+  t.equal(item!.waitingSince, next.createdAt, 'since the message after the receipt, not the receipt');
+});
+
+t.test('a demoted staff member loses even the support conversations they had left', async (t) => {
+  const user = await h.user();
+  const { conversation } = await openSupport(user);
+  await sendText(h.app, user, conversation.id, 'help');
+  const former = await grantRole(h.app, admin, await h.user('Left Agent'), 'support');
+  expectStatus(await call(h.app, 'POST', `/admin/support/${conversation.id}/claim`, { token: former.accessToken }), 200, 'claim');
+  expectStatus(await call(h.app, 'DELETE', `/chat/${conversation.id}/members/${former.user.id}`, { token: former.accessToken }), 204, 'they leave it');
+  t.equal(expectStatus<{ left: boolean }>(await call(h.app, 'GET', `/chat/${conversation.id}`, { token: former.accessToken }), 200, 'a former member reads it').left, true);
+  await grantRole(h.app, admin, former, 'user');
+  t.equal(problemOf(t, await call(h.app, 'GET', `/message/chat/${conversation.id}`, { token: former.accessToken })).code, 'CONVERSATION_NOT_FOUND', 'not even the history they saw');
+});
+
 t.test('staff cannot read private conversations through any route', async (t) => {
   const [alice, bob] = [await h.user(), await h.user()];
   const direct = await directChat(h.app, alice, bob);

@@ -65,7 +65,7 @@ export async function socketPair(t: Test, app: App, actor: Actor, options: PairO
   return pair;
 }
 
-const eventOf = (message: MessageBody): ChatEvent => ({ type: 'message.created', conversationId: message.conversationId, data: message, at: message.createdAt });
+const eventOf = (message: MessageBody): ChatEvent => ({ type: 'message.created', conversationId: message.conversationId, seq: message.seq, data: message, at: message.createdAt });
 
 /** Hands a stored message to the connection as the bus would. */
 export function deliver(connection: Connection, message: MessageBody): void {

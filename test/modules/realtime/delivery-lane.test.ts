@@ -7,7 +7,8 @@ import { DeliveryLane, type LaneEntry, type LaneIo, type LogPage } from '../../.
  * read of the log returning, a backoff or grace ending), so every order of those is tried and any
  * failure replays from its seed. The log is an in-memory model of the real one's contract (LogPage):
  * a read sees every seq committed before it began, maybe later ones, never an uncommitted one; some
- * seqs are not visible to the reader. Publishes are lost, repeated and reordered.
+ * seqs are not visible to the reader (some of those are announced live as taken, with nothing to
+ * send). Publishes are lost, repeated and reordered.
  */
 
 function prng(seed: number) {
@@ -60,6 +61,7 @@ async function scenario(seed: number, options: { holdUntilResume: boolean; lateR
       throw new Error('overflow');
     },
     wait: () => new Promise<void>((resolve) => later(resolve)),
+    ended: () => undefined,
   };
   const lane = new DeliveryLane(start, io, options.holdUntilResume, { graceMs: 1, backoffMs: 1, maxBackoffMs: 1, maxHeld: 10_000 });
   const resumeAt = options.holdUntilResume ? 0 : Math.floor(random() * total);
@@ -80,6 +82,9 @@ async function scenario(seed: number, options: { holdUntilResume: boolean; lateR
       if (visible.has(seq)) {
         const copies = random() < 0.15 ? 0 : random() < 0.1 ? 2 : 1; // lost, repeated, or once
         for (let i = 0; i < copies; i++) later(() => lane.live(entry(seq)));
+      } else if (random() < 0.5) {
+        // Another member's private change: the seq is announced as taken, with nothing to send.
+        later(() => lane.live({ seq, text: null }));
       }
       continue;
     }
@@ -132,4 +137,27 @@ t.test('resume after live delivery (or never-sent start): nothing twice, nothing
     }
   }
   t.pass(`${seeds} seeded interleavings`);
+});
+
+t.test('a final entry (the user left) is the last thing a lane sends, whatever is held or read after it', async (t) => {
+  const wire: number[] = [];
+  let ended = 0;
+  const io: LaneIo = {
+    read: async (after) => ({ items: [4, 5, 6].filter((seq) => seq > after).map((seq) => ({ seq, text: String(seq), final: seq === 5 })), more: false, upTo: 6 }),
+    send: (sent) => wire.push(sent.seq),
+    failed: () => 'retry',
+    overflow: () => undefined,
+    wait: () => Promise.resolve(),
+    ended: () => {
+      ended += 1;
+    },
+  };
+  const lane = new DeliveryLane(2, io, false, { graceMs: 0, backoffMs: 0, maxBackoffMs: 0, maxHeld: 10 });
+  lane.live({ seq: 3, text: null });
+  lane.live({ seq: 7, text: '7' }); // held: 4..6 are missing
+  await lane.resume(2, 7);
+  t.same(wire, [4, 5], 'up to the leave (3 was settled with nothing to send), and not 6 or 7');
+  t.equal(ended, 1, 'the lane said it ended, once');
+  lane.live({ seq: 8, text: '8' });
+  t.same(wire, [4, 5], 'nothing after it, even live');
 });

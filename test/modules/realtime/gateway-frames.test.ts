@@ -242,7 +242,9 @@ t.test('receipt -> ack with the receipt; a seq beyond lastSeq -> SEQ_OUT_OF_RANG
   const rest = expectStatus(await call(app, 'POST', `/chat/${chatId}/read`, { token: b.accessToken, payload: { seq: 2 } }), 200, 'REST read');
   t.strictSame(read.reply.data, rest, 'as POST /chat/:id/read answers');
 
-  const beyond = await ask(client, 'receipt', { conversationId: chatId, read: 4 });
+  const { lastSeq } = await conversation(app, b, chatId);
+  t.equal(lastSeq, 5, 'three messages and two receipt moves');
+  const beyond = await ask(client, 'receipt', { conversationId: chatId, read: lastSeq + 1 });
   expectError(t, beyond.reply, 'SEQ_OUT_OF_RANGE', beyond.id, 'read beyond lastSeq');
   const beyondDelivered = await ask(client, 'receipt', { conversationId: chatId, delivered: 99 });
   expectError(t, beyondDelivered.reply, 'SEQ_OUT_OF_RANGE', beyondDelivered.id, 'delivered beyond lastSeq');

@@ -1,0 +1,80 @@
+import { sql } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { rowsOf, toNumber } from '../../db/raw.js';
+
+/** A membership whose conversation changed after a snapshot, with where the member stood in it then. */
+export interface ChangedMembership {
+  conversationId: string;
+  /** The member's window: seqs in (lower, upper] (upper: where they left, or the log's end). */
+  lower: number;
+  upper: number;
+  /** Every seq at or below this was committed before the snapshot: what changed is above it. */
+  position: number;
+  /** The membership itself is newer than the snapshot (created, added, rejoined). */
+  joinedSince: boolean;
+}
+
+/**
+ * Reads of the sync: which of a user's conversations changed after a snapshot, and from which seq.
+ *
+ * Why a snapshot works as a position: every write to a conversation's log takes its seq under the
+ * conversation's row lock and commits before the next seq is taken, so in each conversation the rows
+ * a snapshot does not see are exactly those above some seq. Each log row (message, change, the
+ * conversation's last bump, a membership) stores the transaction that wrote it (`xid`, xid8, set by
+ * default or on update); rows older than the column (NULL) are seen by every snapshot.
+ */
+export function createSyncRepository(db: Database) {
+  return {
+    /** The database's current snapshot, as text. */
+    async currentSnapshot(): Promise<string> {
+      const [row] = rowsOf<{ snapshot: string }>(await db.execute(sql`select pg_current_snapshot()::text as snapshot`));
+      return String(row!.snapshot);
+    },
+
+    /** Whether `snapshot` could have been taken by this database: not ahead of what it has handed out. */
+    async isKnown(snapshot: string): Promise<boolean> {
+      const [row] = rowsOf<{ known: boolean }>(
+        await db.execute(sql`select pg_snapshot_xmax(${snapshot}::pg_snapshot) <= pg_snapshot_xmax(pg_current_snapshot()) as known`),
+      );
+      return row?.known === true;
+    },
+
+    /**
+     * The user's memberships (current and former) whose conversation's log moved after `since`, from
+     * `fromConversation` on in id order, at most `limit`, each with its position at `since`: the
+     * highest seq of its window that `since` sees (one backward step per log on (conversation_id,
+     * seq) past what is new). Unchanged conversations cost one row of the membership index.
+     */
+    async changedMemberships(input: { userId: string; since: string; fromConversation?: string; limit: number }): Promise<ChangedMembership[]> {
+      const rows = rowsOf<Record<string, unknown>>(
+        await db.execute(sql`
+          with changed as (
+            select m.conversation_id, greatest(m.joined_seq, m.cleared_seq) as lower, coalesce(m.left_seq, c.last_seq) as upper,
+              m.joined_xid is not null and not pg_visible_in_snapshot(m.joined_xid, ${input.since}::pg_snapshot) as joined_since
+            from conversation_members m join conversations c on c.id = m.conversation_id
+            where m.user_id = ${input.userId}
+              and c.last_xid is not null and not pg_visible_in_snapshot(c.last_xid, ${input.since}::pg_snapshot)
+              ${input.fromConversation ? sql`and m.conversation_id >= ${input.fromConversation}::uuid` : sql``}
+            order by m.conversation_id
+            limit ${input.limit}
+          )
+          select ch.conversation_id, ch.lower, ch.upper, ch.joined_since, greatest(0,
+            (select m.seq from messages m where m.conversation_id = ch.conversation_id and m.seq <= ch.upper
+               and (m.xid is null or pg_visible_in_snapshot(m.xid, ${input.since}::pg_snapshot)) order by m.seq desc limit 1),
+            (select x.seq from conversation_changes x where x.conversation_id = ch.conversation_id and x.seq <= ch.upper
+               and (x.xid is null or pg_visible_in_snapshot(x.xid, ${input.since}::pg_snapshot)) order by x.seq desc limit 1)
+          ) as position
+          from changed ch order by ch.conversation_id`),
+      );
+      return rows.map((r) => ({
+        conversationId: String(r.conversation_id),
+        lower: toNumber(r.lower),
+        upper: toNumber(r.upper),
+        position: toNumber(r.position),
+        joinedSince: r.joined_since === true,
+      }));
+    },
+  };
+}
+
+export type SyncRepository = ReturnType<typeof createSyncRepository>;

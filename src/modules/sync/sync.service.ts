@@ -1,0 +1,132 @@
+import { AppError } from '../../errors.js';
+import type { Actor } from '../auth/tokens.js';
+import type { ConversationPresenter } from '../conversations/conversation.presenter.js';
+import type { ConversationRepository } from '../conversations/conversation.repository.js';
+import type { ConversationView } from '../conversations/conversation.views.js';
+import type { ConversationLog } from '../messages/conversation-log.js';
+import type { ChangedMembership, SyncRepository } from './sync.repository.js';
+import { type SyncToken, assertFresh, decodeSyncToken, encodeSyncToken } from './sync-token.js';
+
+/** An item of a sync answer: a logged event as the socket sends it, or `conversation.joined` (no seq) before the events of a conversation that is new to the caller. */
+export interface SyncItem {
+  type: string;
+  conversationId: string;
+  seq?: number;
+  data: unknown;
+}
+
+/** Conversations a snapshot lists (as many as a socket follows). */
+const SNAPSHOT_CONVERSATIONS = 1000;
+/** Changed memberships read per statement. */
+const MEMBERSHIP_BATCH = 100;
+
+/**
+ * Offline sync (GET /sync, and `resume {since}` on the socket): everything that changed for a user
+ * since a token, as the socket's own events, in seq order per conversation, paged; or, without a
+ * token, a snapshot to start from. See sync-token.ts and sync.repository.ts for why a Postgres
+ * snapshot is an exact position across every conversation at once.
+ */
+export function createSyncService(deps: {
+  sync: SyncRepository;
+  log: ConversationLog;
+  conversations: Pick<ConversationRepository, 'followedBy' | 'findAccess'>;
+  presenter: Pick<ConversationPresenter, 'present'>;
+  config: { tokenTtlMs: number };
+}) {
+  const { sync, log, conversations, presenter, config } = deps;
+
+  const fresh = async () => encodeSyncToken({ since: await sync.currentSnapshot(), issuedAt: Date.now() });
+
+  /** A token from a client, checked: well formed, not expired, from this database. */
+  async function accept(text: string): Promise<SyncToken> {
+    const token = decodeSyncToken(text);
+    assertFresh(token, config.tokenTtlMs);
+    if (!(await sync.isKnown(token.since)) || (token.page && !(await sync.isKnown(token.page.until)))) {
+      throw new AppError('SYNC_TOKEN_EXPIRED', 'The token does not belong to this database (restored or replaced): take a fresh snapshot');
+    }
+    return token;
+  }
+
+  /** Every changed membership since `since`, in conversation id order, from `from` on (inclusive). */
+  async function* changed(userId: string, since: string, from?: string): AsyncGenerator<ChangedMembership> {
+    let next = from;
+    for (;;) {
+      const batch = await sync.changedMemberships({ userId, since, limit: MEMBERSHIP_BATCH, ...(next ? { fromConversation: next } : {}) });
+      for (const membership of batch) if (membership.conversationId !== next || next === from) yield membership;
+      if (batch.length < MEMBERSHIP_BATCH) return;
+      next = batch.at(-1)!.conversationId;
+      from = undefined;
+    }
+  }
+
+  async function views(actor: Actor, ids: string[]): Promise<Map<string, ConversationView>> {
+    const rows = [];
+    for (const id of ids) {
+      const access = await conversations.findAccess(id, actor.userId);
+      if (access) rows.push(access);
+    }
+    return new Map((await presenter.present(rows)).map((view) => [view.id, view]));
+  }
+
+  return {
+    /** A token for "now": `ready` carries one, taken before the positions it lists are read. */
+    token: fresh,
+
+    /** Without a token: the inbox to start from (as GET /chat shows it, up to 1000) and the token to continue with. */
+    async snapshot(actor: Actor) {
+      const nextToken = await fresh();
+      const rows = await conversations.followedBy(actor.userId, SNAPSHOT_CONVERSATIONS);
+      return { items: [] as SyncItem[], conversations: await presenter.present(rows), nextToken, more: false };
+    },
+
+    /**
+     * Everything that changed for the caller after `since`, at most `limit` items, up to the moment
+     * the first page was asked (later changes wait for the next token). `more`: call again with
+     * `nextToken` at once.
+     */
+    async since(actor: Actor, text: string, limit: number) {
+      const token = await accept(text);
+      const until = token.page?.until ?? (await sync.currentSnapshot());
+      const items: SyncItem[] = [];
+      const joined: string[] = [];
+      for await (const membership of changed(actor.userId, token.since, token.page?.conversationId)) {
+        const resumed = token.page?.conversationId === membership.conversationId;
+        const { conversationId } = membership;
+        if (membership.joinedSince && !resumed) {
+          items.push({ type: 'conversation.joined', conversationId, data: null });
+          joined.push(conversationId);
+        }
+        let after = resumed ? token.page!.after : membership.position;
+        for (;;) {
+          const room = limit - items.length;
+          if (room <= 0) return finish({ since: token.since, issuedAt: token.issuedAt, page: { until, conversationId, after } });
+          const page = await log.read({ conversationId, viewerId: actor.userId, window: membership, after, head: membership.upper, limit: room, visibleIn: until });
+          for (const event of page.items) items.push({ type: event.type, conversationId, seq: event.seq, data: event.data });
+          after = page.upTo;
+          if (!page.more) break;
+        }
+      }
+      return finish({ since: until, issuedAt: Date.now() });
+
+      async function finish(next: SyncToken) {
+        const byId = await views(actor, joined);
+        for (const item of items) if (item.type === 'conversation.joined') item.data = byId.get(item.conversationId) ?? null;
+        return { items: items.filter((item) => item.data !== null), conversations: [] as ConversationView[], nextToken: encodeSyncToken(next), more: next.page !== undefined };
+      }
+    },
+
+    /**
+     * For a socket's `resume {since}`: the position at `since` of each of the caller's conversations
+     * that changed after it (current and former), and a token for the moment the positions were read.
+     */
+    async positions(actor: Actor, text: string): Promise<{ positions: Map<string, number>; token: string }> {
+      const accepted = await accept(text);
+      const token = await fresh();
+      const positions = new Map<string, number>();
+      for await (const membership of changed(actor.userId, accepted.since)) positions.set(membership.conversationId, Math.max(membership.position, membership.lower));
+      return { positions, token };
+    },
+  };
+}
+
+export type SyncService = ReturnType<typeof createSyncService>;

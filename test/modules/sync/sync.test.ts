@@ -1,0 +1,182 @@
+import t from 'tap';
+import type { App } from '../../../src/app.js';
+import { encodeSyncToken } from '../../../src/modules/sync/sync-token.js';
+import { type Account, call, expectStatus } from '../../support/accounts.js';
+import { buildChatApp, createGroup, directChat, sendText } from '../../support/chat.js';
+import { expectProblem } from '../messages/fixtures.js';
+
+/*
+ * GET /sync: a snapshot without a token, then exactly what changed since a token, in seq order per
+ * conversation, paged without repeats or holes, never something the caller may not see. The
+ * offline-for-a-while scenarios of every change kind are in test/modules/realtime/offline-changes.test.ts.
+ */
+
+const h = await buildChatApp(t);
+const { app } = h;
+
+interface Item {
+  type: string;
+  conversationId: string;
+  seq?: number;
+  data: any;
+}
+interface Answer {
+  items: Item[];
+  conversations: Array<{ id: string; unreadCount: number; lastSeq: number }>;
+  nextToken: string;
+  more: boolean;
+}
+
+async function sync(app: App, account: Account, query = ''): Promise<Answer> {
+  return expectStatus<Answer>(await call(app, 'GET', `/sync${query ? `?${query}` : ''}`, { token: account.accessToken }), 200, `GET /sync?${query}`);
+}
+
+/** Every item since `token`, page by page; the token at the end. */
+async function drain(account: Account, token: string, limit: number): Promise<{ items: Item[]; token: string; pages: number }> {
+  const items: Item[] = [];
+  let pages = 0;
+  for (let more = true; more; pages++) {
+    const answer = await sync(app, account, `since=${token}&limit=${limit}`);
+    t.ok(answer.items.filter((i) => i.seq !== undefined).length <= limit, `a page holds at most ${limit} events`);
+    items.push(...answer.items);
+    token = answer.nextToken;
+    more = answer.more;
+  }
+  return { items, token, pages };
+}
+
+const seqsOf = (items: Item[], conversationId: string) => items.filter((i) => i.conversationId === conversationId && i.seq !== undefined).map((i) => i.seq!);
+
+t.test('without a token: the inbox with unread counts, and a token that has nothing new yet', async (t) => {
+  const [alice, bob] = [await h.user(), await h.user()];
+  const chat = await directChat(app, alice, bob);
+  for (const body of ['a', 'b', 'c']) await sendText(app, bob, chat.id, body);
+  const first = await sync(app, alice);
+  t.same(first.items, [], 'no items');
+  t.same(
+    first.conversations.map((c) => [c.id, c.unreadCount, c.lastSeq]),
+    [[chat.id, 3, 3]],
+    'the conversation, as GET /chat has it',
+  );
+  t.equal(first.more, false);
+  const next = await sync(app, alice, `since=${first.nextToken}`);
+  t.same([next.items, next.conversations, next.more], [[], [], false], 'nothing changed since');
+});
+
+t.test('paged: every change once, in seq order per conversation, across conversations, whatever the page size', async (t) => {
+  const [alice, bob, carol] = [await h.user(), await h.user(), await h.user()];
+  const { nextToken: start } = await sync(app, alice);
+  const chat = await directChat(app, alice, bob);
+  const group = await createGroup(app, carol, [alice, bob]);
+  for (let i = 0; i < 7; i++) {
+    const m = await sendText(app, i % 2 ? bob : carol, i % 2 ? chat.id : group.id, `m${i}`);
+    if (i % 3 === 0) expectStatus(await call(app, 'PUT', `/message/${m.id}/reactions/${encodeURIComponent('👍')}`, { token: bob.accessToken }), 200, 'react');
+  }
+  expectStatus(await call(app, 'POST', `/chat/${group.id}/read`, { token: bob.accessToken, payload: { seq: 2 } }), 200, 'a receipt');
+  const whole = await drain(alice, start, 500);
+  t.equal(whole.pages, 1, 'one page of 500 holds it all');
+  for (const limit of [1, 2, 5]) {
+    const paged = await drain(alice, start, limit);
+    t.ok(paged.pages > 1, `pages of ${limit}: ${paged.pages} pages`);
+    t.same(paged.items, whole.items, `pages of ${limit}: the same items in the same order, none twice`);
+  }
+  for (const id of [chat.id, group.id]) {
+    const seqs = seqsOf(whole.items, id);
+    t.same(seqs, [...seqs].sort((x, y) => x - y), 'ascending per conversation');
+    t.equal(new Set(seqs).size, seqs.length, 'no seq twice');
+  }
+  t.same(
+    whole.items.filter((i) => i.type === 'conversation.joined').map((i) => [i.conversationId, i.data.id]).sort(),
+    [[chat.id, chat.id], [group.id, group.id]].sort(),
+    'each conversation new to her comes with its resource, before its events',
+  );
+  for (const id of [chat.id, group.id]) {
+    const at = whole.items.findIndex((i) => i.conversationId === id);
+    t.equal(whole.items[at]!.type, 'conversation.joined', 'first');
+  }
+  t.equal(whole.items.filter((i) => i.type === 'message.created').length, 7, 'the 7 messages');
+  t.equal(whole.items.filter((i) => i.type === 'reaction.updated').length, 3, 'the latest reaction state of the 3 messages reacted to');
+  t.ok(whole.items.some((i) => i.type === 'receipt.updated' && i.data.userId === bob.user.id), "Bob's receipt");
+  t.same((await sync(app, alice, `since=${whole.token}`)).items, [], 'and then nothing');
+});
+
+t.test('a paged answer stops where it began: what commits meanwhile waits for the next round', async (t) => {
+  const [alice, bob] = [await h.user(), await h.user()];
+  const chat = await directChat(app, alice, bob);
+  const { nextToken: start } = await sync(app, alice);
+  for (let i = 0; i < 4; i++) await sendText(app, bob, chat.id, `before ${i}`);
+  const first = await sync(app, alice, `since=${start}&limit=2`);
+  t.equal(first.more, true);
+  const late = await sendText(app, bob, chat.id, 'during the paging');
+  const rest = await drain(alice, first.nextToken, 2);
+  const round = [...first.items, ...rest.items];
+  t.notOk(round.some((i) => i.data?.id === late.id), 'not in this round');
+  t.equal(round.filter((i) => i.type === 'message.created').length, 4, 'the four from before');
+  const next = await sync(app, alice, `since=${rest.token}`);
+  t.same(next.items.map((i) => i.data.id), [late.id], 'the next round has it');
+});
+
+t.test('never what the caller may not see: after leaving, hidden by others, others\u2019 own settings', async (t) => {
+  const [alice, bob, carol] = [await h.user(), await h.user(), await h.user()];
+  const group = await createGroup(app, bob, [alice, carol]);
+  const shared = await sendText(app, bob, group.id, 'shared');
+  const { nextToken: start } = await sync(app, alice);
+  expectStatus(await call(app, 'DELETE', `/message/${shared.id}?for=me`, { token: carol.accessToken }), 204, 'Carol hides it for herself');
+  expectStatus(await call(app, 'PATCH', `/chat/${group.id}/settings`, { token: carol.accessToken, payload: { muted: true } }), 200, 'Carol mutes');
+  expectStatus(await call(app, 'DELETE', `/chat/${group.id}/members/${alice.user.id}`, { token: alice.accessToken }), 204, 'Alice leaves');
+  await sendText(app, bob, group.id, 'after Alice left');
+  expectStatus(await call(app, 'PATCH', `/chat/${group.id}`, { token: bob.accessToken, payload: { title: 'Without Alice' } }), 200, 'renamed');
+  const { items } = await drain(alice, start, 100);
+  t.same(items.map((i) => i.type), ['member.left'], 'only her own leave');
+  const carols = await drain(carol, start, 100);
+  t.ok(carols.items.some((i) => i.type === 'message.hidden'), 'Carol gets her hide');
+  t.ok(carols.items.some((i) => i.type === 'conversation.settings'), 'and her settings');
+});
+
+t.test('a token that is not ours is 400 SYNC_TOKEN_INVALID; an old or foreign one 410 SYNC_TOKEN_EXPIRED', async (t) => {
+  const alice = await h.user();
+  const { nextToken } = await sync(app, alice);
+  const body = JSON.parse(Buffer.from(nextToken, 'base64url').toString()) as { s: string; t: number };
+  const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  for (const [token, label] of [
+    ['x', 'garbage'],
+    [encode({ v: 2, s: body.s, t: body.t }), 'another version'],
+    [encode({ v: 1, s: 'constructor', t: body.t }), 'a prototype name for a snapshot'],
+    [encode({ v: 1, s: `${body.s}\u0000`, t: body.t }), 'a NUL'],
+    [encode({ v: 1, s: '1:99999999999999999999999:', t: body.t }), 'a number beyond xid8'],
+    [encode({ v: 1, s: body.s, t: 1e400 }), 'an infinite time'],
+    [encode({ v: 1, s: body.s, t: body.t, u: body.s, c: 'not-a-uuid', a: 1 }), 'a page token with a bad conversation'],
+    [encode({ __proto__: { v: 1 }, s: body.s, t: body.t }), 'a version only on the prototype'],
+    [encode([1, body.s]), 'an array'],
+  ] as const) {
+    expectProblem(t, await call(app, 'GET', `/sync?since=${token}`, { token: alice.accessToken }), 400, token === 'x' ? 'SYNC_TOKEN_INVALID' : 'SYNC_TOKEN_INVALID', label);
+  }
+  expectProblem(t, await call(app, 'GET', `/sync?since=${'a'.repeat(9000)}`, { token: alice.accessToken }), 400, 'VALIDATION_FAILED', 'a token longer than any of ours');
+  const old = encodeSyncToken({ since: body.s, issuedAt: Date.now() - 31 * 86_400_000 });
+  expectProblem(t, await call(app, 'GET', `/sync?since=${old}`, { token: alice.accessToken }), 410, 'SYNC_TOKEN_EXPIRED', 'older than 30 days');
+  const future = encodeSyncToken({ since: '999999999999:999999999999:', issuedAt: Date.now() });
+  expectProblem(t, await call(app, 'GET', `/sync?since=${future}`, { token: alice.accessToken }), 410, 'SYNC_TOKEN_EXPIRED', 'from another database (ahead of this one)');
+  expectProblem(t, await call(app, 'GET', '/sync?limit=0', { token: alice.accessToken }), 400, 'VALIDATION_FAILED', 'limit 0');
+  expectProblem(t, await call(app, 'GET', '/sync'), 401, 'UNAUTHORIZED', 'without a token');
+});
+
+t.test('a later member never gets changes about messages from before they joined', async (t) => {
+  const [bob, alice, dave] = [await h.user(), await h.user(), await h.user()];
+  const group = await createGroup(app, bob, [alice]);
+  const early = await sendText(app, bob, group.id, 'before Dave');
+  const { nextToken: start } = await sync(app, dave);
+  expectStatus(await call(app, 'POST', `/chat/${group.id}/members`, { token: bob.accessToken, payload: { userIds: [dave.user.id] } }), 201, 'Dave joins');
+  const later = await sendText(app, bob, group.id, 'after Dave joined');
+  expectStatus(await call(app, 'PATCH', `/message/${early.id}`, { token: bob.accessToken, payload: { body: 'before Dave, edited' } }), 200, 'an edit of the old one');
+  expectStatus(await call(app, 'PUT', `/message/${early.id}/reactions/${encodeURIComponent('👍')}`, { token: alice.accessToken }), 200, 'a reaction to it');
+  expectStatus(await call(app, 'POST', `/message/${early.id}/pin`, { token: bob.accessToken }), 204, 'a pin of it');
+  expectStatus(await call(app, 'DELETE', `/message/${later.id}?for=me`, { token: dave.accessToken }), 204, 'Dave hides the new one');
+  expectStatus(await call(app, 'PUT', `/message/${later.id}/reactions/${encodeURIComponent('🎉')}`, { token: alice.accessToken }), 200, 'a reaction to the hidden one');
+  const { items } = await drain(dave, start, 100);
+  const about = (id: string) => items.filter((i) => i.data?.id === id || i.data?.messageId === id).map((i) => i.type);
+  t.same(about(early.id), [], 'nothing about the message from before his join');
+  t.same(about(later.id), ['message.hidden', 'reaction.updated'], 'the one he hid: his hide, then what happened to it (he saw it)');
+  t.ok(items.some((i) => i.type === 'member.joined' && i.data.userId === dave.user.id), 'his join');
+  const alices = await drain(alice, start, 100);
+  t.ok(alices.items.some((i) => i.type === 'message.updated' && i.data.id === early.id), 'Alice, who was there, gets the edit');
+});
