@@ -114,8 +114,8 @@ async function main(): Promise<void> {
             update conversations set last_seq = last_seq + ${missed}, last_message_seq = last_seq + ${missed}, last_xid = pg_current_xact_id(), last_message_at = now()
             where id = ${chatId} returning last_seq
           )
-          insert into messages (conversation_id, seq, sender_id, client_id, type, body)
-          select ${chatId}, b.last_seq - ${missed} + n, ${bob}, 'bench-' || b.last_seq || '-' || n, 'text', 'missed ' || n from bumped b, generate_series(1, ${missed}) n`);
+          insert into messages (id, conversation_id, seq, sender_id, client_id, type, body)
+          select gen_random_uuid(), ${chatId}, b.last_seq - ${missed} + n, ${bob}, 'bench-' || b.last_seq || '-' || n, 'text', 'missed ' || n from bumped b, generate_series(1, ${missed}) n`);
         const started = performance.now();
         let token = nextToken;
         pages = 0;
