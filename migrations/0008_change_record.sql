@@ -13,6 +13,7 @@ CREATE TABLE "conversation_changes" (
 --> statement-breakpoint
 ALTER TABLE "conversation_members" ADD COLUMN "joined_xid" "xid8";--> statement-breakpoint
 ALTER TABLE "conversation_members" ALTER COLUMN "joined_xid" SET DEFAULT pg_current_xact_id();--> statement-breakpoint
+ALTER TABLE "conversation_members" ADD COLUMN "left_xid" "xid8";--> statement-breakpoint
 ALTER TABLE "conversations" ADD COLUMN "last_message_seq" bigint DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE "conversations" ADD COLUMN "last_xid" "xid8";--> statement-breakpoint
 ALTER TABLE "conversations" ALTER COLUMN "last_xid" SET DEFAULT pg_current_xact_id();--> statement-breakpoint

@@ -195,6 +195,8 @@ export const conversationMembers = pgTable(
     leftSeq: bigint('left_seq', { mode: 'number' }),
     /** The transaction that made this a current membership (created, added, rejoined). */
     joinedXid: writtenBy('joined_xid'),
+    /** The transaction that ended it (NULL while a member, and for leaves older than the column). */
+    leftXid: customType<{ data: string }>({ dataType: () => 'xid8' })('left_xid'),
     activityAt: timestamp('activity_at', { withTimezone: true }).notNull().defaultNow(),
     mutedUntil: timestamp('muted_until', { withTimezone: true }),
     archived: boolean('archived').notNull().default(false),

@@ -23,6 +23,8 @@ export interface ChatEventMap {
   'member.left': { conversationId: string; userId: string; removedBy: string | null };
   'member.updated': { conversationId: string; userId: string; role: string; readSeq: number; deliveredSeq: number };
   'pin.updated': { messageId: string; pinned: boolean; by: string };
+  /** The user cleared their history of the conversation up to `clearedSeq` (their other devices too). */
+  'conversation.cleared': { conversationId: string; userId: string; clearedSeq: number };
   /** The user deleted a message for themselves (their other devices hide it too). */
   'message.hidden': { conversationId: string; messageId: string; userId: string };
   /**

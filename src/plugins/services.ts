@@ -1,3 +1,4 @@
+import { getOrCreateSecret } from '../lib/app-secrets.js';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from '../config.js';
@@ -107,7 +108,10 @@ export const servicesPlugin = fp<{ config: Config; argon2: { memoryCost: number;
     const statusRepository = createStatusRepository(app.db);
     media.addReader((mediaId, viewerId) => statusRepository.showsMedia(mediaId, viewerId));
     const status = createStatusService({ statuses: statusRepository, media, events, config: config.status });
-    const { conversationRepository, messageRepository, changeLog, ...chat } = createChatServices(app, config, events, media);
+    // Read (or made) on first use: building the app (e.g. to print the OpenAPI document) needs no database.
+    let syncKey: Promise<string> | undefined;
+    const syncTokenKey = () => (syncKey ??= getOrCreateSecret(app.db, 'sync-token'));
+    const { conversationRepository, messageRepository, changeLog, ...chat } = createChatServices(app, config, events, media, syncTokenKey);
     const accountRepository = createAccountRepository(app.db);
     const account = createAccountService({ accounts: accountRepository, users: userRepository, passwords, otp, events, members: chat.members, reactions: chat.reactions, status, media });
     const accountExport = createAccountExport({ accounts: accountRepository, account, links: media.links });
@@ -142,7 +146,7 @@ export const servicesPlugin = fp<{ config: Config; argon2: { memoryCost: number;
 );
 
 /** Conversations and messages over their repositories, publishing domain events on the app's bus. */
-function createChatServices(app: FastifyInstance, config: Config, events: ChatEvents, media: MediaService) {
+function createChatServices(app: FastifyInstance, config: Config, events: ChatEvents, media: MediaService, syncTokenKey: () => Promise<string>) {
   const conversationRepository = createConversationRepository(app.db);
   const messageRepository = createMessageRepository(app.db);
   const changeLog = createChangeLog(app.db);
@@ -159,7 +163,7 @@ function createChatServices(app: FastifyInstance, config: Config, events: ChatEv
     receipts: createReceiptsService({ conversations: conversationRepository, changeLog, access, presenter, events }),
     messages,
     reactions: createReactionsService({ messages: messageRepository, changeLog, access, visibility: messages.visibility, events }),
-    sync: createSyncService({ sync: createSyncRepository(app.db), log: messages.log, conversations: conversationRepository, presenter, config: { tokenTtlMs: config.chat.syncTokenTtlMs } }),
+    sync: createSyncService({ sync: createSyncRepository(app.db), log: messages.log, conversations: conversationRepository, presenter, config: { tokenTtlMs: config.chat.syncTokenTtlMs, tokenKey: syncTokenKey } }),
     events,
   };
 }

@@ -51,7 +51,7 @@ export const clientFrames = {
         Type.String({
           minLength: 1,
           maxLength: SYNC_TOKEN_MAX_LENGTH,
-          pattern: '^[A-Za-z0-9_-]+$',
+          pattern: '^[A-Za-z0-9_.-]+$',
           description: 'A sync token (ready.syncToken, resume.done.syncToken, GET /sync nextToken): every conversation that changed after it is replayed from where it stood then.',
         }),
       ),

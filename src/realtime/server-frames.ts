@@ -74,6 +74,11 @@ export const serverFrames: Record<string, { description: string; data: TSchema; 
   },
   'status.created': { description: 'A contact (or you, from another device) posted a status you may see; data is the Status resource.', data: Type.Ref('Status') },
   'status.deleted': { description: 'A status you could see was deleted by its author.', data: Type.Object({ id: Id, authorId: Id }) },
+  'conversation.cleared': {
+    logged: true,
+    description: 'You cleared your history of the conversation (on another device): drop its messages up to clearedSeq. Only you see this event.',
+    data: Type.Object({ conversationId: Id, userId: Id, clearedSeq: Seq }),
+  },
   'message.hidden': {
     logged: true,
     description: 'You deleted a message for yourself (on another device): drop it from this one. Only you see this event.',

@@ -8,7 +8,7 @@ export const SyncQuery = Type.Object(
       Type.String({
         minLength: 1,
         maxLength: SYNC_TOKEN_MAX_LENGTH,
-        pattern: '^[A-Za-z0-9_-]+$',
+        pattern: '^[A-Za-z0-9_.-]+$',
         description: 'The nextToken of your last sync (or a socket ready.syncToken / resume.done.syncToken). Leave out for a snapshot.',
       }),
     ),

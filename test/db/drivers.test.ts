@@ -185,6 +185,7 @@ for (const driver of drivers) {
           joinedSeq: 0,
           leftAt: null,
           leftSeq: null,
+          leftXid: null,
           mutedUntil: null,
           archived: false,
           pinned: false,

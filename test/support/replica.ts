@@ -94,6 +94,13 @@ export function applyEvent(replica: ConversationReplica, position: { seq: number
     case 'message.hidden':
       delete replica.messages[data.messageId];
       break;
+    case 'conversation.cleared':
+      for (const [id, message] of Object.entries(replica.messages)) {
+        if (message.seq > data.clearedSeq) continue;
+        delete replica.messages[id];
+        replica.pins = replica.pins.filter((pinned) => pinned !== id);
+      }
+      break;
     case 'reaction.updated':
       if (replica.messages[data.messageId]) replica.messages[data.messageId]!.reactions = data.reactions;
       break;

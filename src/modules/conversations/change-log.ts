@@ -63,11 +63,11 @@ export function createChangeLog(db: Database) {
      * Changes in (after, upTo] that `viewerId` may see within their window, ascending, at most
      * `limit` + 1 rows (the extra one tells that more exist). Walks (conversation_id, seq). A change
      * about a message is theirs only while the message is: in their window (joined, cleared, left),
-     * not expired. (One they hid themselves stays theirs, as in the pins list: they saw it.)
+     * not expired; other changes count from the join (a clear hides messages, not the rest). (One they hid themselves stays theirs, as in the pins list: they saw it.)
      * `visibleIn`: only changes that this snapshot sees.
      */
     async page(input: { conversationId: string; viewerId: string; window: SeqWindow; after: number; upTo: number; limit: number; visibleIn?: string }) {
-      const lower = Math.max(input.after, input.window.lower);
+      const lower = Math.max(input.after, input.window.joined ?? input.window.lower);
       const upper = input.window.upper === null ? input.upTo : Math.min(input.upTo, input.window.upper);
       if (upper <= lower) return { rows: [] as RecordedChange[], more: false };
       const { window, viewerId } = input;

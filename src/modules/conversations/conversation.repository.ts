@@ -266,7 +266,7 @@ export function createConversationRepository(db: Database) {
         .values(fresh.map((userId) => ({ conversationId: locked.id, userId, role: 'member' as const, joinedAt: at, activityAt: at, joinedSeq: seq, readSeq: seq, deliveredSeq: seq, clearedSeq: 0 })))
         .onConflictDoUpdate({
           target: [conversationMembers.conversationId, conversationMembers.userId],
-          set: { role: 'member', joinedAt: at, activityAt: at, joinedSeq: seq, readSeq: seq, deliveredSeq: seq, clearedSeq: 0, leftAt: null, leftSeq: null, joinedXid: sql`pg_current_xact_id()` },
+          set: { role: 'member', joinedAt: at, activityAt: at, joinedSeq: seq, readSeq: seq, deliveredSeq: seq, clearedSeq: 0, leftAt: null, leftSeq: null, leftXid: null, joinedXid: sql`pg_current_xact_id()` },
         });
       await tx.update(conversations).set({ memberCount: locked.memberCount + fresh.length }).where(eq(conversations.id, locked.id));
       return fresh;
@@ -287,7 +287,7 @@ export function createConversationRepository(db: Database) {
       }
       const [left] = await tx
         .update(conversationMembers)
-        .set({ leftAt: now(), leftSeq })
+        .set({ leftAt: now(), leftSeq, leftXid: sql`pg_current_xact_id()` })
         .where(and(eq(conversationMembers.conversationId, conversationId), eq(conversationMembers.userId, userId), isNull(conversationMembers.leftAt)))
         .returning();
       if (!left) return { removed: false, heir: null };

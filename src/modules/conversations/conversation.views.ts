@@ -7,7 +7,7 @@ export const MUTED_FOREVER = new Date('9999-12-31T00:00:00.000Z');
 
 /** The seqs a member may read: after max(joinedSeq, clearedSeq), up to leftSeq once they left. */
 export function seqWindow(member: MemberRecord) {
-  return { lower: Math.max(member.joinedSeq, member.clearedSeq), upper: member.leftSeq };
+  return { lower: Math.max(member.joinedSeq, member.clearedSeq), upper: member.leftSeq, joined: member.joinedSeq };
 }
 
 /** Last seq the member can see and count: the conversation's, or where they left. */

@@ -44,10 +44,17 @@ export function createReceiptsService(deps: {
       return { items: await conversations.receipts(conversationId) };
     },
 
-    /** Hides everything up to now from the caller's history; the others keep theirs. */
+    /** Hides everything up to now from the caller's history (on all their devices); the others keep theirs. */
     async clear(actor: Actor, conversationId: string): Promise<void> {
-      const { conversation, member } = await access.reader(actor, conversationId);
-      await conversations.updateMember(conversationId, actor.userId, { clearedSeq: visibleLastSeq(conversation, member) });
+      const { member } = await access.reader(actor, conversationId);
+      const { changes } = await changeLog.write(conversationId, async (tx, next) => {
+        // Up to the seq before this change: the clear itself stays visible to the user's devices.
+        const clearedSeq = member.leftSeq === null ? next - 1 : Math.min(member.leftSeq, next - 1);
+        await conversations.updateMember(conversationId, actor.userId, { clearedSeq }, tx);
+        const data = { conversationId, userId: actor.userId, clearedSeq };
+        return { result: null, changes: [{ key: `cleared:${actor.userId}`, type: 'conversation.cleared' as const, data, audienceUserId: actor.userId }] };
+      });
+      events.publishChanges(changes);
     },
   };
 }

@@ -29,7 +29,7 @@ export function createConversationLog(deps: { messages: MessageRepository; chang
     async read(input: { conversationId: string; viewerId: string; window: SeqWindow; after: number; head: number; limit?: number; visibleIn?: string }) {
       const { conversationId, viewerId, after, head } = input;
       const limit = Math.min(input.limit ?? LOG_PAGE, LOG_PAGE);
-      const window = { lower: input.window.lower, upper: Math.min(input.window.upper ?? head, head) };
+      const window = { ...input.window, upper: Math.min(input.window.upper ?? head, head) };
       const visibleIn = input.visibleIn === undefined ? {} : { visibleIn: input.visibleIn };
       const page = await messages.page({ conversationId, viewerId, window, after, limit, ...visibleIn });
       const recorded = await changeLog.page({ conversationId, viewerId, window, after, upTo: head, limit, ...visibleIn });

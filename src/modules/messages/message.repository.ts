@@ -11,6 +11,11 @@ import type { MessageRow } from './message.views.js';
 export interface SeqWindow {
   lower: number;
   upper: number | null;
+  /**
+   * Where the membership began, when it is below `lower` (a cleared history): clearing hides the
+   * messages up to `lower`, not the changes made since the join (renames, members, receipts).
+   */
+  joined?: number;
 }
 
 export interface NewMessage {

@@ -77,7 +77,7 @@ export function createSupportRepository(db: Database) {
         .where(and(eq(conversationMembers.conversationId, conversationId), eq(conversationMembers.userId, staffId), isNull(conversationMembers.leftAt)));
       if (current) return null;
       const at = new Date();
-      const fresh = { role: 'member' as const, joinedAt: at, activityAt: at, joinedSeq: 0, clearedSeq: 0, leftAt: null, leftSeq: null, joinedXid: sql`pg_current_xact_id()` };
+      const fresh = { role: 'member' as const, joinedAt: at, activityAt: at, joinedSeq: 0, clearedSeq: 0, leftAt: null, leftSeq: null, leftXid: null, joinedXid: sql`pg_current_xact_id()` };
       const [member] = await tx
         .insert(conversationMembers)
         .values({ conversationId, userId: staffId, ...fresh })

@@ -1,10 +1,13 @@
 import { AppError } from '../../errors.js';
+import { hmac, safeEqual } from '../../lib/crypto.js';
 
 /**
  * A sync token names a point in the database's commit history: a Postgres snapshot (`xmin:xmax:xip`,
  * what `pg_current_snapshot()` returns), so "what changed since the token" is "every row of the log
  * whose transaction the snapshot does not see". While a /sync answer is paged, the token also carries
- * where the page ended and the snapshot the whole answer stops at. Opaque to clients: base64url JSON.
+ * where the page ended and the snapshot the whole answer stops at. Opaque to clients: base64url JSON,
+ * a dot and an HMAC of it with the server's sync key, so only tokens the server issued reach a query
+ * (a forged snapshot could make one walk a whole history).
  */
 export interface SyncToken {
   /** Changes committed after this snapshot are new. */
@@ -18,23 +21,28 @@ export interface SyncToken {
 /** A token is a few hundred bytes unless thousands of transactions were in flight when it was taken. */
 export const SYNC_TOKEN_MAX_LENGTH = 8192;
 const SNAPSHOT = /^(\d{1,20}):(\d{1,20}):(\d{1,20}(,\d{1,20})*)?$/;
+const MAC_LENGTH = 32;
+const sign = (body: string, key: string) => hmac(key, body).slice(0, MAC_LENGTH);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-export function encodeSyncToken(token: SyncToken): string {
-  const body: Record<string, unknown> = { v: 1, s: token.since, t: token.issuedAt };
-  if (token.page) Object.assign(body, { u: token.page.until, c: token.page.conversationId, a: token.page.after });
-  return Buffer.from(JSON.stringify(body)).toString('base64url');
+export function encodeSyncToken(token: SyncToken, key: string): string {
+  const fields: Record<string, unknown> = { v: 1, s: token.since, t: token.issuedAt };
+  if (token.page) Object.assign(fields, { u: token.page.until, c: token.page.conversationId, a: token.page.after });
+  const body = Buffer.from(JSON.stringify(fields)).toString('base64url');
+  return `${body}.${sign(body, key)}`;
 }
 
 const invalid = () => new AppError('SYNC_TOKEN_INVALID');
 const isSnapshot = (value: unknown): value is string => typeof value === 'string' && SNAPSHOT.test(value);
 
-/** Parses a token from a client; anything that is not one of ours is SYNC_TOKEN_INVALID. */
-export function decodeSyncToken(text: string): SyncToken {
-  if (text.length > SYNC_TOKEN_MAX_LENGTH || !/^[A-Za-z0-9_-]+$/.test(text)) throw invalid();
+/** Parses a token from a client; anything that is not one of ours (shape or signature) is SYNC_TOKEN_INVALID. */
+export function decodeSyncToken(text: string, key: string): SyncToken {
+  if (text.length > SYNC_TOKEN_MAX_LENGTH) throw invalid();
+  const match = /^([A-Za-z0-9_-]+)\.([0-9a-f]+)$/.exec(text);
+  if (!match || !safeEqual(match[2]!, sign(match[1]!, key))) throw invalid();
   let body: unknown;
   try {
-    body = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+    body = JSON.parse(Buffer.from(match[1]!, 'base64url').toString('utf8'));
   } catch {
     throw invalid();
   }

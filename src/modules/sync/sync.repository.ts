@@ -2,16 +2,15 @@ import { sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { rowsOf, toNumber } from '../../db/raw.js';
 
-/** A membership whose conversation changed after a snapshot, with where the member stood in it then. */
+/** A membership whose conversation changed after a snapshot. */
 export interface ChangedMembership {
   conversationId: string;
-  /** The member's window: seqs in (lower, upper] (upper: where they left, or the log's end). */
+  /** The member's window: seqs in (lower, upper] (upper: where they left, or the log's end); `joined`: where it began (below lower after a clear). */
+  joined: number;
   lower: number;
   upper: number;
-  /** Every seq at or below this was committed before the snapshot: what changed is above it. */
-  position: number;
   /** The membership itself is newer than the snapshot (created, added, rejoined). */
-  joinedSince: boolean;
+  joinedSinceToken: boolean;
 }
 
 /**
@@ -40,39 +39,48 @@ export function createSyncRepository(db: Database) {
     },
 
     /**
-     * The user's memberships (current and former) whose conversation's log moved after `since`, from
-     * `fromConversation` on in id order, at most `limit`, each with its position at `since`: the
-     * highest seq of its window that `since` sees (one backward step per log on (conversation_id,
-     * seq) past what is new). Unchanged conversations cost one row of the membership index.
+     * The user's memberships whose conversation's log moved after `since`, from `fromConversation` on
+     * in id order, at most `limit`: current ones, and former ones that ended after `since` (older
+     * leaves have nothing left to give). Unchanged conversations cost one row of the membership index.
      */
     async changedMemberships(input: { userId: string; since: string; fromConversation?: string; limit: number }): Promise<ChangedMembership[]> {
       const rows = rowsOf<Record<string, unknown>>(
         await db.execute(sql`
-          with changed as (
-            select m.conversation_id, greatest(m.joined_seq, m.cleared_seq) as lower, coalesce(m.left_seq, c.last_seq) as upper,
-              m.joined_xid is not null and not pg_visible_in_snapshot(m.joined_xid, ${input.since}::pg_snapshot) as joined_since
-            from conversation_members m join conversations c on c.id = m.conversation_id
-            where m.user_id = ${input.userId}
-              and c.last_xid is not null and not pg_visible_in_snapshot(c.last_xid, ${input.since}::pg_snapshot)
-              ${input.fromConversation ? sql`and m.conversation_id >= ${input.fromConversation}::uuid` : sql``}
-            order by m.conversation_id
-            limit ${input.limit}
-          )
-          select ch.conversation_id, ch.lower, ch.upper, ch.joined_since, greatest(0,
-            (select m.seq from messages m where m.conversation_id = ch.conversation_id and m.seq <= ch.upper
-               and (m.xid is null or pg_visible_in_snapshot(m.xid, ${input.since}::pg_snapshot)) order by m.seq desc limit 1),
-            (select x.seq from conversation_changes x where x.conversation_id = ch.conversation_id and x.seq <= ch.upper
-               and (x.xid is null or pg_visible_in_snapshot(x.xid, ${input.since}::pg_snapshot)) order by x.seq desc limit 1)
-          ) as position
-          from changed ch order by ch.conversation_id`),
+          select m.conversation_id, m.joined_seq, greatest(m.joined_seq, m.cleared_seq) as lower, coalesce(m.left_seq, c.last_seq) as upper,
+            m.joined_xid is not null and not pg_visible_in_snapshot(m.joined_xid, ${input.since}::pg_snapshot) as joined_since
+          from conversation_members m join conversations c on c.id = m.conversation_id
+          where m.user_id = ${input.userId}
+            and c.last_xid is not null and not pg_visible_in_snapshot(c.last_xid, ${input.since}::pg_snapshot)
+            and (m.left_seq is null or (m.left_xid is not null and not pg_visible_in_snapshot(m.left_xid, ${input.since}::pg_snapshot)))
+            ${input.fromConversation ? sql`and m.conversation_id >= ${input.fromConversation}::uuid` : sql``}
+          order by m.conversation_id
+          limit ${input.limit}`),
       );
       return rows.map((r) => ({
         conversationId: String(r.conversation_id),
+        joined: toNumber(r.joined_seq),
         lower: toNumber(r.lower),
         upper: toNumber(r.upper),
-        position: toNumber(r.position),
-        joinedSince: r.joined_since === true,
+        joinedSinceToken: r.joined_since === true,
       }));
+    },
+
+    /**
+     * Where `since` stood in a conversation, within (floor, upper]: the highest seq of its log that
+     * the snapshot sees (floor when none). One backward walk per log on (conversation_id, seq), over
+     * what is new to the snapshot only, and never below the floor.
+     */
+    async position(input: { conversationId: string; since: string; floor: number; upper: number }): Promise<number> {
+      const [row] = rowsOf<{ position: unknown }>(
+        await db.execute(sql`
+          select greatest(${input.floor}::bigint,
+            (select m.seq from messages m where m.conversation_id = ${input.conversationId} and m.seq <= ${input.upper} and m.seq > ${input.floor}
+               and (m.xid is null or pg_visible_in_snapshot(m.xid, ${input.since}::pg_snapshot)) order by m.seq desc limit 1),
+            (select x.seq from conversation_changes x where x.conversation_id = ${input.conversationId} and x.seq <= ${input.upper} and x.seq > ${input.floor}
+               and (x.xid is null or pg_visible_in_snapshot(x.xid, ${input.since}::pg_snapshot)) order by x.seq desc limit 1)
+          ) as position`),
+      );
+      return toNumber(row!.position);
     },
   };
 }

@@ -31,15 +31,17 @@ export function createSyncService(deps: {
   log: ConversationLog;
   conversations: Pick<ConversationRepository, 'followedBy' | 'findAccess'>;
   presenter: Pick<ConversationPresenter, 'present'>;
-  config: { tokenTtlMs: number };
+  /** `tokenKey`: the HMAC key tokens are signed with (the same on every instance). */
+  config: { tokenTtlMs: number; tokenKey: () => Promise<string> };
 }) {
   const { sync, log, conversations, presenter, config } = deps;
 
-  const fresh = async () => encodeSyncToken({ since: await sync.currentSnapshot(), issuedAt: Date.now() });
+  const encode = async (token: SyncToken) => encodeSyncToken(token, await config.tokenKey());
+  const fresh = async () => encode({ since: await sync.currentSnapshot(), issuedAt: Date.now() });
 
-  /** A token from a client, checked: well formed, not expired, from this database. */
+  /** A token from a client, checked: ours, not expired, from this database. */
   async function accept(text: string): Promise<SyncToken> {
-    const token = decodeSyncToken(text);
+    const token = decodeSyncToken(text, await config.tokenKey());
     assertFresh(token, config.tokenTtlMs);
     if (!(await sync.isKnown(token.since)) || (token.page && !(await sync.isKnown(token.page.until)))) {
       throw new AppError('SYNC_TOKEN_EXPIRED', 'The token does not belong to this database (restored or replaced): take a fresh snapshot');
@@ -59,6 +61,10 @@ export function createSyncService(deps: {
     }
   }
 
+  /** Where `since` stood in a changed membership's conversation (never below the membership's start). */
+  const positionOf = (membership: ChangedMembership, since: string) =>
+    sync.position({ conversationId: membership.conversationId, since, floor: membership.joined, upper: membership.upper });
+
   async function views(actor: Actor, ids: string[]): Promise<Map<string, ConversationView>> {
     const rows = [];
     for (const id of ids) {
@@ -71,6 +77,8 @@ export function createSyncService(deps: {
   return {
     /** A token for "now": `ready` carries one, taken before the positions it lists are read. */
     token: fresh,
+    /** Signs a token (tests make old ones with it). */
+    encode,
 
     /** Without a token: the inbox to start from (as GET /chat shows it, up to 1000) and the token to continue with. */
     async snapshot(actor: Actor) {
@@ -92,11 +100,11 @@ export function createSyncService(deps: {
       for await (const membership of changed(actor.userId, token.since, token.page?.conversationId)) {
         const resumed = token.page?.conversationId === membership.conversationId;
         const { conversationId } = membership;
-        if (membership.joinedSince && !resumed) {
+        if (membership.joinedSinceToken && !resumed) {
           items.push({ type: 'conversation.joined', conversationId, data: null });
           joined.push(conversationId);
         }
-        let after = resumed ? token.page!.after : membership.position;
+        let after = resumed ? token.page!.after : await positionOf(membership, token.since);
         for (;;) {
           const room = limit - items.length;
           if (room <= 0) return finish({ since: token.since, issuedAt: token.issuedAt, page: { until, conversationId, after } });
@@ -111,7 +119,7 @@ export function createSyncService(deps: {
       async function finish(next: SyncToken) {
         const byId = await views(actor, joined);
         for (const item of items) if (item.type === 'conversation.joined') item.data = byId.get(item.conversationId) ?? null;
-        return { items: items.filter((item) => item.data !== null), conversations: [] as ConversationView[], nextToken: encodeSyncToken(next), more: next.page !== undefined };
+        return { items: items.filter((item) => item.data !== null), conversations: [] as ConversationView[], nextToken: await encode(next), more: next.page !== undefined };
       }
     },
 
@@ -123,7 +131,7 @@ export function createSyncService(deps: {
       const accepted = await accept(text);
       const token = await fresh();
       const positions = new Map<string, number>();
-      for await (const membership of changed(actor.userId, accepted.since)) positions.set(membership.conversationId, Math.max(membership.position, membership.lower));
+      for await (const membership of changed(actor.userId, accepted.since)) positions.set(membership.conversationId, await positionOf(membership, accepted.since));
       return { positions, token };
     },
   };

@@ -135,7 +135,7 @@ t.test('history starts at your join and stops at your leave; clearing hides it f
   const [first] = await fill([owner], group.id, 2);
   expectStatus(await call(app, 'POST', `/chat/${group.id}/members`, { token: owner.accessToken, payload: { userIds: [late.user.id] } }), 201, 'add late');
   await sendText(app, owner, group.id, 'welcome');
-  // Joins and leaves take seqs of their own (3: late joined, 5: early left): messages are 1, 2, 4, 6, 7.
+  // Joins, leaves and clears take seqs of their own (3: late joined, 5: early left, 7: late cleared): messages are 1, 2, 4, 6, 8.
   t.same(seqsOf((await history(app, late, group.id)).items), [4], 'a new member sees from their join');
   expectProblem(t, await call(app, 'GET', `/message/${first!.id}`, { token: late.accessToken }), 404, 'MESSAGE_NOT_FOUND', 'nor by id');
 
@@ -149,8 +149,8 @@ t.test('history starts at your join and stops at your leave; clearing hides it f
   expectStatus(await call(app, 'POST', `/chat/${group.id}/clear`, { token: late.accessToken }), 204, 'clear');
   t.same(seqsOf((await history(app, late, group.id)).items), [], 'cleared for late');
   await sendText(app, owner, group.id, 'after the clear');
-  t.same(seqsOf((await history(app, late, group.id)).items), [7], 'new messages appear again');
-  t.same(seqsOf((await history(app, owner, group.id)).items), [1, 2, 4, 6, 7], 'others are not affected');
+  t.same(seqsOf((await history(app, late, group.id)).items), [8], 'new messages appear again');
+  t.same(seqsOf((await history(app, owner, group.id)).items), [1, 2, 4, 6, 8], 'others are not affected');
 });
 
 t.test('GET /message/:id answers members, 404 to everyone else', async (t) => {

@@ -1,6 +1,5 @@
 import t from 'tap';
 import type { App } from '../../../src/app.js';
-import { encodeSyncToken } from '../../../src/modules/sync/sync-token.js';
 import { type Account, call, expectStatus } from '../../support/accounts.js';
 import { buildChatApp, createGroup, directChat, sendText } from '../../support/chat.js';
 import { expectProblem } from '../messages/fixtures.js';
@@ -136,8 +135,10 @@ t.test('never what the caller may not see: after leaving, hidden by others, othe
 t.test('a token that is not ours is 400 SYNC_TOKEN_INVALID; an old or foreign one 410 SYNC_TOKEN_EXPIRED', async (t) => {
   const alice = await h.user();
   const { nextToken } = await sync(app, alice);
-  const body = JSON.parse(Buffer.from(nextToken, 'base64url').toString()) as { s: string; t: number };
-  const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const [signed, mac] = nextToken.split('.') as [string, string];
+  const body = JSON.parse(Buffer.from(signed, 'base64url').toString()) as { s: string; t: number };
+  // Well-formed bodies signed with a key that is not the server's, or carrying another token's signature.
+  const encode = (value: unknown) => `${Buffer.from(JSON.stringify(value)).toString('base64url')}.${mac}`;
   for (const [token, label] of [
     ['x', 'garbage'],
     [encode({ v: 2, s: body.s, t: body.t }), 'another version'],
@@ -148,13 +149,18 @@ t.test('a token that is not ours is 400 SYNC_TOKEN_INVALID; an old or foreign on
     [encode({ v: 1, s: body.s, t: body.t, u: body.s, c: 'not-a-uuid', a: 1 }), 'a page token with a bad conversation'],
     [encode({ __proto__: { v: 1 }, s: body.s, t: body.t }), 'a version only on the prototype'],
     [encode([1, body.s]), 'an array'],
+    [encode({ v: 1, s: '1:1:', t: Date.now() }), 'a forged snapshot from the beginning of time'],
+    [signed, 'no signature'],
+    [`${signed}.${'0'.repeat(32)}`, 'a wrong signature'],
+    [`${signed}.${mac.toUpperCase()}`, 'a signature in other characters'],
   ] as const) {
-    expectProblem(t, await call(app, 'GET', `/sync?since=${token}`, { token: alice.accessToken }), 400, token === 'x' ? 'SYNC_TOKEN_INVALID' : 'SYNC_TOKEN_INVALID', label);
+    expectProblem(t, await call(app, 'GET', `/sync?since=${token}`, { token: alice.accessToken }), 400, 'SYNC_TOKEN_INVALID', label);
   }
+  t.equal((await call(app, 'GET', `/sync?since=${nextToken}`, { token: alice.accessToken })).statusCode, 200, 'the token as issued works');
   expectProblem(t, await call(app, 'GET', `/sync?since=${'a'.repeat(9000)}`, { token: alice.accessToken }), 400, 'VALIDATION_FAILED', 'a token longer than any of ours');
-  const old = encodeSyncToken({ since: body.s, issuedAt: Date.now() - 31 * 86_400_000 });
+  const old = await app.services.sync.encode({ since: body.s, issuedAt: Date.now() - 31 * 86_400_000 });
   expectProblem(t, await call(app, 'GET', `/sync?since=${old}`, { token: alice.accessToken }), 410, 'SYNC_TOKEN_EXPIRED', 'older than 30 days');
-  const future = encodeSyncToken({ since: '999999999999:999999999999:', issuedAt: Date.now() });
+  const future = await app.services.sync.encode({ since: '999999999999:999999999999:', issuedAt: Date.now() });
   expectProblem(t, await call(app, 'GET', `/sync?since=${future}`, { token: alice.accessToken }), 410, 'SYNC_TOKEN_EXPIRED', 'from another database (ahead of this one)');
   expectProblem(t, await call(app, 'GET', '/sync?limit=0', { token: alice.accessToken }), 400, 'VALIDATION_FAILED', 'limit 0');
   expectProblem(t, await call(app, 'GET', '/sync'), 401, 'UNAUTHORIZED', 'without a token');
@@ -179,4 +185,25 @@ t.test('a later member never gets changes about messages from before they joined
   t.ok(items.some((i) => i.type === 'member.joined' && i.data.userId === dave.user.id), 'his join');
   const alices = await drain(alice, start, 100);
   t.ok(alices.items.some((i) => i.type === 'message.updated' && i.data.id === early.id), 'Alice, who was there, gets the edit');
+});
+
+t.test('clearing the history on one device reaches the others, and hides only messages', async (t) => {
+  const [alice, bob, carol] = [await h.user(), await h.user(), await h.user()];
+  const group = await createGroup(app, bob, [alice]);
+  const before = await sendText(app, bob, group.id, 'before the clear');
+  const { nextToken: start } = await sync(app, alice);
+  expectStatus(await call(app, 'PATCH', `/chat/${group.id}`, { token: bob.accessToken, payload: { title: 'Renamed' } }), 200, 'renamed');
+  expectStatus(await call(app, 'POST', `/chat/${group.id}/members`, { token: bob.accessToken, payload: { userIds: [carol.user.id] } }), 201, 'Carol added');
+  expectStatus(await call(app, 'POST', `/chat/${group.id}/clear`, { token: alice.accessToken }), 204, 'Alice clears on her phone');
+  const after = await sendText(app, bob, group.id, 'after the clear');
+  const { items } = await drain(alice, start, 100);
+  t.same(
+    items.map((i) => i.type),
+    ['conversation.updated', 'member.joined', 'conversation.cleared', 'message.created'],
+    'her other device gets the rename and the join made before the clear, the clear itself, and what came after',
+  );
+  const cleared = items.find((i) => i.type === 'conversation.cleared')!;
+  t.ok(cleared.data.clearedSeq >= before.seq && cleared.data.clearedSeq < after.seq, 'up to the clear');
+  t.notOk(items.some((i) => i.type === 'conversation.cleared' && i.conversationId !== group.id), 'only that conversation');
+  t.same((await drain(bob, start, 100)).items.filter((i) => i.type === 'conversation.cleared'), [], 'nobody else sees her clear');
 });
