@@ -481,14 +481,29 @@ export const announcements = pgTable(
     announcedAt: timestamp('announced_at', { withTimezone: true }),
     createdBy: uuid('created_by').references(() => users.id, { onDelete: 'set null' }),
     readCount: integer('read_count').notNull().default(0),
+    /**
+     * Its place in the announcements log (`announcement_log.last_seq`), taken when it is announced and
+     * again at each later change (edit, withdrawal): a socket or a sync replays it from there. Null
+     * while it waits for its start.
+     */
+    seq: bigint('seq', { mode: 'number' }),
+    xid: customType<{ data: string }>({ dataType: () => 'xid8' })('xid'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
   (t) => [
+    uniqueIndex('announcements_seq_key').on(t.seq),
     index('announcements_starts_idx').on(t.startsAt.desc(), t.id.desc()),
     index('announcements_unannounced_idx').on(t.startsAt).where(sql`${t.announcedAt} is null and ${t.withdrawnAt} is null`),
   ],
 );
+
+/** The counter of the announcements log (one row): every announcement, edit and withdrawal takes its next seq. */
+export const announcementLog = pgTable('announcement_log', {
+  id: boolean('id').primaryKey().default(true),
+  lastSeq: seqColumn('last_seq'),
+  lastXid: writtenBy('last_xid'),
+}, (t) => [check('announcement_log_single_row', sql`${t.id}`)]);
 
 export const announcementReads = pgTable(
   'announcement_reads',
@@ -580,6 +595,41 @@ export const statuses = pgTable(
     index('statuses_media_idx').on(t.mediaId).where(sql`${t.mediaId} is not null`),
     check('statuses_type_check', sql`${t.type} in ('text', 'image', 'video')`),
     check('statuses_audience_check', sql`${t.audience} in ('contacts', 'only', 'except')`),
+  ],
+);
+
+/**
+ * Each user's own log: changes that concern one user and no conversation (their blocks, the status
+ * updates they may see, the announcements they read), numbered by `user_logs.last_seq`. Like
+ * conversation_changes it is compacted: one row per thing (`key`), at the seq of its latest change.
+ * A status.created row names its status (`status_id`) and is rendered when read, so its media links
+ * are fresh; it goes with the status.
+ */
+export const userLogs = pgTable('user_logs', {
+  userId: uuid('user_id')
+    .primaryKey()
+    .references(() => users.id, { onDelete: 'cascade' }),
+  lastSeq: seqColumn('last_seq'),
+  lastXid: writtenBy('last_xid'),
+});
+
+export const userChanges = pgTable(
+  'user_changes',
+  {
+    userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    type: text('type').notNull(),
+    data: jsonb('data'),
+    statusId: uuid('status_id').references(() => statuses.id, { onDelete: 'cascade' }),
+    changedAt: timestamp('changed_at', { withTimezone: true }).notNull().defaultNow(),
+    xid: writtenBy('xid'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.userId, t.key] }),
+    uniqueIndex('user_changes_seq_key').on(t.userId, t.seq),
+    index('user_changes_status_idx').on(t.statusId).where(sql`${t.statusId} is not null`),
+    index('user_changes_tombstones_idx').on(t.changedAt).where(sql`${t.type} in ('status.deleted', 'user.unblocked')`),
   ],
 );
 

@@ -66,6 +66,29 @@ export interface SessionsRevokedEvent {
   at: string;
 }
 
+/**
+ * The two logs that belong to no conversation: each user's own (`user`: blocks, the status updates they
+ * may see, the announcements they read) and the one every user shares (`announcements`).
+ */
+export type StreamName = 'user' | 'announcements';
+
+/**
+ * On `user:<id>` (the user stream) or BROADCAST_CHANNEL (announcements): a change of that log with its
+ * seq there. Without `data` it is a doorbell: the socket reads the log, where the event is rendered
+ * for its reader (a status with fresh media links).
+ */
+export interface StreamEvent {
+  type: string;
+  stream: StreamName;
+  seq: number;
+  data?: unknown;
+  at: string;
+}
+
+/** The wire frame of a stream event (`data` read from the log when the event came without it). */
+export const streamFrame = (event: { type: string; stream: StreamName; seq: number; data: unknown }) =>
+  JSON.stringify({ type: event.type, stream: event.stream, seq: event.seq, data: event.data });
+
 /** Every instance's gateway listens here and passes notices on to all of its sockets (announcements). */
 export const BROADCAST_CHANNEL = 'broadcast';
 
@@ -88,6 +111,8 @@ export interface ChatEvents {
    * is taken.
    */
   publishChanges(changes: readonly RecordedChange[], alsoUsers?: readonly string[]): void;
+  /** Changes recorded in a user's log (`userId`) or the announcements log (null); see StreamEvent. */
+  publishStream(stream: StreamName, userId: string | null, changes: ReadonlyArray<{ type: string; seq: number; data?: unknown }>): void;
   /** To one user only. */
   publishToUser<K extends ChatEventType>(userId: string, type: K, conversationId: string, data: ChatEventMap[K]): void;
   sessionsRevoked(userId: string, sessionIds: string[]): void;
@@ -128,6 +153,13 @@ export function createChatEvents(bus: Bus, onError: (error: unknown, channel: st
         }
         send(conversationChannel(change.conversationId), event);
         for (const userId of alsoUsers) send(userChannel(userId), event);
+      }
+    },
+    publishStream(stream, userId, changes) {
+      const channel = userId === null ? BROADCAST_CHANNEL : userChannel(userId);
+      for (const change of changes) {
+        const event: StreamEvent = { type: change.type, stream, seq: change.seq, ...(change.data === undefined ? {} : { data: change.data }), at: new Date().toISOString() };
+        bus.publish(channel, event).catch((error: unknown) => onError(error, channel));
       }
     },
     publishToUser(userId, type, conversationId, data) {

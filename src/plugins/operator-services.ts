@@ -1,3 +1,4 @@
+import type { UserLog } from '../modules/users/user-log.js';
 import type { Database } from '../db/client.js';
 import type { ChatEvents } from '../events/chat-events.js';
 import { createAdminUsersRepository } from '../modules/admin/admin-users.repository.js';
@@ -44,6 +45,7 @@ export interface OperatorDeps {
   messages: MessagesService;
   messageRepository: MessageRepository;
   media: MediaService;
+  userLog: UserLog;
   /** Users online on any instance (the socket gateway's presence; read at request time). */
   onlineUsers: () => Promise<number>;
 }
@@ -72,7 +74,7 @@ export function createOperatorServices(db: Database, deps: OperatorDeps): Operat
   });
   return {
     feedback: createFeedbackService({ feedback: createFeedbackRepository(db), users, audit, events, media: deps.media }),
-    announcements: createAnnouncementsService({ announcements: createAnnouncementRepository(db), audit, events }),
+    announcements: createAnnouncementsService({ db, announcements: createAnnouncementRepository(db), userLog: deps.userLog, audit, events }),
     adminUsers,
     stats: createStatsService({ stats: createStatsRepository(db), onlineUsers: deps.onlineUsers }),
     reports: createReportsService({ reports: createReportRepository(db), users, messages: deps.messages, messageRepository: deps.messageRepository, adminUsers, audit, events }),

@@ -24,6 +24,9 @@ import { type ReactionsService, createReactionsService } from '../modules/messag
 import { type ChatEvents, createChatEvents } from '../events/chat-events.js';
 import { createUserRepository } from '../modules/users/user.repository.js';
 import { type UsersService, createUsersService } from '../modules/users/users.service.js';
+import { createUserLog } from '../modules/users/user-log.js';
+import { createStreams, type Streams } from '../modules/sync/streams.js';
+import { createAnnouncementRepository } from '../modules/announcements/announcement.repository.js';
 import type { MailSender } from '../providers/mail/mail-sender.js';
 import type { SmsSender } from '../providers/sms/sms-sender.js';
 import { bearerToken } from './auth.js';
@@ -104,14 +107,16 @@ export const servicesPlugin = fp<{ config: Config; argon2: { memoryCost: number;
       tempDir: uploadTempDir(config.dataDir),
       config: config.media,
     });
-    const users = createUsersService({ users: userRepository, sessions: sessionRepository, otp, passwords, media });
+    const userLog = createUserLog(app.db);
     const statusRepository = createStatusRepository(app.db);
     media.addReader((mediaId, viewerId) => statusRepository.showsMedia(mediaId, viewerId));
-    const status = createStatusService({ statuses: statusRepository, media, events, config: config.status });
+    const status = createStatusService({ db: app.db, statuses: statusRepository, userLog, media, events, config: config.status });
+    const users = createUsersService({ db: app.db, users: userRepository, contacts: status, sessions: sessionRepository, otp, passwords, media });
+    const streams = createStreams({ userLog, announcements: createAnnouncementRepository(app.db), statuses: status });
     // Read (or made) on first use: building the app (e.g. to print the OpenAPI document) needs no database.
     let syncKey: Promise<string> | undefined;
     const syncTokenKey = () => (syncKey ??= getOrCreateSecret(app.db, 'sync-token'));
-    const { conversationRepository, messageRepository, changeLog, ...chat } = createChatServices(app, config, events, media, syncTokenKey);
+    const { conversationRepository, messageRepository, changeLog, ...chat } = createChatServices(app, config, events, media, syncTokenKey, { streams, contacts: status });
     const accountRepository = createAccountRepository(app.db);
     const account = createAccountService({ accounts: accountRepository, users: userRepository, passwords, otp, events, members: chat.members, reactions: chat.reactions, status, media });
     const accountExport = createAccountExport({ accounts: accountRepository, account, links: media.links });
@@ -124,6 +129,7 @@ export const servicesPlugin = fp<{ config: Config; argon2: { memoryCost: number;
       messageRepository,
       changeLog,
       media,
+      userLog,
       // The gateway registers after the services; without it (no sockets) nobody is online.
       onlineUsers: () => (app.hasDecorator('onlineUsers') ? app.onlineUsers() : Promise.resolve(0)),
     });
@@ -146,24 +152,31 @@ export const servicesPlugin = fp<{ config: Config; argon2: { memoryCost: number;
 );
 
 /** Conversations and messages over their repositories, publishing domain events on the app's bus. */
-function createChatServices(app: FastifyInstance, config: Config, events: ChatEvents, media: MediaService, syncTokenKey: () => Promise<string>) {
+function createChatServices(
+  app: FastifyInstance,
+  config: Config,
+  events: ChatEvents,
+  media: MediaService,
+  syncTokenKey: () => Promise<string>,
+  user: { streams: Streams; contacts: Pick<StatusService, 'contactChanged' | 'publish'> },
+) {
   const conversationRepository = createConversationRepository(app.db);
   const messageRepository = createMessageRepository(app.db);
   const changeLog = createChangeLog(app.db);
   const access = createConversationAccess(conversationRepository);
   const presenter = createConversationPresenter({ conversations: conversationRepository, messages: messageRepository });
   const chat = { maxGroupMembers: config.chat.maxGroupMembers };
-  const messages = createMessagesService({ messages: messageRepository, batcher: createMessageBatcher(app.database), conversations: conversationRepository, changeLog, access, events, media, config: config.chat });
+  const messages = createMessagesService({ messages: messageRepository, batcher: createMessageBatcher(app.database), conversations: conversationRepository, changeLog, access, events, media, contacts: user.contacts, config: config.chat });
   return {
     conversationRepository,
     messageRepository,
     changeLog,
-    conversations: createConversationsService({ conversations: conversationRepository, changeLog, access, presenter, events, media, config: chat }),
+    conversations: createConversationsService({ conversations: conversationRepository, changeLog, access, presenter, events, media, contacts: user.contacts, config: chat }),
     members: createMembersService({ conversations: conversationRepository, changeLog, access, events, config: chat }),
     receipts: createReceiptsService({ conversations: conversationRepository, changeLog, access, presenter, events }),
     messages,
     reactions: createReactionsService({ messages: messageRepository, changeLog, access, visibility: messages.visibility, events }),
-    sync: createSyncService({ sync: createSyncRepository(app.db), log: messages.log, conversations: conversationRepository, presenter, config: { tokenTtlMs: config.chat.syncTokenTtlMs, tokenKey: syncTokenKey } }),
+    sync: createSyncService({ sync: createSyncRepository(app.db), log: messages.log, streams: user.streams, conversations: conversationRepository, presenter, config: { tokenTtlMs: config.chat.syncTokenTtlMs, tokenKey: syncTokenKey } }),
     events,
   };
 }

@@ -35,19 +35,21 @@ function withDocumentRefs(value: unknown): unknown {
 
 const schemaName = (type: string, side: 'client' | 'server') => `${side === 'client' ? 'Client' : 'Server'}${type.replace(/(^|\.)(\w)/g, (_m, _dot, c: string) => c.toUpperCase())}Frame`;
 
-function frameSchema(type: string, data: TSchema, side: 'client' | 'server', description: string, logged = false) {
+function frameSchema(type: string, data: TSchema, side: 'client' | 'server', description: string, logged = false, stream?: string) {
   const optionalData = type === 'ping' || type === 'pong';
   return {
     type: 'object',
     description,
-    required: ['type', ...(logged ? ['conversationId', 'seq'] : []), ...(optionalData ? [] : ['data'])],
+    required: ['type', ...(logged ? ['conversationId', 'seq'] : []), ...(stream ? ['stream', 'seq'] : []), ...(optionalData ? [] : ['data'])],
     properties: {
       type: { const: type },
       id: { type: 'string', maxLength: 64, description: side === 'client' ? 'Yours; the reply echoes it.' : 'The id of the client frame this answers, if any.' },
-      ...(side === 'server' ? { conversationId: { type: 'string', format: 'uuid', description: 'On events: the conversation they belong to.' } } : {}),
+      ...(side === 'server' && !stream ? { conversationId: { type: 'string', format: 'uuid', description: 'On events: the conversation they belong to.' } } : {}),
+      ...(stream ? { stream: { const: stream, description: 'The stream the event belongs to (user: your own log; announcements).' } } : {}),
       ...(logged
         ? { seq: { type: 'integer', minimum: 1, description: "The event's position in its conversation's log (messages and changes share it): store the highest you applied and resume after it." } }
         : {}),
+      ...(stream ? { seq: { type: 'integer', minimum: 1, description: "The event's position in its stream: store the highest you applied (resume {streams})." } } : {}),
       data: withDocumentRefs(data),
     },
   };
@@ -63,8 +65,8 @@ const clientDescriptions: Record<string, string> = {
   receipt: 'Move your delivered/read receipts forward; answered by ack.',
   typing: 'You started or stopped typing; relayed to the other members, never stored, no answer.',
   resume:
-    'Your positions (the seq of the last logged event applied, per conversation). Replays every logged event (messages and recorded changes) after them that this socket has not sent, ' +
-    'in seq order merged with live ones, then resume.done once each conversation is caught up to its end at the request. Guarantee: per socket and conversation, logged events arrive ' +
+    'Your positions (the seq of the last logged event applied, per conversation and per stream, or a sync token). Replays every logged event (messages and recorded changes) after them that this socket has not sent, ' +
+    'in seq order merged with live ones, then resume.done once each conversation and stream is caught up to its end at the request. Guarantee: per socket and conversation (or stream), logged events arrive ' +
     'in strictly increasing seq, each at most once, none you may see skipped. Connect with ?resume=1 and send resume as the first frame: live events wait for it, so the whole stream ' +
     'is in order (a later resume never repeats, but older missing seqs then follow live ones already sent). Retry unacknowledged sends with the same clientId.',
   'presence.subscribe': 'Watch who is online among people you share a conversation with; answered by ack {items: [{userId, online, lastSeenAt}]}, then presence events.',
@@ -76,9 +78,9 @@ export function buildAsyncApi(): Record<string, unknown> {
   const schemas: Record<string, unknown> = {};
   const operations: Record<string, unknown> = {};
   for (const schema of [...sharedAuthSchemas, ...sharedChatSchemas, ...sharedMediaSchemas, ...sharedStatusSchemas, ...sharedOperatorSchemas]) schemas[(schema as unknown as { $id: string }).$id] = withDocumentRefs(schema);
-  const add = (type: string, side: 'client' | 'server', data: TSchema, description: string, logged = false) => {
+  const add = (type: string, side: 'client' | 'server', data: TSchema, description: string, logged = false, stream?: string) => {
     const name = schemaName(type, side);
-    schemas[name] = frameSchema(type, data, side, description, logged);
+    schemas[name] = frameSchema(type, data, side, description, logged, stream);
     messages[name] = { name: type, title: type, summary: description, payload: { $ref: `#/components/schemas/${name}` } };
     operations[`${side === 'client' ? 'receive' : 'send'}${name}`] = {
       action: side === 'client' ? 'receive' : 'send',
@@ -88,7 +90,7 @@ export function buildAsyncApi(): Record<string, unknown> {
     };
   };
   for (const [type, data] of Object.entries(clientFrames)) add(type, 'client', data, clientDescriptions[type] ?? type);
-  for (const [type, frame] of Object.entries(serverFrames)) add(type, 'server', frame.data, frame.description, frame.logged);
+  for (const [type, frame] of Object.entries(serverFrames)) add(type, 'server', frame.data, frame.description, frame.logged, frame.stream);
   const channelMessages = () => Object.fromEntries(Object.keys(messages).map((name) => [name, { $ref: `#/components/messages/${name}` }]));
   return {
     asyncapi: '3.0.0',

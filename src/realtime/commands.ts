@@ -1,5 +1,5 @@
 import { AppError } from '../errors.js';
-import type { ChatEvents } from '../events/chat-events.js';
+import type { ChatEvents, StreamName } from '../events/chat-events.js';
 import type { Services } from '../plugins/services.js';
 import type { Connection } from './connection.js';
 import type { ClientFrameType } from './frames.js';
@@ -71,17 +71,22 @@ const table: Record<ClientFrameType, Command> = {
    * events, nothing twice; `resume.done` once every point is caught up to the log's end at the request.
    */
   resume: async ({ connection, services }, data) => {
-    if (data.after === undefined && data.since === undefined) throw new AppError('VALIDATION_FAILED', 'Send after, since, or both', {}, [{ field: 'data', message: 'must have after or since' }]);
+    if (data.after === undefined && data.since === undefined && data.streams === undefined) {
+      throw new AppError('VALIDATION_FAILED', 'Send after, since, streams, or several', {}, [{ field: 'data', message: 'must have after, since or streams' }]);
+    }
+    if (data.streams !== undefined && connection.roomConversationId) throw new AppError('VALIDATION_FAILED', 'A room socket carries no streams', {}, [{ field: 'data.streams', message: 'only on /ws' }]);
     const explicit: Array<[string, number]> =
       data.after === undefined ? [] : typeof data.after === 'number' ? [[target(connection, data.conversationId), data.after]] : (Object.entries(data.after) as Array<[string, number]>);
     if (connection.roomConversationId && explicit.some(([id]) => id !== connection.roomConversationId)) throw new AppError('CONVERSATION_NOT_FOUND');
-    // `since`: every conversation that changed after the token, from where it stood then (or from `after`, when that is further).
+    // `since`: every conversation and stream that changed after the token, from where it stood then (or from `after`/`streams`, when further).
     const sync = data.since === undefined ? undefined : await services.sync.positions(connection.actor, data.since);
     const byConversation = new Map(explicit);
     for (const [id, position] of sync?.positions ?? []) {
       if (connection.roomConversationId && id !== connection.roomConversationId) continue;
       byConversation.set(id, Math.max(position, byConversation.get(id) ?? 0));
     }
+    const byStream = new Map<StreamName, number>(connection.roomConversationId ? [] : (Object.entries(data.streams ?? {}) as Array<[StreamName, number]>));
+    for (const [stream, position] of connection.roomConversationId ? [] : (sync?.streams ?? [])) byStream.set(stream, Math.max(position, byStream.get(stream) ?? 0));
     const points = [...byConversation];
     const followed = new Map((await services.conversations.followed(connection.actor)).map((c) => [c.id, c.lastSeq]));
     const requests = [];
@@ -89,15 +94,18 @@ const table: Record<ClientFrameType, Command> = {
       const target = followed.get(conversationId) ?? (await services.conversations.get(connection.actor, conversationId)).lastSeq;
       requests.push({ conversationId, after, target });
     }
-    const positions = await connection.resume(requests);
+    const heads = byStream.size > 0 ? await services.sync.streamHeads(connection.actor) : undefined;
+    const streamRequests = [...byStream].map(([stream, after]) => ({ stream, after, target: heads![stream] }));
+    const positions = await connection.resume(requests, streamRequests);
     const [single] = points;
     const token = sync ? { syncToken: sync.token } : {};
+    const streams = byStream.size > 0 ? { streams: connection.streamPositions() } : {};
     return {
       type: 'resume.done',
       data:
         points.length === 1 && single && typeof data.after === 'number'
           ? { conversationId: single[0], lastSeq: positions.get(single[0]), ...token }
-          : { lastSeqs: Object.fromEntries(positions), ...token },
+          : { lastSeqs: Object.fromEntries(positions), ...streams, ...token },
     };
   },
 

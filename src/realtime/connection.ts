@@ -1,5 +1,5 @@
 import type { WebSocket } from 'ws';
-import type { ChatEvent } from '../events/chat-events.js';
+import { type ChatEvent, type StreamEvent, type StreamName, streamFrame } from '../events/chat-events.js';
 import type { Actor } from '../modules/auth/tokens.js';
 import type { LogEvent } from '../modules/messages/conversation-log.js';
 import { DeliveryLane, type LaneIo, type LaneTiming } from './delivery-lane.js';
@@ -18,6 +18,9 @@ export const CLOSE = {
 /** Reads a conversation's log after a seq, a page at a time, as the socket's user may see it (see LogPage). */
 export type ReadAfter = (actor: Actor, conversationId: string, after: number) => Promise<{ items: LogEvent[]; more: boolean; upTo: number }>;
 
+/** Reads a stream after a seq, a page at a time (see StreamPage). */
+export type ReadStream = (actor: Actor, stream: StreamName, after: number) => Promise<{ items: Array<{ type: string; seq: number; data: unknown }>; more: boolean; upTo: number }>;
+
 export interface ConnectionOptions {
   socket: WebSocket;
   actor: Actor;
@@ -25,6 +28,8 @@ export interface ConnectionOptions {
   roomConversationId: string | null;
   maxBufferedBytes: number;
   readAfter: ReadAfter;
+  /** Reads a stream (the user's own log, the announcements) after a seq, a page at a time. */
+  readStream: ReadStream;
   /** The client announced a resume on connect (`?resume=1`): message.created waits for its first frame. */
   holdUntilFirstFrame?: boolean;
   /** Whether a failed log read is worth retrying (the database is away) or final (access is gone). */
@@ -51,12 +56,14 @@ export class Connection implements HubConnection {
   /** Users whose presence this socket watches. */
   readonly watching = new Set<string>();
   private readonly lanes = new Map<string, DeliveryLane>();
+  /** Device sockets (/ws) also carry the streams: the user's own log and the announcements, a lane each. */
+  private readonly streamLanes = new Map<StreamName, DeliveryLane>();
   /** Conversations the user left while this socket was open: no lane starts for them again until they rejoin. */
   private readonly left = new Set<string>();
   /** The seq of a rejoin that came while the lane of an earlier membership was still open (its leave not yet delivered). */
   private readonly rejoins = new Map<string, number>();
-  /** Events that arrived before `ready` was sent; replayed right after it. */
-  private early: Array<[ChatEvent, string]> | null = [];
+  /** Events that arrived before `ready` was sent; delivered right after it. */
+  private early: Array<() => void> | null = [];
   private holding: boolean;
 
   constructor(private readonly options: ConnectionOptions) {
@@ -94,7 +101,7 @@ export class Connection implements HubConnection {
     this.send({ type: 'ready', data });
     const early = this.early ?? [];
     this.early = null;
-    for (const [event, frame] of early) this.deliver(event, frame);
+    for (const deliver of early) deliver();
   }
 
   /** The user's own `member.left`: the last event of the conversation this socket may have. */
@@ -143,6 +150,55 @@ export class Connection implements HubConnection {
     return lane;
   }
 
+  private streamLane(stream: StreamName, position: number): DeliveryLane {
+    let lane = this.streamLanes.get(stream);
+    if (lane) return lane;
+    const io: LaneIo = {
+      read: async (after) => {
+        const page = await this.options.readStream(this.actor, stream, after);
+        return { items: page.items.map((item) => ({ seq: item.seq, text: streamFrame({ ...item, stream }) })), upTo: page.upTo, more: page.more };
+      },
+      send: (entry) => this.sendText(entry.text!),
+      failed: (error) => {
+        this.options.onError(error, `catching up the ${stream} stream`);
+        return 'retry';
+      },
+      overflow: () => this.close(CLOSE.tryAgainLater, 'too far behind: reconnect and resume'),
+      wait: this.options.wait ?? sleep,
+      ended: () => this.streamLanes.delete(stream),
+    };
+    lane = new DeliveryLane(position, io, this.holding, this.options.timing);
+    this.streamLanes.set(stream, lane);
+    return lane;
+  }
+
+  /** Where delivery of a stream starts (the `ready` streams). */
+  setStreamPosition(stream: StreamName, seq: number): void {
+    if (this.followsUser) this.streamLane(stream, seq);
+  }
+
+  /** The last seq settled on this socket of each stream. */
+  streamPositions(): Partial<Record<StreamName, number>> {
+    return Object.fromEntries([...this.streamLanes].map(([stream, lane]) => [stream, lane.delivered]));
+  }
+
+  /** A stream event from the bus: sent in seq order once, or, without data (a doorbell), read from the log. */
+  deliverStream(event: StreamEvent): void {
+    if (!this.followsUser) return;
+    if (this.early) {
+      this.early.push(() => this.deliverStream(event));
+      return;
+    }
+    const lane = this.streamLane(event.stream, event.seq - 1);
+    if (event.data === undefined) lane.catchUp(event.seq);
+    else lane.live({ seq: event.seq, text: streamFrame({ ...event, data: event.data }) });
+  }
+
+  /** Reads every stream to its end (the bus was away). */
+  catchUpStreams(): void {
+    for (const lane of this.streamLanes.values()) lane.catchUp();
+  }
+
   /** Where delivery of a conversation starts (the `ready` lastSeq). */
   setPosition(conversationId: string, seq: number): void {
     this.lane(conversationId, seq);
@@ -175,9 +231,14 @@ export class Connection implements HubConnection {
    * the request), starts delivery if it waited for this frame, and resolves once every point is
    * settled up to that end, with the positions reached.
    */
-  async resume(points: Array<{ conversationId: string; after: number; target: number }>): Promise<Map<string, number>> {
+  async resume(
+    points: Array<{ conversationId: string; after: number; target: number }>,
+    streams: Array<{ stream: StreamName; after: number; target: number }> = [],
+  ): Promise<Map<string, number>> {
     const done = points.map(({ conversationId, after, target }) => this.lane(conversationId, after).resume(after, target).then((seq) => [conversationId, seq] as const));
+    const streamsDone = this.followsUser ? streams.map(({ stream, after, target }) => this.streamLane(stream, after).resume(after, target)) : [];
     this.release();
+    await Promise.all(streamsDone);
     return new Map(await Promise.all(done));
   }
 
@@ -185,12 +246,12 @@ export class Connection implements HubConnection {
   release(): void {
     if (!this.holding) return;
     this.holding = false;
-    for (const lane of this.lanes.values()) lane.release();
+    for (const lane of [...this.lanes.values(), ...this.streamLanes.values()]) lane.release();
   }
 
   deliver(event: ChatEvent, frame: string): void {
     if (this.early) {
-      this.early.push([event, frame]);
+      this.early.push(() => this.deliver(event, frame));
       return;
     }
     if (event.type === 'typing' && (event.data as { userId: string }).userId === this.userId) return;
@@ -217,7 +278,8 @@ export class Connection implements HubConnection {
 
   /** The socket closed: no lane reads any longer. */
   dispose(): void {
-    for (const lane of this.lanes.values()) lane.close();
+    for (const lane of [...this.lanes.values(), ...this.streamLanes.values()]) lane.close();
     this.lanes.clear();
+    this.streamLanes.clear();
   }
 }

@@ -52,7 +52,8 @@ export const clientFrames = {
           minLength: 1,
           maxLength: SYNC_TOKEN_MAX_LENGTH,
           pattern: '^[A-Za-z0-9_.-]+$',
-          description: 'A sync token (ready.syncToken, resume.done.syncToken, GET /sync nextToken): every conversation that changed after it is replayed from where it stood then.',
+          description:
+            'A sync token (ready.syncToken, resume.done.syncToken, GET /sync nextToken): every conversation and stream that changed after it is replayed from where it stood then.',
         }),
       ),
       after: Type.Optional(Type.Union(
@@ -62,6 +63,12 @@ export const clientFrames = {
         ],
         { description: `A seq (with conversationId, or on a room socket), or on /ws a map conversationId -> seq (at most ${RESUME_MAX_CONVERSATIONS}). With since: where these are further, they win.` },
       )),
+      streams: Type.Optional(
+        Type.Object(
+          { user: Type.Optional(Seq), announcements: Type.Optional(Seq) },
+          { additionalProperties: false, description: 'On /ws: the seq of the last event you applied of each stream (ready.streams, then the events). With since: where these are further, they win.' },
+        ),
+      ),
     },
     { additionalProperties: false },
   ),

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { WebSocket } from 'ws';
+import type { StreamName } from '../events/chat-events.js';
 import type { Config } from '../config.js';
 import { AppError, isAppError } from '../errors.js';
 import type { CommandContext } from './commands.js';
@@ -127,6 +128,7 @@ export const gatewayPlugin = fp<{ config: Config }>(
         roomConversationId: room?.conversationId ?? null,
         maxBufferedBytes: ws.maxBufferedBytes,
         readAfter: (actor, conversationId, after) => app.services.messages.readAfter(actor, conversationId, after),
+        readStream: (actor, stream, after) => app.services.sync.readStream(actor, stream, after),
         holdUntilFirstFrame: resumeOnConnect(request),
         readFailure: (error) => (isAppError(error) && error.status < 500 ? 'stop' : 'retry'),
         onError: (error, context) => log.warn({ err: error, context }, 'socket catch-up failed; retrying'),
@@ -197,7 +199,9 @@ export const gatewayPlugin = fp<{ config: Config }>(
           const syncToken = await app.services.sync.token();
           const conversations = await app.services.conversations.followed(connection.actor);
           for (const c of conversations) connection.setPosition(c.id, c.lastSeq);
-          connection.ready({ user: await app.services.users.me(connection.actor), conversations, syncToken });
+          const streams = await app.services.sync.streamHeads(connection.actor);
+          for (const [stream, seq] of Object.entries(streams) as Array<[StreamName, number]>) connection.setStreamPosition(stream, seq);
+          connection.ready({ user: await app.services.users.me(connection.actor), conversations, streams, syncToken });
         } catch (error) {
           log.error({ err: error }, 'socket setup failed');
           connection.close(CLOSE.tryAgainLater, 'setup failed, reconnect');
@@ -227,6 +231,7 @@ export const gatewayPlugin = fp<{ config: Config }>(
      */
     const stopListening = app.bus.onReconnect(() => {
       for (const { connection } of connections) {
+        connection.catchUpStreams();
         void (async () => {
           const ids = connection.roomConversationId ? [connection.roomConversationId] : null;
           const current = await app.services.conversations.followed(connection.actor);

@@ -1,5 +1,5 @@
 import type { Bus, Unsubscribe } from '../bus/bus.js';
-import { BROADCAST_CHANNEL, type ChatEvent, type NoticeEvent, type SessionsRevokedEvent, conversationChannel, eventFrame, userChannel } from '../events/chat-events.js';
+import { BROADCAST_CHANNEL, type ChatEvent, type NoticeEvent, type SessionsRevokedEvent, type StreamEvent, conversationChannel, eventFrame, userChannel } from '../events/chat-events.js';
 import { presenceChannel } from './presence.js';
 
 
@@ -18,6 +18,8 @@ export interface HubConnection {
   joined(conversationId: string, seq?: number): void;
   /** Reads from the log what the socket has not had of a conversation, to the log's end. */
   catchUp(conversationId: string): void;
+  /** An event of the user's own stream (from their channel) or of the announcements (broadcast). */
+  deliverStream(event: StreamEvent): void;
   /** Sessions of this socket's user ended (logout, logout-all, password change, ban). */
   sessionsRevoked(sessionIds: readonly string[]): void;
 }
@@ -68,8 +70,21 @@ export function createHub(bus: Bus, onError: (error: unknown, context: string) =
     for (const socket of [...sockets]) socket.deliver(event.frame as unknown as ChatEvent, frame);
   }
 
-  /** A user's own channel: follow a conversation they joined, stop following one they left. */
-  function onUserEvent(userId: string, event: ChatEvent | SessionsRevokedEvent | NoticeEvent): void {
+  const isStreamEvent = (event: object): event is StreamEvent => 'stream' in event;
+
+  /** Every socket of the instance: notices, and the announcements stream. */
+  function onBroadcast(event: NoticeEvent | StreamEvent): void {
+    const sockets = [...byUser.values()].flatMap((set) => [...set]);
+    if (isStreamEvent(event)) for (const socket of sockets) socket.deliverStream(event);
+    else deliverNotice(event, sockets);
+  }
+
+  /** A user's own channel: their stream; follow a conversation they joined, stop following one they left. */
+  function onUserEvent(userId: string, event: ChatEvent | SessionsRevokedEvent | NoticeEvent | StreamEvent): void {
+    if (isStreamEvent(event)) {
+      for (const socket of [...(byUser.get(userId) ?? [])]) socket.deliverStream(event);
+      return;
+    }
     if (event.type === 'notice') return deliverNotice(event, byUser.get(userId) ?? []);
     if (event.type === 'session.revoked') {
       for (const socket of [...(byUser.get(userId) ?? [])]) socket.sessionsRevoked(event.data.sessionIds);
@@ -101,8 +116,8 @@ export function createHub(bus: Bus, onError: (error: unknown, context: string) =
       if (!set) byUser.set(socket.userId, (set = new Set()));
       set.add(socket);
       await Promise.all([
-        subscribe(userChannel(socket.userId), (message) => onUserEvent(socket.userId, message as ChatEvent | SessionsRevokedEvent | NoticeEvent)),
-        subscribe(BROADCAST_CHANNEL, (message) => deliverNotice(message as NoticeEvent, [...byUser.values()].flatMap((set) => [...set]))),
+        subscribe(userChannel(socket.userId), (message) => onUserEvent(socket.userId, message as ChatEvent | SessionsRevokedEvent | NoticeEvent | StreamEvent)),
+        subscribe(BROADCAST_CHANNEL, (message) => onBroadcast(message as NoticeEvent | StreamEvent)),
       ]);
     },
 

@@ -13,15 +13,22 @@ const SyncToken = Type.String({ description: 'A sync token for this moment: resu
 
 const FollowedConversation = Type.Object({ id: Id, roomName: Type.String(), lastSeq: Seq, unreadCount: UnreadCount, readSeq: Seq, deliveredSeq: Seq });
 
+const StreamPositions = Type.Object(
+  { user: Seq, announcements: Seq },
+  { description: 'The last seq of each stream (your own log; the announcements log): store the highest you applied of each, as for conversations.' },
+);
+
 /**
- * `logged`: the event is part of its conversation's log and carries `seq`, its position there. A
- * socket sends these once each, in seq order per conversation; `resume` and GET /sync replay them.
+ * `logged`: the event is part of its conversation's log and carries `seq`, its position there.
+ * `stream`: the event is part of a stream (`user`: your own log, `announcements`) and carries `stream`
+ * and `seq` instead of conversationId. A socket sends logged events once each, in seq order per
+ * conversation or stream; `resume` and GET /sync replay them.
  */
-export const serverFrames: Record<string, { description: string; data: TSchema; replyTo?: string; logged?: boolean }> = {
+export const serverFrames: Record<string, { description: string; data: TSchema; replyTo?: string; logged?: boolean; stream?: 'user' | 'announcements' }> = {
   ready: {
     description: 'First frame on every socket. /ws: your account and the conversations followed (most recent 1000, with positions); a room socket: the conversation.',
     data: Type.Union([
-      Type.Object({ user: Type.Ref('PrivateUser'), conversations: Type.Array(FollowedConversation), syncToken: SyncToken }),
+      Type.Object({ user: Type.Ref('PrivateUser'), conversations: Type.Array(FollowedConversation), streams: StreamPositions, syncToken: SyncToken }),
       Type.Object({ user: Type.Ref('PrivateUser'), conversation: Type.Ref('Conversation'), lastSeq: Seq, syncToken: SyncToken }),
     ]),
   },
@@ -31,7 +38,7 @@ export const serverFrames: Record<string, { description: string; data: TSchema; 
     description: 'Every logged event after the resume points, up to the end of each conversation at the request, was sent (or is not yours to see); live events follow.',
     data: Type.Union([
       Type.Object({ conversationId: Id, lastSeq: Seq, syncToken: Type.Optional(SyncToken) }),
-      Type.Object({ lastSeqs: Type.Record(Id, Seq), syncToken: Type.Optional(SyncToken) }),
+      Type.Object({ lastSeqs: Type.Record(Id, Seq), streams: Type.Optional(Type.Partial(StreamPositions)), syncToken: Type.Optional(SyncToken) }),
     ]),
     replyTo: 'resume',
   },
@@ -72,8 +79,15 @@ export const serverFrames: Record<string, { description: string; data: TSchema; 
     description: 'A watched user came online or went offline (lastSeenAt null while online, when never seen, or when they hide it).',
     data: Type.Object({ userId: Id, online: Type.Boolean(), lastSeenAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]) }),
   },
-  'status.created': { description: 'A contact (or you, from another device) posted a status you may see; data is the Status resource.', data: Type.Ref('Status') },
-  'status.deleted': { description: 'A status you could see was deleted by its author.', data: Type.Object({ id: Id, authorId: Id }) },
+  'status.created': {
+    stream: 'user',
+    description: 'A status you may see: a contact (or you, on another device) posted it, or you may see it again (an unblock, a first direct chat). data is the Status resource; drop it at expiresAt.',
+    data: Type.Ref('Status'),
+  },
+  'status.deleted': { stream: 'user', description: 'A status you could see is gone for you: its author deleted it, or a block stands between you.', data: Type.Object({ id: Id, authorId: Id }) },
+  'user.blocked': { stream: 'user', description: 'You blocked this user (on any device).', data: Type.Object({ userId: Id }) },
+  'user.unblocked': { stream: 'user', description: 'You unblocked this user (on any device).', data: Type.Object({ userId: Id }) },
+  'announcement.read': { stream: 'user', description: 'You marked this announcement read (on any device).', data: Type.Object({ id: Id }) },
   'conversation.cleared': {
     logged: true,
     description: 'You cleared your history of the conversation (on another device): drop its messages up to clearedSeq. Only you see this event.',
@@ -89,5 +103,10 @@ export const serverFrames: Record<string, { description: string; data: TSchema; 
     description: 'Staff answered one of your feedback tickets (the reply is also in GET /feedback).',
     data: Type.Object({ ticketId: Id, status: Type.String(), reply: Type.Ref('FeedbackReply') }),
   },
-  announcement: { description: 'The operator published an announcement (sent to every connected socket; GET /announcements has them all).', data: Type.Ref('Announcement') },
+  announcement: {
+    stream: 'announcements',
+    description: 'An announcement is listed: published (or started), or edited (replace it by id; read is always false here, see announcement.read). GET /announcements has them all.',
+    data: Type.Ref('Announcement'),
+  },
+  'announcement.withdrawn': { stream: 'announcements', description: 'An announcement is no longer listed (withdrawn, or moved out of its window): drop it.', data: Type.Object({ id: Id }) },
 };

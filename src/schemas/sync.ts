@@ -19,17 +19,25 @@ export const SyncQuery = Type.Object(
 
 export const SyncItem = Type.Object(
   {
-    type: Type.String({ description: 'A logged socket event type (message.created, message.updated, ..., conversation.settings), or conversation.joined.' }),
-    conversationId: Id,
+    type: Type.String({
+      description:
+        'A logged socket event type: of a conversation (message.created, message.updated, ..., conversation.settings) or of a stream (user.blocked, status.created, announcement, ...); or conversation.joined.',
+    }),
+    conversationId: Type.Optional(Id),
+    stream: Type.Optional(Type.Enum(['user', 'announcements'], { description: 'Set instead of conversationId on stream events: your own log, or the announcements.' })),
     seq: Type.Optional(Seq),
     data: Type.Unknown({ description: "The socket event's data; for conversation.joined, the Conversation resource." }),
   },
-  { $id: 'SyncItem', description: 'A change, exactly as the socket sends it; conversation.joined (no seq) comes before the events of a conversation that is new to you.' },
+  {
+    $id: 'SyncItem',
+    description:
+      'A change, exactly as the socket sends it: stream events first (announcements, then your own log), then conversations; conversation.joined (no seq) comes before the events of a conversation that is new to you.',
+  },
 );
 
 export const SyncAnswer = Type.Object(
   {
-    items: Type.Array(Type.Ref('SyncItem'), { description: 'What changed since the token, in seq order per conversation.' }),
+    items: Type.Array(Type.Ref('SyncItem'), { description: 'What changed since the token, in seq order per conversation and per stream.' }),
     conversations: Type.Array(Type.Ref('Conversation'), { description: 'The snapshot (without since): your conversations as GET /chat shows them, up to 1000. Empty otherwise.' }),
     nextToken: Type.String({ description: 'Store it once you applied the page; pass it as since next time.' }),
     more: Type.Boolean({ description: 'More changes are waiting: call again with nextToken now.' }),

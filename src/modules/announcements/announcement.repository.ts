@@ -1,5 +1,6 @@
-import { and, desc, eq, gt, isNotNull, isNull, lte, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, isNotNull, isNull, lte, or, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
+import { rowsOf, toNumber } from '../../db/raw.js';
 import { announcementReads, announcements } from '../../db/schema.js';
 import { newId } from '../../lib/ids.js';
 import { type TimePosition, below } from '../../lib/time-page.js';
@@ -9,13 +10,40 @@ export type AnnouncementRow = typeof announcements.$inferSelect;
 const active = (at: Date) =>
   and(isNull(announcements.withdrawnAt), lte(announcements.startsAt, at), or(isNull(announcements.endsAt), gt(announcements.endsAt, at)));
 
-/** Announcements, newest start first by (starts_at, id); reads keyed by (user, announcement). */
+/**
+ * Announcements, newest start first by (starts_at, id); reads keyed by (user, announcement). The
+ * announcements log: an announcement takes the next seq of `announcement_log` (locked until commit,
+ * so seq order is commit order) when it is announced and at each later change; its row is its one
+ * entry in the log, at its latest seq.
+ */
 export function createAnnouncementRepository(db: Database) {
+  /** Gives `rows` (announced, in this transaction) the log's next seqs, in order. */
+  async function sequence(tx: Database, rows: AnnouncementRow[]): Promise<AnnouncementRow[]> {
+    if (rows.length === 0) return [];
+    const [log] = rowsOf<{ last_seq: unknown }>(
+      await tx.execute(sql`update announcement_log set last_seq = last_seq + ${rows.length}, last_xid = pg_current_xact_id() returning last_seq`),
+    );
+    const first = toNumber(log!.last_seq) - rows.length + 1;
+    const sequenced = [];
+    for (const [index, row] of rows.entries()) {
+      const [updated] = await tx.update(announcements).set({ seq: first + index, xid: sql`pg_current_xact_id()` }).where(eq(announcements.id, row.id)).returning();
+      sequenced.push(updated!);
+    }
+    return sequenced;
+  }
+
+  /** Locks the log's counter first: every writer of the log queues there before touching announcements. */
+  const lockLog = (tx: Database) => tx.execute(sql`select last_seq from announcement_log for update`);
+
   return {
+    /** Creates it; one announced at once (active now) is in the log in the same transaction. */
     async create(values: { title: string; body: string; startsAt: Date; endsAt: Date | null; announcedAt: Date | null; createdBy: string }): Promise<AnnouncementRow> {
       const at = new Date();
-      const [row] = await db.insert(announcements).values({ id: newId(), ...values, createdAt: at, updatedAt: at }).returning();
-      return row!;
+      return db.transaction(async (tx) => {
+        if (values.announcedAt) await lockLog(tx);
+        const [row] = await tx.insert(announcements).values({ id: newId(), ...values, createdAt: at, updatedAt: at }).returning();
+        return values.announcedAt ? (await sequence(tx, [row!]))[0]! : row!;
+      });
     },
 
     async findById(id: string): Promise<AnnouncementRow | undefined> {
@@ -28,9 +56,13 @@ export function createAnnouncementRepository(db: Database) {
       return row;
     },
 
+    /** Changes it; one already announced moves to the log's next seq with the change. */
     async update(id: string, patch: Partial<Pick<AnnouncementRow, 'title' | 'body' | 'startsAt' | 'endsAt' | 'withdrawnAt'>>): Promise<AnnouncementRow | undefined> {
-      const [row] = await db.update(announcements).set({ ...patch, updatedAt: new Date() }).where(eq(announcements.id, id)).returning();
-      return row;
+      return db.transaction(async (tx) => {
+        await lockLog(tx);
+        const [row] = await tx.update(announcements).set({ ...patch, updatedAt: new Date() }).where(eq(announcements.id, id)).returning();
+        return row?.announcedAt ? (await sequence(tx, [row]))[0] : row;
+      });
     },
 
     /** The active ones for a user, with whether they read each. */
@@ -60,19 +92,60 @@ export function createAnnouncementRepository(db: Database) {
      */
     async claimDue(): Promise<AnnouncementRow[]> {
       const at = new Date();
-      return db
-        .update(announcements)
-        .set({ announcedAt: at })
-        .where(and(isNull(announcements.announcedAt), active(at)))
-        .returning();
+      return db.transaction(async (tx) => {
+        await lockLog(tx);
+        const claimed = await tx
+          .update(announcements)
+          .set({ announcedAt: at })
+          .where(and(isNull(announcements.announcedAt), active(at)))
+          .returning();
+        return sequence(tx, claimed.sort((a, b) => a.startsAt.getTime() - b.startsAt.getTime() || a.id.localeCompare(b.id)));
+      });
     },
 
-    /** Records a read once; the announcement's readCount moves only for the first. */
-    async markRead(announcementId: string, userId: string): Promise<void> {
-      await db.transaction(async (tx) => {
-        const inserted = await tx.insert(announcementReads).values({ announcementId, userId, readAt: new Date() }).onConflictDoNothing().returning({ id: announcementReads.announcementId });
-        if (inserted.length > 0) await tx.update(announcements).set({ readCount: sql`${announcements.readCount} + 1` }).where(eq(announcements.id, announcementId));
-      });
+    /** Records a read once (in the caller's transaction); true for the first, which moves readCount. */
+    async markRead(announcementId: string, userId: string, tx: Database): Promise<boolean> {
+      const inserted = await tx.insert(announcementReads).values({ announcementId, userId, readAt: new Date() }).onConflictDoNothing().returning({ id: announcementReads.announcementId });
+      if (inserted.length > 0) await tx.update(announcements).set({ readCount: sql`${announcements.readCount} + 1` }).where(eq(announcements.id, announcementId));
+      return inserted.length > 0;
+    },
+
+    /** The log's last seq. */
+    async head(): Promise<number> {
+      const [row] = rowsOf<{ last_seq: unknown }>(await db.execute(sql`select last_seq from announcement_log`));
+      return row ? toNumber(row.last_seq) : 0;
+    },
+
+    /** The log after `after` (see UserLog.page for `upTo` and `visibleIn`): the announcements whose latest change is there, in seq order. */
+    async page(input: { after: number; limit: number; visibleIn?: string }): Promise<{ rows: AnnouncementRow[]; upTo: number; more: boolean }> {
+      const head = await this.head();
+      if (head <= input.after) return { rows: [], upTo: Math.max(head, input.after), more: false };
+      const rows = await db
+        .select()
+        .from(announcements)
+        .where(
+          and(
+            gt(announcements.seq, input.after),
+            lte(announcements.seq, head),
+            input.visibleIn === undefined ? undefined : sql`(${announcements.xid} is null or pg_visible_in_snapshot(${announcements.xid}, ${input.visibleIn}::pg_snapshot))`,
+          ),
+        )
+        .orderBy(asc(announcements.seq))
+        .limit(input.limit + 1);
+      const more = rows.length > input.limit;
+      return { rows: rows.slice(0, input.limit), upTo: more ? rows[input.limit - 1]!.seq! : head, more };
+    },
+
+    /** Whether the log moved after `since`, and where `since` stood in it (see UserLog.position). */
+    async position(since: string): Promise<{ changed: boolean; position: number }> {
+      const [row] = rowsOf<{ changed: boolean; position: unknown }>(
+        await db.execute(sql`
+          select l.last_xid is not null and not pg_visible_in_snapshot(l.last_xid, ${since}::pg_snapshot) as changed,
+            coalesce((select a.seq from announcements a where a.seq is not null
+               and (a.xid is null or pg_visible_in_snapshot(a.xid, ${since}::pg_snapshot)) order by a.seq desc limit 1), 0) as position
+          from announcement_log l`),
+      );
+      return row ? { changed: row.changed === true, position: toNumber(row.position) } : { changed: false, position: 0 };
     },
   };
 }

@@ -1,7 +1,9 @@
 import { AppError } from '../../errors.js';
 import type { ChatEvents } from '../../events/chat-events.js';
 import { timePage, timePosition } from '../../lib/time-page.js';
+import type { Database } from '../../db/client.js';
 import type { AuditRepository } from '../admin/audit.repository.js';
+import type { UserLog } from '../users/user-log.js';
 import { assertRole } from '../admin/staff.js';
 import type { Actor } from '../auth/tokens.js';
 import type { AnnouncementRepository, AnnouncementRow } from './announcement.repository.js';
@@ -39,8 +41,19 @@ function checkWindow(startsAt: Date, endsAt: Date | null): void {
  * read. One that is active when published goes out at once as an `announcement` frame to every
  * connected socket on every instance; a scheduled one goes out from the sweeper once it has started.
  */
-export function createAnnouncementsService(deps: { announcements: AnnouncementRepository; audit: AuditRepository; events: ChatEvents }) {
-  const { announcements, audit, events } = deps;
+/**
+ * An announcement's entry in the announcements log, as of now: `announcement` while it is listed
+ * (active), `announcement.withdrawn` once it is not (withdrawn, or moved out of its window).
+ */
+export function announcementEvent(row: AnnouncementRow): { type: 'announcement' | 'announcement.withdrawn'; seq: number; data: unknown } {
+  return isActive(row) ? { type: 'announcement', seq: row.seq!, data: toAnnouncement(row, false) } : { type: 'announcement.withdrawn', seq: row.seq!, data: { id: row.id } };
+}
+
+export function createAnnouncementsService(deps: { db: Database; announcements: AnnouncementRepository; userLog: UserLog; audit: AuditRepository; events: ChatEvents }) {
+  const { db, announcements, userLog, audit, events } = deps;
+
+  /** Announces the log's new entries to every socket. */
+  const publish = (rows: AnnouncementRow[]) => events.publishStream('announcements', null, rows.filter((row) => row.seq !== null).map(announcementEvent));
 
   async function load(id: string): Promise<AnnouncementRow> {
     const row = await announcements.findById(id);
@@ -56,7 +69,11 @@ export function createAnnouncementsService(deps: { announcements: AnnouncementRe
 
     async markRead(actor: Actor, id: string): Promise<void> {
       if (!(await announcements.findActive(id))) throw new AppError('NOT_FOUND', 'No such announcement');
-      await announcements.markRead(id, actor.userId);
+      // The reader's other devices learn it from the reader's log (announcement.read).
+      const changes = await db.transaction(async (tx) =>
+        (await announcements.markRead(id, actor.userId, tx)) ? userLog.record(tx, [{ userId: actor.userId, key: `announcement:${id}`, type: 'announcement.read', data: { id } }]) : [],
+      );
+      events.publishStream('user', actor.userId, changes);
     },
 
     async list(actor: Actor, input: { state: 'all' | 'active' | 'withdrawn'; cursor?: string; limit: number }) {
@@ -73,7 +90,7 @@ export function createAnnouncementsService(deps: { announcements: AnnouncementRe
       const activeNow = startsAt.getTime() <= now.getTime() && (endsAt === null || endsAt.getTime() > now.getTime());
       const row = await announcements.create({ title: input.title.trim(), body: input.body.trim(), startsAt, endsAt, announcedAt: activeNow ? now : null, createdBy: actor.userId });
       await audit.record({ actorId: actor.userId, action: 'announcement.created', targetType: 'announcement', targetId: row.id, details: { title: row.title } });
-      if (activeNow) events.notifyAll('announcement', toAnnouncement(row, false));
+      publish([row]);
       return toAdminAnnouncement(row);
     },
 
@@ -90,13 +107,14 @@ export function createAnnouncementsService(deps: { announcements: AnnouncementRe
         endsAt,
       }))!;
       await audit.record({ actorId: actor.userId, action: 'announcement.updated', targetType: 'announcement', targetId: id, details: { ...patch } });
+      publish([row]);
       return toAdminAnnouncement(row);
     },
 
     /** Pushes the scheduled announcements that have started since the last sweep; returns how many. */
     async announceDue(): Promise<number> {
       const due = await announcements.claimDue();
-      for (const row of due) events.notifyAll('announcement', toAnnouncement(row, false));
+      publish(due);
       return due.length;
     },
 
@@ -105,7 +123,7 @@ export function createAnnouncementsService(deps: { announcements: AnnouncementRe
       assertRole(actor, ['admin']);
       const current = await load(id);
       if (current.withdrawnAt) return;
-      await announcements.update(id, { withdrawnAt: new Date() });
+      publish([(await announcements.update(id, { withdrawnAt: new Date() }))!]);
       await audit.record({ actorId: actor.userId, action: 'announcement.withdrawn', targetType: 'announcement', targetId: id });
     },
   };

@@ -44,11 +44,12 @@ export function createConversationRepository(db: Database) {
     /**
      * The direct conversation of a pair, created with both members unless it exists. One transaction:
      * a concurrent creator waits on the unique direct_key, then finds the complete conversation.
+     * `onCreate` runs in it when the conversation is new (the pair became contacts).
      */
-    async findOrCreateDirect(a: string, b: string): Promise<{ conversation: ConversationRecord; created: boolean }> {
+    async findOrCreateDirect<T>(a: string, b: string, onCreate: (tx: Database) => Promise<T[]>): Promise<{ conversation: ConversationRecord; created: boolean; contactChanges: T[] }> {
       const key = directKey(a, b);
       const [existing] = await db.select().from(conversations).where(eq(conversations.directKey, key));
-      if (existing) return { conversation: existing, created: false };
+      if (existing) return { conversation: existing, created: false, contactChanges: [] };
       return db.transaction(async (tx) => {
         const at = now();
         const [inserted] = await tx
@@ -58,10 +59,10 @@ export function createConversationRepository(db: Database) {
           .returning();
         if (inserted) {
           await tx.insert(conversationMembers).values([a, b].map((userId) => ({ conversationId: inserted.id, userId, role: 'member' as const, joinedAt: at, activityAt: at })));
-          return { conversation: inserted, created: true };
+          return { conversation: inserted, created: true, contactChanges: await onCreate(tx as unknown as Database) };
         }
         const [winner] = await tx.select().from(conversations).where(eq(conversations.directKey, key));
-        return { conversation: winner!, created: false };
+        return { conversation: winner!, created: false, contactChanges: [] };
       });
     },
 

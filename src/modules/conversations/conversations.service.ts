@@ -1,6 +1,7 @@
 import { AppError, isAppError } from '../../errors.js';
 import type { ChatEvents } from '../../events/chat-events.js';
 import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
+import type { ContactChanges } from '../users/user-log.js';
 import type { MediaService } from '../media/media.service.js';
 import type { Actor } from '../auth/tokens.js';
 import type { ChangeLog } from './change-log.js';
@@ -48,6 +49,7 @@ export function createConversationsService(deps: {
   access: ConversationAccess;
   presenter: ConversationPresenter;
   events: ChatEvents;
+  contacts: ContactChanges;
   media: Pick<MediaService, 'avatar'>;
   config: { maxGroupMembers: number };
 }) {
@@ -103,8 +105,9 @@ export function createConversationsService(deps: {
     async openDirect(actor: Actor, userId: string) {
       if (userId === actor.userId) throw new AppError('CANNOT_CHAT_WITH_SELF');
       await reachable(actor, [userId], 'body.userId');
-      const { conversation, created } = await conversations.findOrCreateDirect(actor.userId, userId);
+      const { conversation, created, contactChanges } = await conversations.findOrCreateDirect(actor.userId, userId, (tx) => deps.contacts.contactChanged(tx, actor.userId, userId));
       if (created) announceCreated(conversation, [actor.userId, userId]);
+      deps.contacts.publish(contactChanges);
       return { conversation: await view(actor, conversation.id), created };
     },
 

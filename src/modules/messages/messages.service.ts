@@ -3,6 +3,7 @@ import { AppError } from '../../errors.js';
 import type { ChatEvents } from '../../events/chat-events.js';
 import { timePage, timePosition } from '../../lib/time-page.js';
 import type { Actor } from '../auth/tokens.js';
+import type { ContactChanges } from '../users/user-log.js';
 import type { MediaService } from '../media/media.service.js';
 import type { Access, ConversationAccess } from '../conversations/conversation.access.js';
 import type { ChangeLog } from '../conversations/change-log.js';
@@ -40,9 +41,11 @@ export function createMessagesService(deps: {
   access: ConversationAccess;
   events: ChatEvents;
   media: Pick<MediaService, 'forMessage'>;
+  /** A fan-out's first direct chat with a recipient makes them contacts (see ContactChanges). */
+  contacts: ContactChanges;
   config: MessagesConfig;
 }) {
-  const { messages, batcher, conversations, changeLog, access, events, media, config } = deps;
+  const { messages, batcher, conversations, changeLog, access, events, media, contacts, config } = deps;
   const log = createConversationLog({ messages, changeLog });
   const visibility = createMessageVisibility({ messages, access });
 
@@ -108,7 +111,8 @@ export function createMessagesService(deps: {
   async function fanOut(actor: Actor, listId: string, original: MessageRow): Promise<void> {
     const recipients = (await conversations.reachableUsers(actor.userId, await conversations.recipientIds(listId))).map((u) => u.id);
     for (const recipientId of recipients) {
-      const { conversation } = await conversations.findOrCreateDirect(actor.userId, recipientId);
+      const { conversation, contactChanges } = await conversations.findOrCreateDirect(actor.userId, recipientId, (tx) => contacts.contactChanged(tx, actor.userId, recipientId));
+      contacts.publish(contactChanges);
       await append(
         {
           conversationId: conversation.id,

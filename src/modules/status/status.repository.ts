@@ -1,6 +1,7 @@
-import { and, asc, desc, eq, getTableColumns, gt, lte, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, gt, inArray, lte, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { rowsOf } from '../../db/raw.js';
+import type { UserChangeDraft } from '../users/user-log.js';
 import { statusViews, statuses, users } from '../../db/schema.js';
 
 export type StatusRecord = typeof statuses.$inferSelect;
@@ -31,9 +32,13 @@ export function createStatusRepository(db: Database) {
     and(live, sql`(${statuses.authorId} = ${viewerId} or (${statuses.authorId} in (${contactsOf(viewerId)}) and ${audienceAdmits(viewerId)}))`);
 
   return {
-    async insert(row: NewStatus): Promise<StatusRecord> {
-      const [created] = await db.insert(statuses).values(row).returning();
+    async insert(row: NewStatus, tx: Database = db): Promise<StatusRecord> {
+      const [created] = await tx.insert(statuses).values(row).returning();
       return created!;
+    },
+
+    async findLive(ids: readonly string[]): Promise<StatusRecord[]> {
+      return db.select().from(statuses).where(and(inArray(statuses.id, [...ids]), live));
     },
 
     async countLive(authorId: string): Promise<number> {
@@ -81,17 +86,56 @@ export function createStatusRepository(db: Database) {
     },
 
     /** Everyone a status of `authorId` with this audience reaches right now (the author excluded). */
-    async audience(status: Pick<StatusRecord, 'authorId' | 'audience' | 'audienceIds'>): Promise<string[]> {
-      const rows = rowsOf<{ user_id: string }>(await db.execute(contactsOf(status.authorId)));
+    async audience(status: Pick<StatusRecord, 'authorId' | 'audience' | 'audienceIds'>, tx: Database = db): Promise<string[]> {
+      const rows = rowsOf<{ user_id: string }>(await tx.execute(contactsOf(status.authorId)));
       const ids = new Set(status.audienceIds);
       return rows
         .map((r) => String(r.user_id))
         .filter((id) => (status.audience === 'contacts' ? true : status.audience === 'only' ? ids.has(id) : !ids.has(id)));
     },
 
-    async remove(id: string): Promise<StatusRecord | undefined> {
-      const [row] = await db.delete(statuses).where(eq(statuses.id, id)).returning();
+    async remove(id: string, tx: Database = db): Promise<StatusRecord | undefined> {
+      const [row] = await tx.delete(statuses).where(eq(statuses.id, id)).returning();
       return row;
+    },
+
+    /**
+     * Locks the users whose statuses or contacts a write changes, in id order: a post, a delete, a
+     * block and a new direct chat of the same user queue, so the audience each computes (read after
+     * the lock) is the audience its record holds.
+     */
+    async lockUsers(tx: Database, userIds: readonly string[]): Promise<void> {
+      const ids = [...new Set(userIds)].sort();
+      await tx.execute(sql`select id from users where id in (${sql.join(ids.map((id) => sql`${id}::uuid`), sql`, `)}) order by id for no key update`);
+    },
+
+    /** The users whose logs hold a status as created (its audience when posted, as later contact changes left it). */
+    async recordedAudience(tx: Database, statusId: string): Promise<string[]> {
+      const rows = rowsOf<{ user_id: string }>(await tx.execute(sql`select user_id from user_changes where status_id = ${statusId}`));
+      return rows.map((r) => String(r.user_id));
+    },
+
+    /**
+     * After the contact between `a` and `b` changed (a block, an unblock, a first direct chat), the
+     * changes their logs need: each live status of one that the other may now see and their log does
+     * not hold yet (created), and each that their log holds and they may no longer see (deleted).
+     */
+    async contactChanged(tx: Database, a: string, b: string): Promise<UserChangeDraft[]> {
+      const drafts: UserChangeDraft[] = [];
+      for (const [author, viewer] of [[a, b], [b, a]] as const) {
+        const rows = rowsOf<{ id: string; visible: boolean; held: boolean }>(
+          await tx.execute(sql`
+            select statuses.id, (${viewer}::uuid in (${contactsOf(author)}) and ${audienceAdmits(viewer)}) as visible,
+              exists (select 1 from user_changes c where c.user_id = ${viewer} and c.status_id = statuses.id) as held
+            from statuses where statuses.author_id = ${author} and statuses.expires_at > now()`),
+        );
+        for (const row of rows) {
+          const key = `status:${row.id}`;
+          if (row.visible && !row.held) drafts.push({ userId: viewer, key, type: 'status.created', statusId: row.id });
+          if (!row.visible && row.held) drafts.push({ userId: viewer, key, type: 'status.deleted', data: { id: row.id, authorId: author } });
+        }
+      }
+      return drafts;
     },
 
     /** Deletes up to `batch` expired statuses; returns them (their media may now be unused). */

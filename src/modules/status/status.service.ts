@@ -5,6 +5,8 @@ import type { Actor } from '../auth/tokens.js';
 import type { MediaService } from '../media/media.service.js';
 import { toMedia } from '../media/media.views.js';
 import { toPublicUser } from '../users/user.views.js';
+import type { Database } from '../../db/client.js';
+import type { UserChange, UserChangeDraft, UserLog } from '../users/user-log.js';
 import type { StatusRecord, StatusRepository } from './status.repository.js';
 
 export interface StatusInput {
@@ -21,12 +23,31 @@ const isViewerCursor = (v: unknown): v is ViewerCursor =>
 
 /** 24-hour status updates for the author's contacts; reads never show an expired one. */
 export function createStatusService(deps: {
+  db: Database;
   statuses: StatusRepository;
+  userLog: UserLog;
   media: Pick<MediaService, 'forMessage' | 'attach' | 'findMany' | 'links' | 'releaseIfUnused'>;
   events: ChatEvents;
   config: { ttlSeconds: number; maxLive: number };
 }) {
-  const { statuses, media, events, config } = deps;
+  const { db, statuses, userLog, media, events, config } = deps;
+
+  /**
+   * Deletes a status and records status.deleted in the log of everyone whose log holds it, with the
+   * author locked as a post is; false when it was already gone.
+   */
+  async function removeRecorded(row: StatusRecord): Promise<boolean> {
+    const changes = await db.transaction(async (tx) => {
+      await statuses.lockUsers(tx, [row.authorId]);
+      const holders = await statuses.recordedAudience(tx, row.id);
+      const data = { id: row.id, authorId: row.authorId };
+      const recorded = await userLog.record(tx, holders.map((userId) => ({ userId, key: `status:${row.id}`, type: 'status.deleted' as const, data })));
+      return (await statuses.remove(row.id, tx)) ? recorded : null;
+    });
+    if (!changes) return false;
+    for (const change of changes) events.publishStream('user', change.userId, [change]);
+    return true;
+  }
 
   /** The status resource, its media with signed links (the viewer was checked by the caller). */
   async function present<T extends StatusRecord>(rows: T[]) {
@@ -61,7 +82,10 @@ export function createStatusService(deps: {
       if ((await statuses.countLive(actor.userId)) >= config.maxLive) throw new AppError('STATUS_LIMIT_REACHED', `At most ${config.maxLive} live status updates`, { max: config.maxLive });
       if (input.mediaId) await media.forMessage(actor, input.type, [input.mediaId]);
       const audience = input.audience ?? 'contacts';
-      const row = await statuses.insert({
+      const { row, changes } = await db.transaction(async (tx) => {
+        await statuses.lockUsers(tx, [actor.userId]);
+        const row = await statuses.insert(
+          {
         authorId: actor.userId,
         type: input.type,
         body: body ?? null,
@@ -70,10 +94,16 @@ export function createStatusService(deps: {
         audience: typeof audience === 'string' ? 'contacts' : 'only' in audience ? 'only' : 'except',
         audienceIds: typeof audience === 'string' ? [] : 'only' in audience ? audience.only : audience.except,
         expiresAt: new Date(Date.now() + config.ttlSeconds * 1000),
+          },
+          tx,
+        );
+        // The audience as of the lock: a block or a first chat of the author's waits for this commit, or was seen.
+        const readers = [actor.userId, ...(await statuses.audience(row, tx))];
+        return { row, changes: await userLog.record(tx, readers.map((userId) => ({ userId, key: `status:${row.id}`, type: 'status.created' as const, statusId: row.id }))) };
       });
       if (row.mediaId) await media.attach([row.mediaId]);
       const [presented] = await present([row]);
-      for (const userId of [actor.userId, ...(await statuses.audience(row))]) events.notifyUser(userId, 'status.created', presented!.view);
+      for (const change of changes) events.publishStream('user', change.userId, [{ ...change, data: presented!.view }]);
       return presented!.view;
     },
 
@@ -122,18 +152,34 @@ export function createStatusService(deps: {
     async remove(actor: Actor, id: string): Promise<void> {
       const row = await statuses.findVisible(id, actor.userId);
       if (!row || row.authorId !== actor.userId) throw new AppError('STATUS_NOT_FOUND');
-      const audience = await statuses.audience(row);
-      if (!(await statuses.remove(id))) return;
-      for (const userId of [actor.userId, ...audience]) events.notifyUser(userId, 'status.deleted', { id, authorId: actor.userId });
+      if (!(await removeRecorded(row))) return;
       if (row.mediaId) await media.releaseIfUnused([row.mediaId]);
     },
 
     /** Deletes every live status of `authorId` (a deleted account) and tells its audience, as `remove` does. */
     async removeAllBy(authorId: string): Promise<void> {
-      for (const row of await statuses.mine(authorId)) {
-        const audience = await statuses.audience(row);
-        if (await statuses.remove(row.id)) for (const userId of [authorId, ...audience]) events.notifyUser(userId, 'status.deleted', { id: row.id, authorId });
-      }
+      for (const row of await statuses.mine(authorId)) await removeRecorded(row);
+    },
+
+    /**
+     * After a contact change between `a` and `b` (the caller's transaction, which changed it): locks
+     * both, then records `first` (the change itself, e.g. user.blocked) and what each now may or may
+     * not see of the other's statuses. Returns the changes to publish once committed.
+     */
+    async contactChanged(tx: Database, a: string, b: string, first: readonly UserChangeDraft[] = []): Promise<UserChange[]> {
+      await statuses.lockUsers(tx, [a, b]);
+      return userLog.record(tx, [...first, ...(await statuses.contactChanged(tx, a, b))]);
+    },
+
+    /** The views of live statuses by id (for the user log's status.created, read with fresh media links); expired or gone ones are absent. */
+    async render(ids: readonly string[]): Promise<Map<string, Awaited<ReturnType<typeof present>>[number]['view']>> {
+      if (ids.length === 0) return new Map();
+      return new Map((await present(await statuses.findLive(ids))).map(({ view }) => [view.id, view]));
+    },
+
+    /** Publishes committed user-log changes; status.created goes as a doorbell (read and rendered by each socket). */
+    publish(changes: readonly UserChange[]): void {
+      for (const change of changes) events.publishStream('user', change.userId, [change.type === 'status.created' ? { type: change.type, seq: change.seq } : change]);
     },
 
     /** Deletes expired statuses in batches, and the media only they used; returns how many statuses went. */

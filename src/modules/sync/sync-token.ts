@@ -1,5 +1,6 @@
 import { AppError } from '../../errors.js';
 import { hmac, safeEqual } from '../../lib/crypto.js';
+import { STREAMS } from './streams.js';
 
 /**
  * A sync token names a point in the database's commit history: a Postgres snapshot (`xmin:xmax:xip`,
@@ -14,7 +15,10 @@ export interface SyncToken {
   since: string;
   /** When the snapshot was taken (ms since the epoch): old tokens expire. */
   issuedAt: number;
-  /** Within a paged answer: the snapshot it stops at, and the conversation and seq the last page ended at. */
+  /**
+   * Within a paged answer: the snapshot it stops at, and where the last page ended: in a stream
+   * (`announcements`, `user`) or a conversation (its id), at a seq.
+   */
   page?: { until: string; conversationId: string; after: number };
 }
 
@@ -50,7 +54,7 @@ export function decodeSyncToken(text: string, key: string): SyncToken {
   const { v, s, t, u, c, a } = body as Record<string, unknown>;
   if (v !== 1 || !isSnapshot(s) || typeof t !== 'number' || !Number.isSafeInteger(t) || t < 0) throw invalid();
   if (u === undefined && c === undefined && a === undefined) return { since: s, issuedAt: t };
-  if (!isSnapshot(u) || typeof c !== 'string' || !UUID.test(c) || typeof a !== 'number' || !Number.isSafeInteger(a) || a < 0) throw invalid();
+  if (!isSnapshot(u) || typeof c !== 'string' || !(UUID.test(c) || (STREAMS as readonly string[]).includes(c)) || typeof a !== 'number' || !Number.isSafeInteger(a) || a < 0) throw invalid();
   return { since: s, issuedAt: t, page: { until: u, conversationId: c, after: a } };
 }
 

@@ -4,19 +4,28 @@ import type { ConversationPresenter } from '../conversations/conversation.presen
 import type { ConversationRepository } from '../conversations/conversation.repository.js';
 import type { ConversationView } from '../conversations/conversation.views.js';
 import type { ConversationLog } from '../messages/conversation-log.js';
+import type { StreamName } from '../../events/chat-events.js';
 import type { ChangedMembership, SyncRepository } from './sync.repository.js';
+import { STREAMS, type Streams } from './streams.js';
 import { type SyncToken, assertFresh, decodeSyncToken, encodeSyncToken } from './sync-token.js';
 
-/** An item of a sync answer: a logged event as the socket sends it, or `conversation.joined` (no seq) before the events of a conversation that is new to the caller. */
+/**
+ * An item of a sync answer: a logged event as the socket sends it (of a conversation, or of a stream:
+ * the caller's own log or the announcements), or `conversation.joined` (no seq) before the events of
+ * a conversation that is new to the caller.
+ */
 export interface SyncItem {
   type: string;
-  conversationId: string;
+  conversationId?: string;
+  stream?: StreamName;
   seq?: number;
   data: unknown;
 }
 
 /** Conversations a snapshot lists (as many as a socket follows). */
 const SNAPSHOT_CONVERSATIONS = 1000;
+/** Stream events a socket reads per statement. */
+const STREAM_PAGE = 100;
 /** Changed memberships read per statement. */
 const MEMBERSHIP_BATCH = 100;
 
@@ -29,12 +38,13 @@ const MEMBERSHIP_BATCH = 100;
 export function createSyncService(deps: {
   sync: SyncRepository;
   log: ConversationLog;
+  streams: Streams;
   conversations: Pick<ConversationRepository, 'followedBy' | 'findAccess'>;
   presenter: Pick<ConversationPresenter, 'present'>;
   /** `tokenKey`: the HMAC key tokens are signed with (the same on every instance). */
   config: { tokenTtlMs: number; tokenKey: () => Promise<string> };
 }) {
-  const { sync, log, conversations, presenter, config } = deps;
+  const { sync, log, streams, conversations, presenter, config } = deps;
 
   const encode = async (token: SyncToken) => encodeSyncToken(token, await config.tokenKey());
   const fresh = async () => encode({ since: await sync.currentSnapshot(), issuedAt: Date.now() });
@@ -80,6 +90,18 @@ export function createSyncService(deps: {
     /** Signs a token (tests make old ones with it). */
     encode,
 
+    /** Drops tombstones older than any token still accepted (they are in every such token's snapshot). */
+    sweepTombstones: () => streams.sweepTombstones(new Date(Date.now() - config.tokenTtlMs)),
+
+    /** A page of a stream after `after`, for a socket's lane. */
+    readStream: (actor: Actor, stream: StreamName, after: number) => streams.read({ stream, userId: actor.userId, after, limit: STREAM_PAGE }),
+
+    /** The last seq of each stream, for `ready` (read after the token, as the conversations' are). */
+    async streamHeads(actor: Actor): Promise<Record<StreamName, number>> {
+      const heads = await Promise.all(STREAMS.map(async (stream) => [stream, await streams.head(stream, actor.userId)] as const));
+      return Object.fromEntries(heads) as Record<StreamName, number>;
+    },
+
     /** Without a token: the inbox to start from (as GET /chat shows it, up to 1000) and the token to continue with. */
     async snapshot(actor: Actor) {
       const nextToken = await fresh();
@@ -97,8 +119,28 @@ export function createSyncService(deps: {
       const until = token.page?.until ?? (await sync.currentSnapshot());
       const items: SyncItem[] = [];
       const joined: string[] = [];
-      for await (const membership of changed(actor.userId, token.since, token.page?.conversationId)) {
-        const resumed = token.page?.conversationId === membership.conversationId;
+      // Where the previous page ended: in a stream (they come first, in STREAMS order) or a conversation.
+      const at = token.page?.conversationId;
+      const inStream = at === undefined || (STREAMS as readonly string[]).includes(at);
+      for (const stream of inStream ? STREAMS.slice(at === undefined ? 0 : STREAMS.indexOf(at as StreamName)) : []) {
+        let after: number;
+        if (stream === at) after = token.page!.after;
+        else {
+          const { changed, position } = await streams.position(stream, actor.userId, token.since);
+          if (!changed) continue;
+          after = position;
+        }
+        for (;;) {
+          const room = limit - items.length;
+          if (room <= 0) return finish({ since: token.since, issuedAt: token.issuedAt, page: { until, conversationId: stream, after } });
+          const page = await streams.read({ stream, userId: actor.userId, after, limit: room, visibleIn: until });
+          for (const item of page.items) items.push({ type: item.type, stream, seq: item.seq, data: item.data });
+          after = page.upTo;
+          if (!page.more) break;
+        }
+      }
+      for await (const membership of changed(actor.userId, token.since, inStream ? undefined : at)) {
+        const resumed = !inStream && at === membership.conversationId;
         const { conversationId } = membership;
         if (membership.joinedSinceToken && !resumed) {
           items.push({ type: 'conversation.joined', conversationId, data: null });
@@ -118,21 +160,27 @@ export function createSyncService(deps: {
 
       async function finish(next: SyncToken) {
         const byId = await views(actor, joined);
-        for (const item of items) if (item.type === 'conversation.joined') item.data = byId.get(item.conversationId) ?? null;
+        for (const item of items) if (item.type === 'conversation.joined') item.data = byId.get(item.conversationId!) ?? null;
         return { items: items.filter((item) => item.data !== null), conversations: [] as ConversationView[], nextToken: await encode(next), more: next.page !== undefined };
       }
     },
 
     /**
      * For a socket's `resume {since}`: the position at `since` of each of the caller's conversations
-     * that changed after it (current and former), and a token for the moment the positions were read.
+     * that changed after it (current and former) and of each stream that did, and a token for the
+     * moment the positions were read.
      */
-    async positions(actor: Actor, text: string): Promise<{ positions: Map<string, number>; token: string }> {
+    async positions(actor: Actor, text: string): Promise<{ positions: Map<string, number>; streams: Map<StreamName, number>; token: string }> {
       const accepted = await accept(text);
       const token = await fresh();
       const positions = new Map<string, number>();
       for await (const membership of changed(actor.userId, accepted.since)) positions.set(membership.conversationId, await positionOf(membership, accepted.since));
-      return { positions, token };
+      const moved = new Map<StreamName, number>();
+      for (const stream of STREAMS) {
+        const { changed: streamChanged, position } = await streams.position(stream, actor.userId, accepted.since);
+        if (streamChanged) moved.set(stream, position);
+      }
+      return { positions, streams: moved, token };
     },
   };
 }

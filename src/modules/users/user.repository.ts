@@ -104,13 +104,17 @@ export function createUserRepository(db: Database) {
       return row !== undefined;
     },
 
-    async block(blockerId: string, blockedId: string): Promise<void> {
+    /** True when the block is new. */
+    async block(blockerId: string, blockedId: string, tx: Database = db): Promise<boolean> {
       // Millisecond timestamps from JS, so the (createdAt, id) page cursor compares exactly.
-      await db.insert(userBlocks).values({ blockerId, blockedId, createdAt: new Date() }).onConflictDoNothing();
+      const rows = await tx.insert(userBlocks).values({ blockerId, blockedId, createdAt: new Date() }).onConflictDoNothing().returning({ id: userBlocks.blockedId });
+      return rows.length > 0;
     },
 
-    async unblock(blockerId: string, blockedId: string): Promise<void> {
-      await db.delete(userBlocks).where(and(eq(userBlocks.blockerId, blockerId), eq(userBlocks.blockedId, blockedId)));
+    /** True when there was a block to remove. */
+    async unblock(blockerId: string, blockedId: string, tx: Database = db): Promise<boolean> {
+      const rows = await tx.delete(userBlocks).where(and(eq(userBlocks.blockerId, blockerId), eq(userBlocks.blockedId, blockedId))).returning({ id: userBlocks.blockedId });
+      return rows.length > 0;
     },
 
     /** The users `blockerId` blocked, newest first; `after` is the last row of the previous page. */

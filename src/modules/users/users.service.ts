@@ -8,6 +8,8 @@ import type { MediaService } from '../media/media.service.js';
 import { type PasswordHasher, assertPasswordPolicy } from '../auth/password.js';
 import type { SessionRepository } from '../auth/session.repository.js';
 import type { Actor } from '../auth/tokens.js';
+import type { Database } from '../../db/client.js';
+import type { ContactChanges } from './user-log.js';
 import type { UserRepository, UserRow } from './user.repository.js';
 import { toPrivateUser, toPublicUser } from './user.views.js';
 
@@ -22,8 +24,30 @@ type NameCursor = { n: string };
 const isNameCursor = (v: unknown): v is NameCursor => typeof (v as NameCursor)?.n === 'string';
 
 /** Profiles, search, password and contact changes, blocking. */
-export function createUsersService(deps: { users: UserRepository; sessions: SessionRepository; otp: OtpService; passwords: PasswordHasher; media: Pick<MediaService, 'avatar'> }) {
-  const { users, sessions, otp, passwords } = deps;
+export function createUsersService(deps: {
+  db: Database;
+  users: UserRepository;
+  contacts: ContactChanges;
+  sessions: SessionRepository;
+  otp: OtpService;
+  passwords: PasswordHasher;
+  media: Pick<MediaService, 'avatar'>;
+}) {
+  const { db, users, contacts, sessions, otp, passwords } = deps;
+
+  /**
+   * Blocks or unblocks, and records it in the blocker's log (user.blocked / user.unblocked) with what
+   * it changes in the status updates either may see, in one transaction. Nothing is recorded when the
+   * block already was (or was not) there.
+   */
+  async function setBlocked(blockerId: string, blockedId: string, blocked: boolean): Promise<void> {
+    const changes = await db.transaction(async (tx) => {
+      if (!(blocked ? await users.block(blockerId, blockedId, tx) : await users.unblock(blockerId, blockedId, tx))) return [];
+      const type = blocked ? ('user.blocked' as const) : ('user.unblocked' as const);
+      return contacts.contactChanged(tx, blockerId, blockedId, [{ userId: blockerId, key: `block:${blockedId}`, type, data: { userId: blockedId } }]);
+    });
+    contacts.publish(changes);
+  }
 
   async function load(id: string): Promise<UserRow> {
     const user = await users.findById(id);
@@ -142,10 +166,10 @@ export function createUsersService(deps: { users: UserRepository; sessions: Sess
     async block(actor: Actor, userId: string): Promise<void> {
       if (userId === actor.userId) throw new AppError('CANNOT_BLOCK_SELF');
       await load(userId);
-      await users.block(actor.userId, userId);
+      await setBlocked(actor.userId, userId, true);
     },
 
-    unblock: (actor: Actor, userId: string) => users.unblock(actor.userId, userId),
+    unblock: (actor: Actor, userId: string) => setBlocked(actor.userId, userId, false),
 
     async listBlocks(actor: Actor, input: { cursor?: string; limit: number }) {
       const rows = await users.listBlocked(actor.userId, input.limit + 1, timePosition(input.cursor));

@@ -56,6 +56,7 @@ export async function socketPair(t: Test, app: App, actor: Actor, options: PairO
       reads.push(after);
       return pair.read(reader, conversationId, after);
     },
+    readStream: (reader, stream, after) => app.services.sync.readStream(reader, stream, after),
     holdUntilFirstFrame: options.holdUntilFirstFrame ?? false,
     readFailure: () => 'retry',
     onError: () => {},

@@ -1,23 +1,11 @@
 import t, { type Test } from 'tap';
 import type { App } from '../../../src/app.js';
-import { type Account, call } from '../../support/accounts.js';
+import type { Account } from '../../support/accounts.js';
+import { getSync, rest, syncAll } from '../../support/sync-client.js';
 import { type MessageBody, conversation, createGroup, sendText } from '../../support/chat.js';
 import { type ConversationReplica, applyEvent, comparable, snapshot } from '../../support/replica.js';
 import type { Frame } from '../../support/ws-client.js';
 import { TRANSPORT, buildCluster, openSocket, resumeDone, sendResume, waitUntil } from './cluster-support.js';
-
-interface SyncAnswer {
-  items: Array<Frame & { conversationId: string; seq?: number }>;
-  conversations: Array<{ id: string }>;
-  nextToken: string;
-  more: boolean;
-}
-
-async function getSync(app: App, account: Account, query: string): Promise<SyncAnswer> {
-  const response = await call(app, 'GET', `/sync${query ? `?${query}` : ''}`, { token: account.accessToken });
-  if (response.statusCode !== 200) throw new Error(`GET /sync?${query}: ${response.statusCode} ${response.body}`);
-  return response.json() as SyncAnswer;
-}
 
 /*
  * Offline for a while (issue "Offline sync"): Alice's phone holds a conversation's state and the seq
@@ -33,11 +21,6 @@ t.comment(`transport between the instances: ${TRANSPORT}`);
 
 const c = await buildCluster(t);
 const { a, b } = c;
-
-async function rest(app: App, account: Account, method: 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, payload?: Record<string, unknown>): Promise<void> {
-  const response = await call(app, method, path, { token: account.accessToken, ...(payload ? { payload } : {}) });
-  if (response.statusCode >= 300) throw new Error(`${method} ${path}: ${response.statusCode} ${response.body}`);
-}
 
 /** Alice's phone: the replica it keeps, and the seq of the last event it applied (and the sync token it keeps, when it uses one). */
 interface Phone {
@@ -60,14 +43,9 @@ async function comeBack(t: Test, app: App, account: Account, conversationId: str
 }
 
 /** Catches up over REST: GET /sync from the phone's token until nothing more waits. */
-async function syncOver(app: App, account: Account, conversationId: string, phone: Phone, limit = 3): Promise<Array<{ type: string }>> {
-  const applied: Array<{ type: string }> = [];
-  for (let more = true; more; ) {
-    const answer = await getSync(app, account, `since=${phone.token}&limit=${limit}`);
-    for (const item of answer.items) if (item.conversationId === conversationId && applyEvent(phone.replica, phone.position, item)) applied.push(item);
-    phone.token = answer.nextToken;
-    more = answer.more;
-  }
+async function syncOver(app: App, account: Account, conversationId: string, phone: Phone, limit = 3): Promise<Frame[]> {
+  const { applied, token } = await syncAll(app, account, phone.token!, limit, (item) => item.conversationId === conversationId && applyEvent(phone.replica, phone.position, item));
+  phone.token = token;
   return applied;
 }
 

@@ -5,16 +5,19 @@ import { type MessageBody, conversation, createGroup, directChat, newClientId } 
 import { type ConversationReplica, applyEvent, comparable, snapshot } from '../../support/replica.js';
 import type { Frame } from '../../support/ws-client.js';
 import { prng } from '../../chaos/support/prng.js';
+import { createAdmin } from '../../support/staff.js';
+import { type StreamPositions, type UserReplica, applyStreamEvent, comparableUser, userSnapshot } from '../../support/user-replica.js';
 import { type OpenSocket, TRANSPORT, buildCluster, openSocket, resumeDone, sendResume, waitUntil } from './cluster-support.js';
 
 /*
  * Offline sync, randomized (seeded: OFFLINE_SEED replays a run, OFFLINE_OPS sets its length): several
  * users make mixed changes to a group and a direct chat through both instances (sends, edits,
- * deletes, hides, reactions, pins, receipts, members coming and going, renames, settings), while three
+ * deletes, hides, reactions, pins, receipts, members coming and going, renames, settings) and to what
+ * belongs to no conversation (blocks, status updates, announcements and reads of them), while three
  * devices of Alice's come and go at random: one resumes by positions, one by sync token and
  * positions, one pulls GET /sync in small pages. Each device applies what it gets with the README's
- * rules; no event may ever be applied twice or out of order (applyEvent throws), and at the end each
- * device's state of each conversation equals a fresh snapshot.
+ * rules; no event may ever be applied twice or out of order (applyEvent and applyStreamEvent throw),
+ * and at the end each device's state of each conversation, and of the rest, equals a fresh snapshot.
  */
 
 const SEED = Number(process.env.OFFLINE_SEED ?? Date.now() % 1_000_000);
@@ -27,6 +30,8 @@ const apps = [c.a, c.b];
 interface Device {
   name: string;
   replicas: Map<string, { replica: ConversationReplica; position: { seq: number } }>;
+  user: UserReplica;
+  streams: StreamPositions;
   token: string;
   mode: 'positions' | 'token' | 'rest';
   socket?: OpenSocket;
@@ -41,17 +46,23 @@ t.test(`${OPS} random changes while three devices come and go: every device ends
   const group = await createGroup(c.a, bob, [alice, carol]);
   const direct = await directChat(c.b, carol, alice);
   const conversations = [group.id, direct.id];
+  const admin = await createAdmin(c.a);
+  const announced: string[] = [];
+  const statuses: Array<{ id: string; author: Account }> = [];
   const sent: Array<{ id: string; conversationId: string; senderId: string; seq: number }> = [];
 
   async function device(name: string, mode: Device['mode']): Promise<Device> {
     const { nextToken } = (await call(c.a, 'GET', '/sync', { token: alice.accessToken })).json() as { nextToken: string };
     const replicas = new Map();
     for (const id of conversations) replicas.set(id, { replica: await snapshot(c.a, alice, id), position: { seq: (await conversation(c.a, alice, id)).lastSeq } });
-    return { name, replicas, token: nextToken, mode, applied: 0 };
+    const probe = await openSocket(t, c.a, alice);
+    probe.close();
+    return { name, replicas, user: await userSnapshot(c.a, alice), streams: { ...probe.ready.data.streams }, token: nextToken, mode, applied: 0 };
   }
   const devices = [await device('positions', 'positions'), await device('token', 'token'), await device('rest', 'rest')];
 
   const apply = (d: Device, frame: Frame & { conversationId?: string }) => {
+    if (applyStreamEvent(d.user, d.streams, frame)) return;
     const held = d.replicas.get(frame.conversationId ?? '');
     if (held) applyEvent(held.replica, held.position, frame);
   };
@@ -66,7 +77,7 @@ t.test(`${OPS} random changes while three devices come and go: every device ends
   async function connect(d: Device, app: App): Promise<void> {
     const socket = await openSocket(t, app, alice, '/ws?resume=1');
     Object.assign(d, { socket, applied: 0 });
-    const id = sendResume(socket, d.mode === 'token' ? { since: d.token, after: positionsOf(d) } : { after: positionsOf(d) });
+    const id = sendResume(socket, d.mode === 'token' ? { since: d.token, after: positionsOf(d), streams: d.streams } : { after: positionsOf(d), streams: d.streams });
     const done = await resumeDone(socket, id);
     if (d.mode === 'token') d.token = done.data.syncToken;
     drainSocket(d);
@@ -150,6 +161,25 @@ t.test(`${OPS} random changes while three devices come and go: every device ends
     }],
     [2, async (app) => ask(app, bob, 'PATCH', `/chat/${group.id}`, { title: `Group ${random.int(0, 1e6)}` })],
     [2, async (app) => ask(app, tablet, 'PATCH', `/chat/${random.pick(conversations)}/settings`, { muted: random.next() < 0.5, pinned: random.next() < 0.5 })],
+    [2, async (app) => ask(app, random.pick([tablet, carol]), random.next() < 0.5 ? 'POST' : 'DELETE', `/users/${random.pick([bob, carol, alice]).user.id}/block`)],
+    [4, async (app) => {
+      const author = random.pick([carol, tablet, dave]);
+      const response = await ask(app, author, 'POST', '/status', { type: 'text', body: `s${random.int(0, 1e6)}` });
+      if (response.statusCode === 201) statuses.push({ id: (response.json() as { id: string }).id, author });
+    }],
+    [2, async (app) => {
+      const target = statuses.length > 0 ? statuses.splice(random.int(0, statuses.length - 1), 1)[0]! : undefined;
+      if (target) await ask(app, target.author, 'DELETE', `/status/${target.id}`);
+    }],
+    [2, async (app) => {
+      const roll = random.next();
+      if (roll < 0.4 || announced.length === 0) {
+        const response = await ask(app, admin, 'POST', '/admin/announcements', { title: `a${random.int(0, 1e6)}`, body: 'body' });
+        announced.push((response.json() as { id: string }).id);
+      } else if (roll < 0.7) await ask(app, admin, 'PATCH', `/admin/announcements/${random.pick(announced)}`, { body: `edited ${random.int(0, 1e6)}` });
+      else if (roll < 0.85) await ask(app, tablet, 'POST', `/announcements/${random.pick(announced)}/read`);
+      else await ask(app, admin, 'DELETE', `/admin/announcements/${random.pick(announced)}`);
+    }],
   ];
   const total = operations.reduce((sum, [weight]) => sum + weight, 0);
   const pickOperation = () => {
@@ -171,21 +201,31 @@ t.test(`${OPS} random changes while three devices come and go: every device ends
 
   // Everyone comes back; a last message in each conversation marks the end of the stream.
   for (const d of devices) if (d.mode !== 'rest' && !d.socket) await connect(d, random.pick(apps));
+  // (Carol and Alice may block each other by now: the tablet's reads and the operator end the streams, and unblock the pair first.)
+  await ask(c.a, carol, 'DELETE', `/users/${alice.user.id}/block`);
+  await ask(c.a, tablet, 'DELETE', `/users/${carol.user.id}/block`);
   const sentinels = [
     (await ask(c.a, bob, 'POST', '/message', { conversationId: group.id, clientId: newClientId(), type: 'text', body: 'the end' })).json() as MessageBody,
     (await ask(c.b, carol, 'POST', '/message', { conversationId: direct.id, clientId: newClientId(), type: 'text', body: 'the end' })).json() as MessageBody,
   ];
+  const lastAnnouncement = ((await ask(c.b, admin, 'POST', '/admin/announcements', { title: 'the end', body: 'body' })).json() as { id: string }).id;
+  await ask(c.a, tablet, 'POST', `/announcements/${lastAnnouncement}/read`);
+  const streamsEnded = (d: Device) => d.user.read.includes(lastAnnouncement) && lastAnnouncement in d.user.announcements;
   for (const d of devices) {
     if (d.mode === 'rest') await pull(d);
     else {
-      await waitUntil(`${d.name} gets the last messages`, () => sentinels.every((s) => d.socket!.frames.some((f) => f.type === 'message.created' && f.data.id === s.id)));
-      drainSocket(d);
+      await waitUntil(`${d.name} gets the last messages`, () => {
+        drainSocket(d);
+        return sentinels.every((s) => d.socket!.frames.some((f) => f.type === 'message.created' && f.data.id === s.id)) && streamsEnded(d);
+      });
     }
     for (const id of conversations) {
       t.same(comparable(d.replicas.get(id)!.replica), comparable(await snapshot(c.a, alice, id)), `${d.name}: ${id === group.id ? 'the group' : 'the direct chat'} equals a fresh snapshot`);
     }
+    t.same(comparableUser(d.user), comparableUser(await userSnapshot(c.a, alice)), `${d.name}: blocks, statuses and announcements equal a fresh snapshot`);
     await disconnect(d);
   }
   t.ok(sent.length > OPS / 5, `${sent.length} messages among the changes`);
+  t.ok(announced.length > 0 && statuses.length + announced.length > OPS / 100, `${announced.length} announcements and ${statuses.length} live statuses among them`);
 });
 
