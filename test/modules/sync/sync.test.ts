@@ -1,4 +1,5 @@
 import t from 'tap';
+import { sql } from 'drizzle-orm';
 import type { App } from '../../../src/app.js';
 import { type Account, call, expectStatus } from '../../support/accounts.js';
 import { buildChatApp, createGroup, directChat, sendText } from '../../support/chat.js';
@@ -206,4 +207,43 @@ t.test('clearing the history on one device reaches the others, and hides only me
   t.ok(cleared.data.clearedSeq >= before.seq && cleared.data.clearedSeq < after.seq, 'up to the clear');
   t.notOk(items.some((i) => i.type === 'conversation.cleared' && i.conversationId !== group.id), 'only that conversation');
   t.same((await drain(bob, start, 100)).items.filter((i) => i.type === 'conversation.cleared'), [], 'nobody else sees her clear');
+});
+
+t.test('stream items page like the rest: the user log and announcements come first, each once, in seq order, whatever the page size', async (t) => {
+  const [alice, bob, carol] = [await h.user('Alice'), await h.user('Bob'), await h.user('Carol')];
+  await directChat(app, alice, bob);
+  await directChat(app, carol, alice);
+  const { nextToken } = await sync(app, alice);
+  for (let i = 0; i < 4; i++) await call(app, 'POST', '/status', { token: bob.accessToken, payload: { type: 'text', body: `bob ${i}` } });
+  await call(app, 'POST', `/users/${carol.user.id}/block`, { token: alice.accessToken });
+  await sendText(app, bob, (await directChat(app, alice, bob)).id, 'and a message');
+  const whole = await drain(alice, nextToken, 500);
+  for (const limit of [1, 2, 3]) {
+    const paged = await drain(alice, nextToken, limit);
+    t.same(paged.items, whole.items, `pages of ${limit} hold the same items as one page`);
+  }
+  const streamItems = whole.items.filter((i) => (i as { stream?: string }).stream === 'user');
+  t.same(streamItems.map((i) => i.type), ['status.created', 'status.created', 'status.created', 'status.created', 'user.blocked'], 'the user log, in order');
+  t.equal(whole.items.findIndex((i) => (i as { stream?: string }).stream === undefined), streamItems.length, 'before the conversations');
+});
+
+t.test('retention: tombstones older than the token lifetime are swept; the rest of the log stays', async (t) => {
+  const [alice, bob] = [await h.user('Alice'), await h.user('Bob')];
+  await directChat(app, alice, bob);
+  const status = (await call(app, 'POST', '/status', { token: bob.accessToken, payload: { type: 'text', body: 'soon gone' } })).json() as { id: string };
+  await call(app, 'DELETE', `/status/${status.id}`, { token: bob.accessToken });
+  await call(app, 'POST', `/users/${bob.user.id}/block`, { token: alice.accessToken });
+  await call(app, 'DELETE', `/users/${bob.user.id}/block`, { token: alice.accessToken });
+  await call(app, 'POST', `/users/${alice.user.id}/block`, { token: bob.accessToken });
+  const logOf = async (userId: string) =>
+    ((await app.db.execute(sql`select type from user_changes where user_id = ${userId} order by seq`)) as unknown as { rows: Array<{ type: string }> }).rows.map((r) => r.type);
+  t.same(await logOf(alice.user.id), ['status.deleted', 'user.unblocked'], "Alice's log: the deleted status and the unblock, as tombstones");
+  t.same(await app.services.sync.sweepTombstones(), 0, 'nothing is old enough yet');
+  // Arranged: the rows are aged past the token lifetime (every valid token sees them).
+  await app.db.execute(sql`update user_changes set changed_at = now() - interval '31 days' where user_id in (${alice.user.id}, ${bob.user.id})`);
+  t.ok((await app.services.sync.sweepTombstones()) >= 2, 'the old tombstones are swept');
+  t.same(await logOf(alice.user.id), [], 'Alice keeps nothing of them');
+  t.same(await logOf(bob.user.id), ['user.blocked'], 'a standing block is not a tombstone and stays');
+  const { nextToken } = await sync(app, alice);
+  t.same((await sync(app, alice, `since=${nextToken}`)).items, [], 'and a token from now still has nothing new');
 });
