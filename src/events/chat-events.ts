@@ -50,6 +50,12 @@ export interface ChatEvent<K extends ChatEventType = ChatEventType> {
    * socket delivers these in seq order, once each. Absent on events that are not recorded (typing).
    */
   seq?: number;
+  /**
+   * Internal, never sent: on a change about a message, that message's seq. A socket whose member's
+   * history starts after it (a later join, a clear) settles the seq without sending it, as the log
+   * read does.
+   */
+  about?: number;
 }
 
 /** The wire frame of a conversation event. */
@@ -145,7 +151,7 @@ export function createChatEvents(bus: Bus, onError: (error: unknown, channel: st
     },
     publishChanges(changes, alsoUsers = []) {
       for (const change of changes) {
-        const event: ChatEvent = { ...envelope(change.type, change.conversationId, change.data as never), seq: change.seq };
+        const event: ChatEvent = { ...envelope(change.type, change.conversationId, change.data as never), seq: change.seq, ...(change.messageSeq === undefined ? {} : { about: change.messageSeq }) };
         if (change.audienceUserId) {
           send(userChannel(change.audienceUserId), event);
           send(conversationChannel(change.conversationId), { ...envelope('change.private', change.conversationId, { audienceUserId: change.audienceUserId }), seq: change.seq });

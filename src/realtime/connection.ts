@@ -62,6 +62,12 @@ export class Connection implements HubConnection {
   private readonly left = new Set<string>();
   /** The seq of a rejoin that came while the lane of an earlier membership was still open (its leave not yet delivered). */
   private readonly rejoins = new Map<string, number>();
+  /**
+   * Where the user's history of each conversation starts, as it moved on this socket: from the event
+   * at seq `from` on, messages at or below `lower` are not theirs (a later join, a clear). Live changes
+   * about such messages are settled unsent, as the log read leaves them out.
+   */
+  private readonly history = new Map<string, Array<{ from: number; lower: number }>>();
   /** Events that arrived before `ready` was sent; delivered right after it. */
   private early: Array<() => void> | null = [];
   private holding: boolean;
@@ -115,6 +121,10 @@ export class Connection implements HubConnection {
     const io: LaneIo = {
       read: async (after) => {
         const page = await this.options.readAfter(this.actor, conversationId, after);
+        for (const event of page.items) {
+          const data = event.data as { userId?: unknown; clearedSeq?: number };
+          if (event.type === 'conversation.cleared' && data.userId === this.userId) this.historyMovesAt(conversationId, event.seq, data.clearedSeq!);
+        }
         const items = page.items.map((event) => ({
           seq: event.seq,
           text: JSON.stringify({ type: event.type, conversationId, seq: event.seq, data: event.data }),
@@ -199,9 +209,23 @@ export class Connection implements HubConnection {
     for (const lane of this.streamLanes.values()) lane.catchUp();
   }
 
-  /** Where delivery of a conversation starts (the `ready` lastSeq). */
-  setPosition(conversationId: string, seq: number): void {
+  /** Where delivery of a conversation starts (the `ready` lastSeq), and where the user's history of it starts. */
+  setPosition(conversationId: string, seq: number, historyFrom = 0): void {
+    this.history.set(conversationId, [{ from: 0, lower: historyFrom }]);
     this.lane(conversationId, seq);
+  }
+
+  private historyMovesAt(conversationId: string, from: number, lower: number): void {
+    const steps = (this.history.get(conversationId) ?? []).filter((step) => step.from < from);
+    this.history.set(conversationId, [...steps, { from, lower }]);
+  }
+
+  /** Whether the event at `seq` is about a message outside the user's history as it stood then. */
+  private beforeHistory(conversationId: string, seq: number, about: number): boolean {
+    const steps = this.history.get(conversationId) ?? [];
+    let lower = 0;
+    for (const step of steps) if (step.from <= seq) lower = step.lower;
+    return about <= lower;
   }
 
   /** The last seq settled on this socket for a conversation, if any. */
@@ -214,6 +238,7 @@ export class Connection implements HubConnection {
    * A lane still open from an earlier membership first delivers up to that leave, then goes on.
    */
   joined(conversationId: string, seq?: number): void {
+    if (seq !== undefined) this.historyMovesAt(conversationId, seq, seq);
     this.left.delete(conversationId);
     this.followed.add(conversationId);
     if (this.lanes.has(conversationId) && seq !== undefined) this.rejoins.set(conversationId, seq);
@@ -269,7 +294,11 @@ export class Connection implements HubConnection {
       else if (!this.followsUser) lane.catchUp(seq);
       return;
     }
-    this.lane(event.conversationId, seq - 1).live({ seq, text: frame, final: this.leaves(event) });
+    if (event.type === 'conversation.cleared' && (event.data as { userId?: unknown }).userId === this.userId) {
+      this.historyMovesAt(event.conversationId, seq, (event.data as { clearedSeq: number }).clearedSeq);
+    }
+    const hidden = event.about !== undefined && this.beforeHistory(event.conversationId, seq, event.about);
+    this.lane(event.conversationId, seq - 1).live({ seq, text: hidden ? null : frame, final: this.leaves(event) });
   }
 
   sessionsRevoked(sessionIds: readonly string[]): void {

@@ -189,7 +189,7 @@ export const gatewayPlugin = fp<{ config: Config }>(
             await hub.follow(connection, room.conversationId);
             const syncToken = await app.services.sync.token();
             const conversation = await app.services.conversations.get(connection.actor, room.conversationId);
-            connection.setPosition(room.conversationId, conversation.lastSeq);
+            connection.setPosition(room.conversationId, conversation.lastSeq, await app.services.conversations.historyFrom(connection.actor, room.conversationId));
             connection.ready({ user: await app.services.users.me(connection.actor), conversation, lastSeq: conversation.lastSeq, syncToken });
             return;
           }
@@ -197,8 +197,9 @@ export const gatewayPlugin = fp<{ config: Config }>(
           await Promise.all(initial.map((c) => (connection.followed.add(c.id), hub.follow(connection, c.id))));
           // Taken before the positions are read: everything it sees is at or below them.
           const syncToken = await app.services.sync.token();
-          const conversations = await app.services.conversations.followed(connection.actor);
-          for (const c of conversations) connection.setPosition(c.id, c.lastSeq);
+          const followed = await app.services.conversations.followed(connection.actor);
+          for (const c of followed) connection.setPosition(c.id, c.lastSeq, c.historyFrom);
+          const conversations = followed.map(({ historyFrom: _historyFrom, ...c }) => c);
           const streams = await app.services.sync.streamHeads(connection.actor);
           for (const [stream, seq] of Object.entries(streams) as Array<[StreamName, number]>) connection.setStreamPosition(stream, seq);
           connection.ready({ user: await app.services.users.me(connection.actor), conversations, streams, syncToken });

@@ -108,8 +108,10 @@ export function createAccountRepository(db: Database) {
         .limit(limit);
     },
 
-    async erase(userId: string): Promise<Erased> {
+    /** `first` runs first in the erasure's transaction (what the erasure changes in others' logs); its result comes back as `recorded`. */
+    async erase<T>(userId: string, first: (tx: Database) => Promise<T>): Promise<Erased & { recorded: T }> {
       return db.transaction(async (tx) => {
+        const recorded = await first(tx as unknown as Database);
         const now = new Date();
         await tx
           .update(users)
@@ -165,6 +167,7 @@ export function createAccountRepository(db: Database) {
         }
         await tx.delete(mediaUsage).where(eq(mediaUsage.userId, userId));
         return {
+          recorded,
           sessionIds: ended.map((s) => s.id),
           reactions: removed.flatMap((r) => {
             const summary = summaries.get(r.messageId);

@@ -29,7 +29,7 @@ export function createAccountService(deps: {
   events: ChatEvents;
   members: Pick<MembersService, 'remove'>;
   reactions: Pick<ReactionsService, 'recordRemoved'>;
-  status: Pick<StatusService, 'removeAllBy'>;
+  status: Pick<StatusService, 'removeAllBy' | 'accountErased' | 'publish'>;
   media: Pick<MediaService, 'removeAllOf'>;
 }) {
   const { accounts, users, passwords, otp, events } = deps;
@@ -50,7 +50,8 @@ export function createAccountService(deps: {
   async function erase(user: UserRow): Promise<void> {
     const actor: Actor = { userId: user.id, sessionId: '', role: user.role };
     await deps.status.removeAllBy(user.id);
-    const erased = await accounts.erase(user.id);
+    const erased = await accounts.erase(user.id, (tx) => deps.status.accountErased(tx, user.id));
+    deps.status.publish(erased.recorded);
     events.sessionsRevoked(user.id, erased.sessionIds);
     for (const r of erased.reactions) await deps.reactions.recordRemoved(r.conversationId, r.messageId, user.id, r.emoji);
     for (const conversationId of await accounts.sharedConversations(user.id)) {

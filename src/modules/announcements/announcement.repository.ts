@@ -56,12 +56,23 @@ export function createAnnouncementRepository(db: Database) {
       return row;
     },
 
-    /** Changes it; one already announced moves to the log's next seq with the change. */
+    /**
+     * Changes it, and keeps the log right: one announced moves to the log's next seq with the change;
+     * one moved to a later start is also un-announced (the sweeper announces it again when it starts);
+     * one that is active now and was never announced is announced at once.
+     */
     async update(id: string, patch: Partial<Pick<AnnouncementRow, 'title' | 'body' | 'startsAt' | 'endsAt' | 'withdrawnAt'>>): Promise<AnnouncementRow | undefined> {
       return db.transaction(async (tx) => {
         await lockLog(tx);
-        const [row] = await tx.update(announcements).set({ ...patch, updatedAt: new Date() }).where(eq(announcements.id, id)).returning();
-        return row?.announcedAt ? (await sequence(tx, [row]))[0] : row;
+        const at = new Date();
+        const [current] = await tx.select().from(announcements).where(eq(announcements.id, id));
+        if (!current) return undefined;
+        const next = { ...current, ...patch };
+        const activeNow = next.withdrawnAt === null && next.startsAt.getTime() <= at.getTime() && (next.endsAt === null || next.endsAt.getTime() > at.getTime());
+        const announcedAt = next.withdrawnAt === null && next.startsAt.getTime() > at.getTime() ? null : activeNow && !current.announcedAt ? at : current.announcedAt;
+        const [row] = await tx.update(announcements).set({ ...patch, announcedAt, updatedAt: at }).where(eq(announcements.id, id)).returning();
+        // In the log if it was or now is announced (a reader drops it, or takes the new version).
+        return current.announcedAt || announcedAt ? (await sequence(tx, [row!]))[0] : row;
       });
     },
 

@@ -19,6 +19,8 @@ export interface ChangeDraft {
 export interface RecordedChange extends ChangeDraft {
   conversationId: string;
   seq: number;
+  /** The seq of the message the change is about: a socket passes over it for a member whose history starts after that message. */
+  messageSeq?: number;
 }
 
 /** What a write's work returns: its result, and the changes it made, in the order they happened. */
@@ -44,7 +46,18 @@ export function createChangeLog(db: Database) {
         const first = toNumber(locked.last_seq) + 1;
         const { result, changes } = await work(tx as unknown as Database, first);
         if (changes.length === 0) return { result, changes: [] };
-        const recorded = changes.map((change, index) => ({ ...change, conversationId, seq: first + index }));
+        const aboutIds = [...new Set(changes.flatMap((change) => (change.messageId ? [change.messageId] : [])))];
+        const messageSeqs = new Map(
+          aboutIds.length === 0
+            ? []
+            : rowsOf<{ id: string; seq: unknown }>(await tx.execute(sql`select id, seq from messages where id in (${sql.join(aboutIds.map((id) => sql`${id}::uuid`), sql`, `)})`)).map(
+                (row) => [String(row.id), toNumber(row.seq)] as const,
+              ),
+        );
+        const recorded = changes.map((change, index): RecordedChange => {
+          const messageSeq = change.messageId ? messageSeqs.get(change.messageId) : undefined;
+          return { ...change, conversationId, seq: first + index, ...(messageSeq === undefined ? {} : { messageSeq }) };
+        });
         const rows = JSON.stringify(
           recorded.map((c) => ({ key: c.key, seq: c.seq, type: c.type, data: c.data ?? null, audience_user_id: c.audienceUserId ?? null, message_id: c.messageId ?? null })),
         );

@@ -65,6 +65,8 @@ export function createConversationsService(deps: {
     return ids;
   }
 
+  const historyFrom = (member: { joinedSeq: number; clearedSeq: number }) => Math.max(member.joinedSeq, member.clearedSeq);
+
   async function view(actor: Actor, conversationId: string) {
     const { conversation, member } = await access.reader(actor, conversationId);
     return presenter.one(conversation, member);
@@ -98,7 +100,14 @@ export function createConversationsService(deps: {
         unreadCount: unread.get(conversation.id) ?? 0,
         readSeq: member.readSeq,
         deliveredSeq: member.deliveredSeq,
+        /** Not sent: messages at or below it are outside the member's history (joined later, cleared). */
+        historyFrom: historyFrom(member),
       }));
+    },
+
+    /** Where a current member's history of the conversation starts (messages at or below it are not theirs). */
+    async historyFrom(actor: Actor, conversationId: string): Promise<number> {
+      return historyFrom((await access.member(actor, conversationId)).member);
     },
 
     /** The pair's one direct conversation; `created` tells 201 from 200. */

@@ -109,6 +109,18 @@ export function createStatusRepository(db: Database) {
       await tx.execute(sql`select id from users where id in (${sql.join(ids.map((id) => sql`${id}::uuid`), sql`, `)}) order by id for no key update`);
     },
 
+    /** Who blocked `userId`. */
+    async blockersOf(tx: Database, userId: string): Promise<string[]> {
+      const rows = rowsOf<{ blocker_id: string }>(await tx.execute(sql`select blocker_id from user_blocks where blocked_id = ${userId}`));
+      return rows.map((r) => String(r.blocker_id));
+    },
+
+    /** The author's live statuses, by id. */
+    async liveIdsBy(tx: Database, authorId: string): Promise<string[]> {
+      const rows = rowsOf<{ id: string }>(await tx.execute(sql`select id from statuses where author_id = ${authorId} and expires_at > now()`));
+      return rows.map((r) => String(r.id));
+    },
+
     /** The users whose logs hold a status as created (its audience when posted, as later contact changes left it). */
     async recordedAudience(tx: Database, statusId: string): Promise<string[]> {
       const rows = rowsOf<{ user_id: string }>(await tx.execute(sql`select user_id from user_changes where status_id = ${statusId}`));

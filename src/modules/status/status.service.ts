@@ -177,6 +177,24 @@ export function createStatusService(deps: {
       return new Map((await present(await statuses.findLive(ids))).map(({ view }) => [view.id, view]));
     },
 
+    /**
+     * In an account erasure's transaction, before its blocks and statuses go: the blockers' logs say
+     * the block is gone (user.unblocked, as their block lists will), the holders of its remaining
+     * statuses get status.deleted, and the account's own log goes.
+     */
+    async accountErased(tx: Database, userId: string): Promise<UserChange[]> {
+      const blockers = await statuses.blockersOf(tx, userId);
+      await statuses.lockUsers(tx, [userId, ...blockers]);
+      const drafts: UserChangeDraft[] = blockers.map((blocker) => ({ userId: blocker, key: `block:${userId}`, type: 'user.unblocked' as const, data: { userId } }));
+      for (const id of await statuses.liveIdsBy(tx, userId)) {
+        for (const holder of await statuses.recordedAudience(tx, id)) {
+          if (holder !== userId) drafts.push({ userId: holder, key: `status:${id}`, type: 'status.deleted', data: { id, authorId: userId } });
+        }
+      }
+      await userLog.forget(tx, userId);
+      return userLog.record(tx, drafts);
+    },
+
     /** Publishes committed user-log changes; status.created goes as a doorbell (read and rendered by each socket). */
     publish(changes: readonly UserChange[]): void {
       for (const change of changes) events.publishStream('user', change.userId, [change.type === 'status.created' ? { type: change.type, seq: change.seq } : change]);

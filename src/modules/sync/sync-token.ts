@@ -16,10 +16,11 @@ export interface SyncToken {
   /** When the snapshot was taken (ms since the epoch): old tokens expire. */
   issuedAt: number;
   /**
-   * Within a paged answer: the snapshot it stops at, and where the last page ended: in a stream
+   * Within a paged answer: the snapshot it stops at (taken at `untilAt`, which the answer's last token
+   * carries as its issuedAt: that token stands there), and where the last page ended: in a stream
    * (`announcements`, `user`) or a conversation (its id), at a seq.
    */
-  page?: { until: string; conversationId: string; after: number };
+  page?: { until: string; untilAt: number; conversationId: string; after: number };
 }
 
 /** A token is a few hundred bytes unless thousands of transactions were in flight when it was taken. */
@@ -31,7 +32,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export function encodeSyncToken(token: SyncToken, key: string): string {
   const fields: Record<string, unknown> = { v: 1, s: token.since, t: token.issuedAt };
-  if (token.page) Object.assign(fields, { u: token.page.until, c: token.page.conversationId, a: token.page.after });
+  if (token.page) Object.assign(fields, { u: token.page.until, w: token.page.untilAt, c: token.page.conversationId, a: token.page.after });
   const body = Buffer.from(JSON.stringify(fields)).toString('base64url');
   return `${body}.${sign(body, key)}`;
 }
@@ -51,11 +52,14 @@ export function decodeSyncToken(text: string, key: string): SyncToken {
     throw invalid();
   }
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalid();
-  const { v, s, t, u, c, a } = body as Record<string, unknown>;
+  const { v, s, t, u, w, c, a } = body as Record<string, unknown>;
   if (v !== 1 || !isSnapshot(s) || typeof t !== 'number' || !Number.isSafeInteger(t) || t < 0) throw invalid();
-  if (u === undefined && c === undefined && a === undefined) return { since: s, issuedAt: t };
+  if (u === undefined && w === undefined && c === undefined && a === undefined) return { since: s, issuedAt: t };
+  // Page tokens issued before `w` existed: the since token's time, which is older (the safe side).
+  const untilAt = w === undefined ? t : w;
+  if (typeof untilAt !== 'number' || !Number.isSafeInteger(untilAt) || untilAt < 0) throw invalid();
   if (!isSnapshot(u) || typeof c !== 'string' || !(UUID.test(c) || (STREAMS as readonly string[]).includes(c)) || typeof a !== 'number' || !Number.isSafeInteger(a) || a < 0) throw invalid();
-  return { since: s, issuedAt: t, page: { until: u, conversationId: c, after: a } };
+  return { since: s, issuedAt: t, page: { until: u, untilAt, conversationId: c, after: a } };
 }
 
 /** Throws SYNC_TOKEN_EXPIRED for a token older than `ttlMs`: the client takes a fresh snapshot. */

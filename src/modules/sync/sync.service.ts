@@ -116,6 +116,8 @@ export function createSyncService(deps: {
      */
     async since(actor: Actor, text: string, limit: number) {
       const token = await accept(text);
+      // When `until` was taken: the last page's token stands there, so it ages from then (tombstones are swept by age).
+      const untilAt = token.page?.untilAt ?? Date.now();
       const until = token.page?.until ?? (await sync.currentSnapshot());
       const items: SyncItem[] = [];
       const joined: string[] = [];
@@ -132,7 +134,7 @@ export function createSyncService(deps: {
         }
         for (;;) {
           const room = limit - items.length;
-          if (room <= 0) return finish({ since: token.since, issuedAt: token.issuedAt, page: { until, conversationId: stream, after } });
+          if (room <= 0) return finish({ since: token.since, issuedAt: token.issuedAt, page: { until, untilAt, conversationId: stream, after } });
           const page = await streams.read({ stream, userId: actor.userId, after, limit: room, visibleIn: until });
           for (const item of page.items) items.push({ type: item.type, stream, seq: item.seq, data: item.data });
           after = page.upTo;
@@ -149,14 +151,14 @@ export function createSyncService(deps: {
         let after = resumed ? token.page!.after : await positionOf(membership, token.since);
         for (;;) {
           const room = limit - items.length;
-          if (room <= 0) return finish({ since: token.since, issuedAt: token.issuedAt, page: { until, conversationId, after } });
+          if (room <= 0) return finish({ since: token.since, issuedAt: token.issuedAt, page: { until, untilAt, conversationId, after } });
           const page = await log.read({ conversationId, viewerId: actor.userId, window: membership, after, head: membership.upper, limit: room, visibleIn: until });
           for (const event of page.items) items.push({ type: event.type, conversationId, seq: event.seq, data: event.data });
           after = page.upTo;
           if (!page.more) break;
         }
       }
-      return finish({ since: until, issuedAt: Date.now() });
+      return finish({ since: until, issuedAt: untilAt });
 
       async function finish(next: SyncToken) {
         const byId = await views(actor, joined);

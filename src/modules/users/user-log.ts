@@ -71,6 +71,12 @@ export function createUserLog(db: Database) {
       return recorded;
     },
 
+    /** Deletes a user's whole log (their account is erased). */
+    async forget(tx: Database, userId: string): Promise<void> {
+      await tx.execute(sql`delete from user_changes where user_id = ${userId}`);
+      await tx.execute(sql`delete from user_logs where user_id = ${userId}`);
+    },
+
     /** The last seq of the user's log (0 before its first change). */
     async head(userId: string): Promise<number> {
       const [row] = rowsOf<{ last_seq: unknown }>(await db.execute(sql`select last_seq from user_logs where user_id = ${userId}`));

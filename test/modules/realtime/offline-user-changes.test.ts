@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import t, { type Test } from 'tap';
 import type { App } from '../../../src/app.js';
 import type { Account } from '../../support/accounts.js';
@@ -72,6 +73,7 @@ t.test('blocks, status updates and announcements made while a device was away co
 
   let announcement = '';
   let scheduled = '';
+  let moved = '';
   const steps: Array<[string, string, () => Promise<unknown>]> = [
     ['a contact posts a status', 'status.created', () => postStatus(b, bob, 'Bob one')],
     ['a contact posts one and deletes another', 'status.deleted', async () => {
@@ -93,10 +95,20 @@ t.test('blocks, status updates and announcements made while a device was away co
     }],
     ['the operator edits it', 'announcement', () => rest(b, admin, 'PATCH', `/admin/announcements/${announcement}`, { body: 'Tonight at ten' })],
     ['she reads it on her tablet', 'announcement.read', () => rest(b, aliceTablet, 'POST', `/announcements/${announcement}/read`)],
-    ['a scheduled announcement starts', 'announcement', async () => {
+    ['a scheduled announcement is moved to now', 'announcement', async () => {
       scheduled = (await rest(b, admin, 'POST', '/admin/announcements', { title: 'Later', body: 'Soon', startsAt: new Date(Date.now() + 3_600_000).toISOString() })).id;
       await rest(b, admin, 'PATCH', `/admin/announcements/${scheduled}`, { startsAt: new Date(Date.now() - 1000).toISOString() });
-      t.equal(await b.services.announcements.announceDue(), 1, 'the sweep announces it');
+      t.equal(await b.services.announcements.announceDue(), 0, 'announced by the edit, nothing left for the sweep');
+    }],
+    ['a listed announcement is moved to a later start: it goes', 'announcement.withdrawn', async () => {
+      moved = (await rest(b, admin, 'POST', '/admin/announcements', { title: 'Moved', body: 'x' })).id;
+      await rest(a, admin, 'PATCH', `/admin/announcements/${moved}`, { startsAt: new Date(Date.now() + 3_600_000).toISOString() });
+      t.equal(await b.services.announcements.announceDue(), 0, 'not announced before it starts');
+    }],
+    ['its new start comes: it is back', 'announcement', async () => {
+      // Arranged: the start passes (the clock is not waited out).
+      await b.db.execute(sql`update announcements set starts_at = now() - interval '1 second' where id = ${moved}`);
+      t.equal(await b.services.announcements.announceDue(), 1, 'the sweep announces it again');
     }],
     ['the operator withdraws the first', 'announcement.withdrawn', () => rest(b, admin, 'DELETE', `/admin/announcements/${announcement}`)],
   ];
@@ -117,7 +129,7 @@ t.test('blocks, status updates and announcements made while a device was away co
   }
   t.same(positionsPhone.replica.blocked, [], 'in the end she blocks nobody');
   t.notOk(Object.values(positionsPhone.replica.statuses).some((s) => s.authorId === carol.user.id), 'and sees nothing of the contact who blocked her');
-  t.same(Object.keys(positionsPhone.replica.announcements), [scheduled], 'one announcement is listed');
+  t.same(Object.keys(positionsPhone.replica.announcements).sort(), [scheduled, moved].sort(), 'two announcements are listed');
 
   // The blocked side's own log never says it was blocked.
   const carolSync = await getSync(a, carol, `since=${(await getSync(a, carol, '')).nextToken}`);
@@ -186,4 +198,29 @@ t.test('a status posted while a block is set is never left with the blocked user
     const fresh = await userSnapshot(a, alice);
     t.same([phone.replica.blocked, phone.replica.statuses], [fresh.blocked, fresh.statuses], `round ${round} (${blocking ? 'block' : 'unblock'}): her log replayed from its start equals what she may see`);
   }
+});
+
+t.test('an account erased: its blockers\' logs drop the block, its statuses go from every log, its own log goes', async (t) => {
+  const [alice, bob, carol] = [await c.user('Alice'), await c.user('Bob'), await c.user('Carol')];
+  await directChat(a, alice, bob);
+  await directChat(a, carol, bob);
+  await rest(a, alice, 'POST', `/users/${bob.user.id}/block`);
+  const status = await postStatus(b, bob, 'Bob, soon gone');
+  const phones = new Map<Account, Phone>();
+  for (const who of [alice, carol]) {
+    const socket = await openSocket(t, a, who);
+    phones.set(who, { replica: await userSnapshot(a, who), positions: { ...socket.ready.data.streams } });
+    socket.close();
+  }
+  t.ok(phones.get(carol)!.replica.statuses[status.id], "Carol sees Bob's status");
+  t.same(phones.get(alice)!.replica.blocked, [bob.user.id], 'Alice blocks Bob');
+  await rest(b, bob, 'DELETE', '/users/me', { password: bob.password });
+  for (const [who, phone] of phones) {
+    await comeBack(t, who === alice ? b : a, who, phone);
+    t.same(comparableUser(phone.replica), comparableUser(await userSnapshot(a, who)), `${who.user.displayName}: the rebuilt state equals a fresh snapshot`);
+  }
+  t.same(phones.get(alice)!.replica.blocked, [], 'the block is gone from her log as from her list');
+  t.notOk(phones.get(carol)!.replica.statuses[status.id], 'the status is gone');
+  const rows = (await a.db.execute(sql`select count(*)::int as n from user_changes where user_id = ${bob.user.id}`)) as unknown as { rows: Array<{ n: number }> };
+  t.equal(rows.rows[0]!.n, 0, 'nothing is left of his own log');
 });

@@ -247,3 +247,25 @@ t.test('retention: tombstones older than the token lifetime are swept; the rest 
   const { nextToken } = await sync(app, alice);
   t.same((await sync(app, alice, `since=${nextToken}`)).items, [], 'and a token from now still has nothing new');
 });
+
+t.test("the last token of a paged answer ages from the answer's first page, where it stands: a tombstone swept by age is never missed", async (t) => {
+  const [alice, bob] = [await h.user('Alice'), await h.user('Bob')];
+  const direct = await directChat(app, alice, bob);
+  await call(app, 'POST', `/users/${bob.user.id}/block`, { token: alice.accessToken });
+  const DAY = 86_400_000;
+  const snapshotNow = async () => String(((await app.db.execute(sql`select pg_current_snapshot()::text as s`)) as unknown as { rows: Array<{ s: string }> }).rows[0]!.s);
+  // Arranged: a paged answer whose first page was asked 29.9 days ago (`until` then), with an unblock after it.
+  const until = await snapshotNow();
+  await call(app, 'DELETE', `/users/${bob.user.id}/block`, { token: alice.accessToken });
+  const untilAt = Date.now() - 29.9 * DAY;
+  const lastPage = await app.services.sync.encode({ since: until, issuedAt: untilAt, page: { until, untilAt, conversationId: direct.id, after: 1_000_000 } });
+  const answer = await sync(app, alice, `since=${lastPage}`);
+  t.equal(answer.more, false, 'the last page');
+  const body = JSON.parse(Buffer.from(answer.nextToken.split('.')[0]!, 'base64url').toString()) as { s: string; t: number };
+  t.same([body.s, body.t], [until, untilAt], 'its token stands at the first page and is dated then');
+  // A day and a bit later the unblock is older than the token lifetime and swept; the token is too old as well.
+  await app.db.execute(sql`update user_changes set changed_at = now() - interval '30.5 days' where user_id = ${alice.user.id}`);
+  t.ok((await app.services.sync.sweepTombstones()) >= 1, 'the tombstone is swept');
+  const later = await app.services.sync.encode({ since: body.s, issuedAt: body.t - 1.1 * DAY });
+  expectProblem(t, await call(app, 'GET', `/sync?since=${later}`, { token: alice.accessToken }), 410, 'SYNC_TOKEN_EXPIRED');
+});
