@@ -15,6 +15,8 @@ export interface SyncToken {
   since: string;
   /** When the snapshot was taken (ms since the epoch): old tokens expire. */
   issuedAt: number;
+  /** The database history it was taken on (system identifier and timeline); absent on tokens from before it was carried. */
+  origin?: string;
   /**
    * Within a paged answer: the snapshot it stops at (taken at `untilAt`, which the answer's last token
    * carries as its issuedAt: that token stands there), and where the last page ended: in a stream
@@ -27,11 +29,12 @@ export interface SyncToken {
 export const SYNC_TOKEN_MAX_LENGTH = 8192;
 const SNAPSHOT = /^(\d{1,20}):(\d{1,20}):(\d{1,20}(,\d{1,20})*)?$/;
 const MAC_LENGTH = 32;
+const ORIGIN = /^\d{1,20}:\d{1,10}$/;
 const sign = (body: string, key: string) => hmac(key, body).slice(0, MAC_LENGTH);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export function encodeSyncToken(token: SyncToken, key: string): string {
-  const fields: Record<string, unknown> = { v: 1, s: token.since, t: token.issuedAt };
+  const fields: Record<string, unknown> = { v: 1, s: token.since, t: token.issuedAt, ...(token.origin === undefined ? {} : { o: token.origin }) };
   if (token.page) Object.assign(fields, { u: token.page.until, w: token.page.untilAt, c: token.page.conversationId, a: token.page.after });
   const body = Buffer.from(JSON.stringify(fields)).toString('base64url');
   return `${body}.${sign(body, key)}`;
@@ -52,14 +55,16 @@ export function decodeSyncToken(text: string, key: string): SyncToken {
     throw invalid();
   }
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalid();
-  const { v, s, t, u, w, c, a } = body as Record<string, unknown>;
+  const { v, s, t, o, u, w, c, a } = body as Record<string, unknown>;
   if (v !== 1 || !isSnapshot(s) || typeof t !== 'number' || !Number.isSafeInteger(t) || t < 0) throw invalid();
-  if (u === undefined && w === undefined && c === undefined && a === undefined) return { since: s, issuedAt: t };
+  if (o !== undefined && (typeof o !== 'string' || !ORIGIN.test(o))) throw invalid();
+  const base = { since: s, issuedAt: t, ...(o === undefined ? {} : { origin: o }) };
+  if (u === undefined && w === undefined && c === undefined && a === undefined) return base;
   // Page tokens issued before `w` existed: the since token's time, which is older (the safe side).
   const untilAt = w === undefined ? t : w;
   if (typeof untilAt !== 'number' || !Number.isSafeInteger(untilAt) || untilAt < 0) throw invalid();
   if (!isSnapshot(u) || typeof c !== 'string' || !(UUID.test(c) || (STREAMS as readonly string[]).includes(c)) || typeof a !== 'number' || !Number.isSafeInteger(a) || a < 0) throw invalid();
-  return { since: s, issuedAt: t, page: { until: u, untilAt, conversationId: c, after: a } };
+  return { ...base, page: { until: u, untilAt, conversationId: c, after: a } };
 }
 
 /** Throws SYNC_TOKEN_EXPIRED for a token older than `ttlMs`: the client takes a fresh snapshot. */

@@ -30,6 +30,19 @@ export function createSyncRepository(db: Database) {
       return String(row!.snapshot);
     },
 
+    /**
+     * Which history this database is on: its system identifier and timeline. A promoted replica or a
+     * point-in-time restore starts a new timeline (its commit history forks there), a restore into a
+     * new cluster has a new identifier: tokens from before name another history.
+     */
+    async origin(): Promise<string> {
+      const [row] = rowsOf<{ origin: string }>(
+        // The timeline from the current WAL file name: pg_control_checkpoint() lags a promotion until its first checkpoint.
+        await db.execute(sql`select (select system_identifier::text from pg_control_system()) || ':' || ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int as origin`),
+      );
+      return String(row!.origin);
+    },
+
     /** Whether `snapshot` could have been taken by this database: not ahead of what it has handed out. */
     async isKnown(snapshot: string): Promise<boolean> {
       const [row] = rowsOf<{ known: boolean }>(

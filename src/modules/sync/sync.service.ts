@@ -47,12 +47,15 @@ export function createSyncService(deps: {
   const { sync, log, streams, conversations, presenter, config } = deps;
 
   const encode = async (token: SyncToken) => encodeSyncToken(token, await config.tokenKey());
-  const fresh = async () => encode({ since: await sync.currentSnapshot(), issuedAt: Date.now() });
+  const fresh = async () => encode({ since: await sync.currentSnapshot(), issuedAt: Date.now(), origin: await sync.origin() });
 
   /** A token from a client, checked: ours, not expired, from this database. */
   async function accept(text: string): Promise<SyncToken> {
     const token = decodeSyncToken(text, await config.tokenKey());
     assertFresh(token, config.tokenTtlMs);
+    if (token.origin !== undefined && token.origin !== (await sync.origin())) {
+      throw new AppError('SYNC_TOKEN_EXPIRED', 'The token is from before a failover or a restore of the database: take a fresh snapshot');
+    }
     if (!(await sync.isKnown(token.since)) || (token.page && !(await sync.isKnown(token.page.until)))) {
       throw new AppError('SYNC_TOKEN_EXPIRED', 'The token does not belong to this database (restored or replaced): take a fresh snapshot');
     }
@@ -134,7 +137,7 @@ export function createSyncService(deps: {
         }
         for (;;) {
           const room = limit - items.length;
-          if (room <= 0) return finish({ since: token.since, issuedAt: token.issuedAt, page: { until, untilAt, conversationId: stream, after } });
+          if (room <= 0) return finish({ ...token, page: { until, untilAt, conversationId: stream, after } });
           const page = await streams.read({ stream, userId: actor.userId, after, limit: room, visibleIn: until });
           for (const item of page.items) items.push({ type: item.type, stream, seq: item.seq, data: item.data });
           after = page.upTo;
@@ -151,14 +154,14 @@ export function createSyncService(deps: {
         let after = resumed ? token.page!.after : await positionOf(membership, token.since);
         for (;;) {
           const room = limit - items.length;
-          if (room <= 0) return finish({ since: token.since, issuedAt: token.issuedAt, page: { until, untilAt, conversationId, after } });
+          if (room <= 0) return finish({ ...token, page: { until, untilAt, conversationId, after } });
           const page = await log.read({ conversationId, viewerId: actor.userId, window: membership, after, head: membership.upper, limit: room, visibleIn: until });
           for (const event of page.items) items.push({ type: event.type, conversationId, seq: event.seq, data: event.data });
           after = page.upTo;
           if (!page.more) break;
         }
       }
-      return finish({ since: until, issuedAt: untilAt });
+      return finish({ since: until, issuedAt: untilAt, origin: await sync.origin() });
 
       async function finish(next: SyncToken) {
         const byId = await views(actor, joined);

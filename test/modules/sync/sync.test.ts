@@ -269,3 +269,18 @@ t.test("the last token of a paged answer ages from the answer's first page, wher
   const later = await app.services.sync.encode({ since: body.s, issuedAt: body.t - 1.1 * DAY });
   expectProblem(t, await call(app, 'GET', `/sync?since=${later}`, { token: alice.accessToken }), 410, 'SYNC_TOKEN_EXPIRED');
 });
+
+t.test('a token names the database history it was taken on: after a failover or a restore (another timeline or system) it is 410, never a silent gap', async (t) => {
+  const alice = await h.user('Alice');
+  const { nextToken } = await sync(app, alice);
+  const body = JSON.parse(Buffer.from(nextToken.split('.')[0]!, 'base64url').toString()) as { s: string; t: number; o: string };
+  t.match(body.o, /^\d+:\d+$/, 'the token carries the system identifier and timeline');
+  const [system, timeline] = body.o.split(':');
+  // Arranged: what this database would say after a promotion (timeline + 1) or a restore into a new cluster.
+  for (const [label, origin] of [['a promoted replica', `${system}:${Number(timeline) + 1}`], ['another cluster', `1${system}:${timeline}`]] as const) {
+    const foreign = await app.services.sync.encode({ since: body.s, issuedAt: body.t, origin });
+    expectProblem(t, await call(app, 'GET', `/sync?since=${foreign}`, { token: alice.accessToken }), 410, 'SYNC_TOKEN_EXPIRED', `a token from before ${label}`);
+  }
+  const older = await app.services.sync.encode({ since: body.s, issuedAt: body.t });
+  t.equal((await call(app, 'GET', `/sync?since=${older}`, { token: alice.accessToken })).statusCode, 200, 'a token from before origins were carried is still accepted');
+});
