@@ -28,7 +28,7 @@ export function createAccountService(deps: {
   otp: OtpService;
   events: ChatEvents;
   members: Pick<MembersService, 'remove'>;
-  reactions: Pick<ReactionsService, 'recordRemoved'>;
+  reactions: Pick<ReactionsService, 'recordRemoved' | 'removeAllBy'>;
   status: Pick<StatusService, 'removeAllBy' | 'accountErased' | 'publish'>;
   media: Pick<MediaService, 'removeAllOf'>;
 }) {
@@ -50,6 +50,8 @@ export function createAccountService(deps: {
   async function erase(user: UserRow): Promise<void> {
     const actor: Actor = { userId: user.id, sessionId: '', role: user.role };
     await deps.status.removeAllBy(user.id);
+    // Each taken back with its record; the erasure removes (and records after it commits) only those added meanwhile.
+    await deps.reactions.removeAllBy(user.id);
     const erased = await accounts.erase(user.id, (tx) => deps.status.accountErased(tx, user.id));
     deps.status.publish(erased.recorded);
     events.sessionsRevoked(user.id, erased.sessionIds);

@@ -250,6 +250,16 @@ export function createMessageRepository(db: Database) {
       return { reactions: summary?.reactions ?? [], myReactions, changed: input.add !== has };
     },
 
+    /** Every reaction of a user, with its message's conversation (an account erasure takes them back one by one). */
+    async reactionsBy(userId: string): Promise<Array<{ messageId: string; conversationId: string; emoji: string }>> {
+      return db
+        .select({ messageId: messageReactions.messageId, conversationId: messages.conversationId, emoji: messageReactions.emoji })
+        .from(messageReactions)
+        .innerJoin(messages, eq(messages.id, messageReactions.messageId))
+        .where(eq(messageReactions.userId, userId))
+        .orderBy(asc(messages.conversationId), asc(messageReactions.messageId));
+    },
+
     /** messageId -> the viewer's emojis, for a page of messages. */
     async myReactions(userId: string, messageIds: string[]): Promise<Record<string, string[]>> {
       if (messageIds.length === 0) return {};

@@ -78,6 +78,32 @@ export function createReactionsService(deps: { messages: MessageRepository; chan
       });
       events.publishChanges(changes);
     },
+    /**
+     * Takes back every reaction of a user (an account erasure), each message's in one write with its
+     * reaction.updated, so none goes without its record.
+     */
+    async removeAllBy(userId: string): Promise<void> {
+      const byMessage = new Map<string, { conversationId: string; emojis: string[] }>();
+      for (const r of await messages.reactionsBy(userId)) {
+        const entry = byMessage.get(r.messageId) ?? { conversationId: r.conversationId, emojis: [] };
+        entry.emojis.push(r.emoji);
+        byMessage.set(r.messageId, entry);
+      }
+      for (const [messageId, { conversationId, emojis }] of byMessage) {
+        const { changes } = await changeLog.write(conversationId, async (tx) => {
+          let outcome: Awaited<ReturnType<typeof messages.react>> = null;
+          let last = '';
+          for (const emoji of emojis) {
+            const removed = await messages.react({ messageId, userId, emoji, add: false, maxPerUser: MAX_REACTIONS_PER_USER }, tx);
+            if (removed?.changed) [outcome, last] = [removed, emoji];
+          }
+          if (!outcome) return { result: null, changes: [] };
+          const data = { messageId, userId, emoji: last, action: 'removed' as const, reactions: outcome.reactions };
+          return { result: null, changes: [{ key: `reactions:${messageId}`, type: 'reaction.updated' as const, data, messageId }] };
+        });
+        events.publishChanges(changes);
+      }
+    },
     add: (actor: Actor, messageId: string, emoji: string) => react(actor, messageId, emoji, true),
     remove: (actor: Actor, messageId: string, emoji: string) => react(actor, messageId, emoji, false),
     pin: (actor: Actor, messageId: string) => setPinned(actor, messageId, true),

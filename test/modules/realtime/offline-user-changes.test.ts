@@ -3,7 +3,7 @@ import t, { type Test } from 'tap';
 import type { App } from '../../../src/app.js';
 import type { Account } from '../../support/accounts.js';
 import { getSync, rest, syncAll } from '../../support/sync-client.js';
-import { directChat } from '../../support/chat.js';
+import { createGroup, directChat, sendText } from '../../support/chat.js';
 import { createAdmin } from '../../support/staff.js';
 import { type StreamPositions, type UserReplica, applyStreamEvent, comparableUser, userSnapshot } from '../../support/user-replica.js';
 import type { Frame } from '../../support/ws-client.js';
@@ -214,7 +214,21 @@ t.test('an account erased: its blockers\' logs drop the block, its statuses go f
   }
   t.ok(phones.get(carol)!.replica.statuses[status.id], "Carol sees Bob's status");
   t.same(phones.get(alice)!.replica.blocked, [bob.user.id], 'Alice blocks Bob');
+  // His reactions: two on one message of Carol's, one on another in a group.
+  const carolDirect = await directChat(a, carol, bob);
+  const group = await createGroup(a, carol, [bob]);
+  const reacted = [await sendText(a, carol, carolDirect.id, 'react to me'), await sendText(a, carol, group.id, 'and me')];
+  for (const [message, emojis] of [[reacted[0]!, ['👍', '🎉']], [reacted[1]!, ['❤️']]] as const) {
+    for (const emoji of emojis) await rest(a, bob, 'PUT', `/message/${message.id}/reactions/${encodeURIComponent(emoji)}`);
+  }
+  const carolToken = (await getSync(a, carol, '')).nextToken;
   await rest(b, bob, 'DELETE', '/users/me', { password: bob.password });
+  const reactions = (await getSync(a, carol, `since=${carolToken}&limit=500`)).items.filter((i) => i.type === 'reaction.updated');
+  t.same(
+    reactions.map((i) => [i.data.messageId, i.data.reactions]).sort(),
+    reacted.map((m) => [m.id, []]).sort(),
+    'every message he reacted to has its reaction.updated in the record, with his reactions gone',
+  );
   for (const [who, phone] of phones) {
     await comeBack(t, who === alice ? b : a, who, phone);
     t.same(comparableUser(phone.replica), comparableUser(await userSnapshot(a, who)), `${who.user.displayName}: the rebuilt state equals a fresh snapshot`);
