@@ -26,6 +26,7 @@ import { metricsPlugin } from './plugins/metrics.js';
 import { securityPlugin } from './plugins/security.js';
 import { swaggerPlugin } from './plugins/swagger.js';
 import { sweeperPlugin } from './plugins/sweeper.js';
+import { pushWorkerPlugin } from './plugins/push-worker.js';
 import { gatewayPlugin } from './realtime/gateway.js';
 import { websocketPlugin } from './plugins/websocket.js';
 
@@ -124,6 +125,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       ownsStorage: !overrides.storage,
     });
     await app.register(sweeperPlugin, { intervalSeconds: config.chat.sweepIntervalSeconds });
+    await app.register(pushWorkerPlugin);
     await app.register(gatewayPlugin, { config });
     await app.register(healthRoutes);
     await app.register(apiRoutes, { prefix: '/api/v1', authRateLimitMax: config.auth.rateLimitMax });

@@ -72,6 +72,15 @@ const Env = Type.Object({
   MEDIA_QUOTA_BYTES: Type.Integer({ default: 1_073_741_824, minimum: 1024, description: 'Bytes of media one user may have stored; an upload past it is refused with 413 MEDIA_QUOTA_EXCEEDED.' }),
   MEDIA_URL_TTL_SECONDS: Type.Integer({ default: 3600, minimum: 10, maximum: 604_800, description: 'Lifetime of signed media URLs (?exp=&sig=) for clients that cannot send headers.' }),
   MEDIA_ORPHAN_TTL_SECONDS: Type.Integer({ default: 86_400, minimum: 60, description: 'Uploads never attached to a message, status or avatar are removed after this long.' }),
+  PUSH_PREVIEW: Type.Boolean({ default: true, description: 'Pushes carry the sender and the text; false sends only "New message" (nothing of the content leaves through the push services).' }),
+  PUSH_GRACE_MS: Type.Integer({ default: 3000, minimum: 0, maximum: 600_000, description: 'A recipient whose device acknowledged delivery (delivered receipt) within this long gets no push.' }),
+  PUSH_POLL_MS: Type.Integer({ default: 1000, minimum: 50, maximum: 60_000, description: 'How often each instance\'s push worker looks for new messages and due pushes.' }),
+  PUSH_MAX_ATTEMPTS: Type.Integer({ default: 8, minimum: 1, maximum: 50, description: 'Tries of one push (exponential backoff with jitter on 429, 5xx and timeouts) before it is dropped.' }),
+  PUSH_MAX_DEVICES_PER_USER: Type.Integer({ default: 20, minimum: 1, maximum: 1000, description: 'Push devices one user may register; more is 409 PUSH_DEVICE_LIMIT_REACHED.' }),
+  WEB_PUSH_VAPID_PUBLIC_KEY: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{80,100}$', description: 'VAPID public key (base64url, uncompressed P-256 point); unset generates a key pair once, kept in the database.' })),
+  WEB_PUSH_VAPID_PRIVATE_KEY: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{40,50}$', secret: true, description: 'VAPID private key (base64url); set together with WEB_PUSH_VAPID_PUBLIC_KEY.' })),
+  WEB_PUSH_SUBJECT: Type.String({ default: 'mailto:operator@example.invalid', pattern: '^(mailto:|https://)', description: 'VAPID subject: how push services reach the operator (mailto: or https: URL).' }),
+  WEB_PUSH_ALLOW_PRIVATE: Type.Boolean({ default: false, description: 'Accept Web Push endpoints on private, loopback or link-local addresses (tests); otherwise only https on public addresses (no SSRF into your network).' }),
   STATUS_TTL_SECONDS: Type.Integer({ default: 86_400, minimum: 60, maximum: 604_800, description: 'How long a status update stays visible.' }),
   STATUS_MAX_LIVE: Type.Integer({ default: 30, minimum: 1, maximum: 1000, description: 'Live (unexpired) status updates one user may have at once.' }),
   S3_BUCKET: Type.Optional(Type.String({ minLength: 3, description: 'Store media in this S3 bucket (any S3-compatible service); unset stores it on disk under DATA_DIR/media.' })),
@@ -158,6 +167,14 @@ export interface Config {
     readonly orphanTtlSeconds: number;
   };
   readonly status: { readonly ttlSeconds: number; readonly maxLive: number };
+  readonly push: {
+    readonly preview: boolean;
+    readonly graceMs: number;
+    readonly pollMs: number;
+    readonly maxAttempts: number;
+    readonly maxDevicesPerUser: number;
+    readonly webPush: { readonly vapid: { readonly publicKey: string; readonly privateKey: string } | undefined; readonly subject: string; readonly allowPrivate: boolean };
+  };
   readonly storage:
     | { readonly driver: 'disk' }
     | {
@@ -211,6 +228,7 @@ function crossFieldProblems(env: Env): string[] {
   }
   if (Boolean(env.S3_ACCESS_KEY_ID) !== Boolean(env.S3_SECRET_ACCESS_KEY)) problems.push('S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set together');
   if (Boolean(env.ADMIN_USERNAME) !== Boolean(env.ADMIN_PASSWORD)) problems.push('ADMIN_USERNAME and ADMIN_PASSWORD must be set together');
+  if (Boolean(env.WEB_PUSH_VAPID_PUBLIC_KEY) !== Boolean(env.WEB_PUSH_VAPID_PRIVATE_KEY)) problems.push('WEB_PUSH_VAPID_PUBLIC_KEY and WEB_PUSH_VAPID_PRIVATE_KEY must be set together');
   return problems;
 }
 
@@ -290,6 +308,18 @@ function toConfig(env: Env): Config {
       orphanTtlSeconds: env.MEDIA_ORPHAN_TTL_SECONDS,
     },
     status: { ttlSeconds: env.STATUS_TTL_SECONDS, maxLive: env.STATUS_MAX_LIVE },
+    push: {
+      preview: env.PUSH_PREVIEW,
+      graceMs: env.PUSH_GRACE_MS,
+      pollMs: env.PUSH_POLL_MS,
+      maxAttempts: env.PUSH_MAX_ATTEMPTS,
+      maxDevicesPerUser: env.PUSH_MAX_DEVICES_PER_USER,
+      webPush: {
+        vapid: env.WEB_PUSH_VAPID_PUBLIC_KEY && env.WEB_PUSH_VAPID_PRIVATE_KEY ? { publicKey: env.WEB_PUSH_VAPID_PUBLIC_KEY, privateKey: env.WEB_PUSH_VAPID_PRIVATE_KEY } : undefined,
+        subject: env.WEB_PUSH_SUBJECT,
+        allowPrivate: env.WEB_PUSH_ALLOW_PRIVATE,
+      },
+    },
     storage: env.S3_BUCKET
       ? {
           driver: 's3' as const,

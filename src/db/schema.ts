@@ -643,3 +643,71 @@ export const statusViews = pgTable(
   },
   (t) => [primaryKey({ columns: [t.statusId, t.viewerId] }), index('status_views_viewer_idx').on(t.viewerId, t.statusId)],
 );
+
+export const pushPlatforms = ['fcm', 'apns', 'webpush'] as const;
+
+/**
+ * Where a session's pushes go: an FCM or APNs device token, or a browser's Web Push subscription
+ * (`token` is its endpoint, with its keys). It lives as long as its session; the same token
+ * registered again moves to the new session (a shared phone).
+ */
+export const pushDevices = pgTable(
+  'push_devices',
+  {
+    id: id(),
+    userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    sessionId: uuid('session_id').notNull().references(() => sessions.id, { onDelete: 'cascade' }),
+    platform: text('platform', { enum: pushPlatforms }).notNull(),
+    token: text('token').notNull(),
+    p256dh: text('p256dh'),
+    auth: text('auth'),
+    appId: text('app_id'),
+    locale: text('locale'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('push_devices_token_key').on(t.platform, t.token),
+    index('push_devices_user_idx').on(t.userId),
+    index('push_devices_session_idx').on(t.sessionId),
+    check('push_devices_platform_check', sql`${t.platform} in ('fcm', 'apns', 'webpush')`),
+  ],
+);
+
+/**
+ * The push worker's position in the message stream (one row): a snapshot, as a sync token is. Every
+ * message committed after it is still to be turned into deliveries; the worker moves it in the same
+ * transaction that inserts them, so a crash loses no push and none is planned twice.
+ */
+export const pushCursor = pgTable(
+  'push_cursor',
+  {
+    id: boolean('id').primaryKey().default(true),
+    snapshot: text('snapshot'),
+    scannedAt: timestamp('scanned_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [check('push_cursor_single_row', sql`${t.id}`)],
+);
+
+export const pushDeliveryStates = ['pending', 'sent', 'skipped', 'failed'] as const;
+
+/** One push of one message to one device: due at `sendAfter`, claimed by one worker at a time (`claimedUntil`). */
+export const pushDeliveries = pgTable(
+  'push_deliveries',
+  {
+    messageId: uuid('message_id').notNull().references(() => messages.id, { onDelete: 'cascade' }),
+    deviceId: uuid('device_id').notNull().references(() => pushDevices.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id').notNull(),
+    state: text('state', { enum: pushDeliveryStates }).notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    sendAfter: timestamp('send_after', { withTimezone: true }).notNull(),
+    claimedUntil: timestamp('claimed_until', { withTimezone: true }),
+    lastError: text('last_error'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.messageId, t.deviceId] }),
+    index('push_deliveries_due_idx').on(t.sendAfter).where(sql`${t.state} = 'pending'`),
+    index('push_deliveries_device_idx').on(t.deviceId),
+  ],
+);

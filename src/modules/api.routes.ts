@@ -11,6 +11,8 @@ import { conversationsRoutes } from './conversations/conversations.routes.js';
 import { messagesRoutes } from './messages/messages.routes.js';
 import { syncRoutes } from './sync/sync.routes.js';
 import { sharedSyncSchemas } from '../schemas/sync.js';
+import { sharedPushSchemas } from '../schemas/push.js';
+import { pushRoutes } from './push/push.routes.js';
 import { mediaRoutes } from './media/media.routes.js';
 import { sharedMediaSchemas } from '../schemas/media.js';
 import { sharedStatusSchemas } from '../schemas/status.js';
@@ -24,7 +26,7 @@ import { accountRoutes } from './account/account.routes.js';
  * to the app's not-found handler (404 problem+json, code ROUTE_NOT_FOUND).
  */
 export const apiRoutes: FastifyPluginAsyncTypebox<{ authRateLimitMax: number }> = async (app, { authRateLimitMax }) => {
-  for (const schema of [...sharedAuthSchemas, ...sharedChatSchemas, ...sharedMediaSchemas, ...sharedStatusSchemas, ...sharedOperatorSchemas, ...sharedSyncSchemas]) app.addSchema(schema);
+  for (const schema of [...sharedAuthSchemas, ...sharedChatSchemas, ...sharedMediaSchemas, ...sharedStatusSchemas, ...sharedOperatorSchemas, ...sharedSyncSchemas, ...sharedPushSchemas]) app.addSchema(schema);
   await app.register(authRoutes, { prefix: '/auth', rateLimitMax: authRateLimitMax });
   // Kept for existing clients: GET /auth/users is GET /users.
   await app.register(
@@ -38,6 +40,7 @@ export const apiRoutes: FastifyPluginAsyncTypebox<{ authRateLimitMax: number }> 
   await app.register(conversationsRoutes, { prefix: '/chat' });
   await app.register(messagesRoutes, { prefix: '/message' });
   await app.register(syncRoutes, { prefix: '/sync' });
+  await app.register(pushRoutes, { prefix: '/push' });
   await app.register(mediaRoutes, { prefix: '/media' });
   await app.register(statusRoutes, { prefix: '/status' });
   await app.register(feedbackRoutes, { prefix: '/feedback' });

@@ -1,4 +1,8 @@
 import { getOrCreateSecret } from '../lib/app-secrets.js';
+import { createPushRepository } from '../modules/push/push.repository.js';
+import { type PushService, createPushService } from '../modules/push/push.service.js';
+import { createPushSenders } from '../providers/push/push-providers.js';
+import { generateVapidKeys } from '../providers/push/web-push.js';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from '../config.js';
@@ -55,6 +59,7 @@ interface ChatServices {
   reactions: ReactionsService;
   media: MediaService;
   status: StatusService;
+  push: PushService;
   sync: SyncService;
   /** The publisher of domain events (the socket gateway relays typing through it). */
   events: ChatEvents;
@@ -133,7 +138,20 @@ export const servicesPlugin = fp<{ config: Config; argon2: { memoryCost: number;
       // The gateway registers after the services; without it (no sockets) nobody is online.
       onlineUsers: () => (app.hasDecorator('onlineUsers') ? app.onlineUsers() : Promise.resolve(0)),
     });
-    app.decorate('services', { auth, account, accountExport, users, media, status, ...chat, ...operator });
+    // Read (or made) on first use, like the sync key: the configured pair, or one generated once and kept in the database.
+    let vapid: Promise<{ publicKey: string; privateKey: string }> | undefined;
+    const vapidKeys = () =>
+      (vapid ??= config.push.webPush.vapid
+        ? Promise.resolve(config.push.webPush.vapid)
+        : getOrCreateSecret(app.db, 'web-push-vapid', () => JSON.stringify(generateVapidKeys())).then((text) => JSON.parse(text) as { publicKey: string; privateKey: string }));
+    const push = createPushService({
+      push: createPushRepository(app.db),
+      senders: createPushSenders(config, vapidKeys),
+      vapidPublicKey: async () => (await vapidKeys()).publicKey,
+      config: { ...config.push, allowPrivateEndpoints: config.push.webPush.allowPrivate },
+      log: app.log,
+    });
+    app.decorate('services', { auth, account, accountExport, users, media, status, push, ...chat, ...operator });
 
     app.decorate('authenticate', async (request) => {
       const token = bearerToken(request.headers.authorization);

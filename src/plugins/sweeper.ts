@@ -5,7 +5,7 @@ import fp from 'fastify-plugin';
  * they expire; this reclaims the rows), expired status updates with the media only they used, and
  * uploads never attached to anything within MEDIA_ORPHAN_TTL_SECONDS (row and stored bytes); and
  * pushes scheduled announcements once they start; and drops the user logs' tombstones (status.deleted,
- * user.unblocked) that every sync token still accepted already sees. Every instance runs it: the deletes are idempotent
+ * user.unblocked) that every sync token still accepted already sees, and push deliveries settled a day ago. Every instance runs it: the deletes are idempotent
  * and each announcement is claimed by one instance. The timer is unref'd and stopped on close; a
  * failed job is logged and retried next interval, and does not stop the others.
  */
@@ -17,6 +17,7 @@ export const sweeperPlugin = fp<{ intervalSeconds: number }>(
       { name: 'orphan media', run: () => app.services.media.sweepOrphans(), done: 'removed' },
       { name: 'scheduled announcements', run: () => app.services.announcements.announceDue(), done: 'pushed' },
       { name: 'user log tombstones', run: () => app.services.sync.sweepTombstones(), done: 'removed' },
+      { name: 'settled pushes', run: () => app.services.push.sweepSettled(), done: 'removed' },
     ];
     let running: Promise<unknown> | undefined;
     const sweep = () => {

@@ -1,0 +1,187 @@
+import { and, asc, count, eq, sql } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { rowsOf, toNumber } from '../../db/raw.js';
+import { pushDevices } from '../../db/schema.js';
+import { newId } from '../../lib/ids.js';
+
+export type PushDeviceRow = typeof pushDevices.$inferSelect;
+export type NewPushDevice = Pick<PushDeviceRow, 'userId' | 'sessionId' | 'platform' | 'token' | 'p256dh' | 'auth' | 'appId' | 'locale'>;
+
+/** A claimed delivery with what its push needs, read when it is due (so it reflects edits, deletes, receipts and mutes since). */
+export interface DueDelivery {
+  messageId: string;
+  deviceId: string;
+  userId: string;
+  attempts: number;
+  device: Pick<PushDeviceRow, 'platform' | 'token' | 'p256dh' | 'auth' | 'appId' | 'locale'>;
+  message: { conversationId: string; seq: number; type: string; body: string | null; senderId: string; senderName: string; conversationKind: string; conversationTitle: string | null };
+  /** Why it should not go out any more (delivered on a socket meanwhile, deleted, left, muted, session ended), or null. */
+  skip: string | null;
+}
+
+/**
+ * Messages older than the cursor by more than this are never looked at again: a message whose
+ * transaction took longer than this to commit after its insert would be missed (none does).
+ */
+const SCAN_MARGIN = sql`interval '10 minutes'`;
+
+/**
+ * Push devices, and the push worker's durable state: the cursor over the message stream and one
+ * delivery row per message and device, claimed with a lease by one worker at a time.
+ */
+export function createPushRepository(db: Database) {
+  return {
+    /**
+     * Registers a device for a session; the same platform and token registered again (another
+     * session, another user: a shared phone) moves to the new one. `max`: devices per user (the moved
+     * one not counted); null when the user is at it.
+     */
+    async register(device: NewPushDevice, max: number): Promise<PushDeviceRow | null> {
+      return db.transaction(async (tx) => {
+        const [mine] = await tx
+          .select({ n: count() })
+          .from(pushDevices)
+          .where(and(eq(pushDevices.userId, device.userId), sql`not (${pushDevices.platform} = ${device.platform} and ${pushDevices.token} = ${device.token})`));
+        if ((mine?.n ?? 0) >= max) return null;
+        const at = new Date();
+        const [row] = await tx
+          .insert(pushDevices)
+          .values({ id: newId(), ...device, createdAt: at, updatedAt: at })
+          .onConflictDoUpdate({
+            target: [pushDevices.platform, pushDevices.token],
+            set: { userId: device.userId, sessionId: device.sessionId, p256dh: device.p256dh, auth: device.auth, appId: device.appId, locale: device.locale, updatedAt: at },
+          })
+          .returning();
+        return row!;
+      });
+    },
+
+    listByUser(userId: string): Promise<PushDeviceRow[]> {
+      return db.select().from(pushDevices).where(eq(pushDevices.userId, userId)).orderBy(asc(pushDevices.createdAt));
+    },
+
+    /** Deletes one of the user's devices; false when it is not theirs (or gone). */
+    async remove(userId: string, id: string): Promise<boolean> {
+      const rows = await db.delete(pushDevices).where(and(eq(pushDevices.id, id), eq(pushDevices.userId, userId))).returning({ id: pushDevices.id });
+      return rows.length > 0;
+    },
+
+    async removeById(id: string): Promise<void> {
+      await db.delete(pushDevices).where(eq(pushDevices.id, id));
+    },
+
+    /** Devices of sessions that ended (logout, password change, ban): they get nothing more. */
+    async removeOfEndedSessions(userId: string): Promise<void> {
+      await db.execute(sql`delete from push_devices d using sessions s where s.id = d.session_id and d.user_id = ${userId} and s.revoked_at is not null`);
+    },
+
+    /**
+     * Turns the messages committed since the cursor into deliveries, one per recipient device, due
+     * `graceMs` after the message, and moves the cursor, in one transaction; answers how many were
+     * planned, or null when another instance holds the cursor. Recipients: current members who
+     * joined before the message, not the sender, not muting the conversation, not blocking the
+     * sender, on devices of live sessions.
+     */
+    async plan(graceMs: number): Promise<number | null> {
+      return db.transaction(async (tx) => {
+        const [cursor] = rowsOf<{ snapshot: string | null; scanned_at: unknown }>(await tx.execute(sql`select snapshot, scanned_at from push_cursor for update skip locked`));
+        if (!cursor) return null;
+        const [now] = rowsOf<{ snapshot: string }>(await tx.execute(sql`select pg_current_snapshot()::text as snapshot`));
+        const since = cursor.snapshot;
+        const planned = rowsOf(
+          await tx.execute(sql`
+            insert into push_deliveries (message_id, device_id, user_id, send_after)
+            select m.id, d.id, d.user_id, m.created_at + make_interval(secs => ${graceMs / 1000})
+            from messages m
+            join conversation_members cm on cm.conversation_id = m.conversation_id and cm.user_id <> m.sender_id
+              and cm.left_at is null and cm.joined_seq < m.seq and (cm.muted_until is null or cm.muted_until < now())
+            join push_devices d on d.user_id = cm.user_id
+            join sessions s on s.id = d.session_id and s.revoked_at is null and s.expires_at > now()
+            where m.created_at > ${cursor.scanned_at as string}::timestamptz - ${SCAN_MARGIN}
+              and m.xid is not null and pg_visible_in_snapshot(m.xid, ${now!.snapshot}::pg_snapshot)
+              ${since === null ? sql`` : sql`and not pg_visible_in_snapshot(m.xid, ${since}::pg_snapshot)`}
+              and not exists (select 1 from user_blocks b where b.blocker_id = cm.user_id and b.blocked_id = m.sender_id)
+            on conflict do nothing
+            returning 1`),
+        ).length;
+        await tx.execute(sql`update push_cursor set snapshot = ${now!.snapshot}, scanned_at = now()`);
+        return planned;
+      });
+    },
+
+    /** Claims up to `limit` due deliveries for `leaseMs` (SKIP LOCKED: two workers never claim one), with what each needs. */
+    async claimDue(limit: number, leaseMs: number): Promise<DueDelivery[]> {
+      const rows = rowsOf<Record<string, unknown>>(
+        await db.execute(sql`
+          with claimed as (
+            update push_deliveries p set claimed_until = now() + make_interval(secs => ${leaseMs / 1000}), attempts = p.attempts + 1
+            where (p.message_id, p.device_id) in (
+              select message_id, device_id from push_deliveries
+              where state = 'pending' and send_after <= now() and (claimed_until is null or claimed_until < now())
+              order by send_after limit ${limit} for update skip locked)
+            returning p.message_id, p.device_id, p.user_id, p.attempts)
+          select c.message_id, c.device_id, c.user_id, c.attempts,
+            d.platform, d.token, d.p256dh, d.auth, d.app_id, d.locale,
+            m.conversation_id, m.seq, m.type, m.body, m.sender_id, m.deleted_at, u.display_name as sender_name,
+            conv.kind as conversation_kind, conv.title as conversation_title,
+            cm.left_at, cm.delivered_seq, cm.muted_until, s.revoked_at
+          from claimed c
+          join push_devices d on d.id = c.device_id
+          join sessions s on s.id = d.session_id
+          join messages m on m.id = c.message_id
+          join users u on u.id = m.sender_id
+          join conversations conv on conv.id = m.conversation_id
+          left join conversation_members cm on cm.conversation_id = m.conversation_id and cm.user_id = c.user_id`),
+      );
+      return rows.map((r): DueDelivery => {
+        const seq = toNumber(r.seq);
+        const skip =
+          r.deleted_at !== null ? 'deleted' :
+          r.left_at !== null || r.delivered_seq === null || r.delivered_seq === undefined ? 'not a member' :
+          toNumber(r.delivered_seq) >= seq ? 'delivered' :
+          r.muted_until !== null && new Date(String(r.muted_until)).getTime() > Date.now() ? 'muted' :
+          r.revoked_at !== null ? 'session ended' : null;
+        return {
+          messageId: String(r.message_id),
+          deviceId: String(r.device_id),
+          userId: String(r.user_id),
+          attempts: toNumber(r.attempts),
+          device: { platform: r.platform as PushDeviceRow['platform'], token: String(r.token), p256dh: (r.p256dh as string | null) ?? null, auth: (r.auth as string | null) ?? null, appId: (r.app_id as string | null) ?? null, locale: (r.locale as string | null) ?? null },
+          message: {
+            conversationId: String(r.conversation_id),
+            seq,
+            type: String(r.type),
+            body: (r.body as string | null) ?? null,
+            senderId: String(r.sender_id),
+            senderName: String(r.sender_name),
+            conversationKind: String(r.conversation_kind),
+            conversationTitle: (r.conversation_title as string | null) ?? null,
+          },
+          skip,
+        };
+      });
+    },
+
+    /** Settles a delivery: sent, skipped or failed for good. */
+    async settle(messageId: string, deviceId: string, state: 'sent' | 'skipped' | 'failed', error: string | null = null): Promise<void> {
+      await db.execute(sql`update push_deliveries set state = ${state}, last_error = ${error}, claimed_until = null where message_id = ${messageId} and device_id = ${deviceId}`);
+    },
+
+    /** Puts a delivery back, due at `at`. */
+    async retryAt(messageId: string, deviceId: string, at: Date, error: string): Promise<void> {
+      await db.execute(sql`update push_deliveries set send_after = ${at.toISOString()}::timestamptz, last_error = ${error}, claimed_until = null where message_id = ${messageId} and device_id = ${deviceId}`);
+    },
+
+    /** Deletes settled deliveries older than `before` (the worker's housekeeping). */
+    async sweepSettled(before: Date, batch: number): Promise<number> {
+      return rowsOf(
+        await db.execute(sql`
+          delete from push_deliveries where (message_id, device_id) in (
+            select message_id, device_id from push_deliveries where state <> 'pending' and created_at < ${before.toISOString()}::timestamptz limit ${batch})
+          returning 1`),
+      ).length;
+    },
+  };
+}
+
+export type PushRepository = ReturnType<typeof createPushRepository>;
