@@ -12,8 +12,8 @@ export const PushDeviceBody = Type.Object(
     subscription: Type.Optional(
       Type.Object(
         {
-          endpoint: Type.String({ minLength: 10, maxLength: 2048, description: 'The push service URL (https, public addresses only).' }),
-          expirationTime: Type.Optional(Nullable(Type.Number())),
+          endpoint: Type.String({ minLength: 10, maxLength: 2048, pattern: '^[\\x21-\\x7e]{10,2048}$', description: 'The push service URL (https, public addresses only).' }),
+          expirationTime: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: 9_007_199_254_740_991, description: 'When the browser says the subscription ends (ms since the epoch); not used.' }))),
           keys: Type.Object({ p256dh: Base64Url(80, 100, "The browser's P-256 public key."), auth: Base64Url(16, 32, 'The 16-byte auth secret.') }, { additionalProperties: false }),
         },
         { additionalProperties: false, description: "For webpush: the browser's PushSubscription.toJSON()." },
