@@ -1,4 +1,5 @@
 import { uniqueViolation } from '../../db/errors.js';
+import { deleteInBatches } from '../../lib/in-batches.js';
 import { AppError } from '../../errors.js';
 import type { ChatEvents } from '../../events/chat-events.js';
 import { timePage, timePosition } from '../../lib/time-page.js';
@@ -305,14 +306,7 @@ export function createMessagesService(deps: {
     },
 
     /** Deletes expired disappearing messages in batches; returns how many went. */
-    async sweepExpired(batch = 1000): Promise<number> {
-      let total = 0;
-      for (;;) {
-        const removed = await messages.deleteExpired(batch);
-        total += removed;
-        if (removed < batch) return total;
-      }
-    },
+    sweepExpired: (batch = 1000): Promise<number> => deleteInBatches(batch, (n) => messages.deleteExpired(n)),
   };
 }
 

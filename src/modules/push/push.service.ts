@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { deleteInBatches } from '../../lib/in-batches.js';
 import { isIP } from 'node:net';
 import { AppError } from '../../errors.js';
 import { isPublicAddress } from '../../lib/public-address.js';
@@ -165,14 +166,7 @@ export function createPushService(deps: {
     },
 
     /** Forgets deliveries settled (sent, skipped, failed) more than a day ago, in batches; answers how many. */
-    async sweepSettled(batch = 1000): Promise<number> {
-      let total = 0;
-      for (;;) {
-        const removed = await push.sweepSettled(new Date(Date.now() - 86_400_000), batch);
-        total += removed;
-        if (removed < batch) return total;
-      }
-    },
+    sweepSettled: (batch = 1000): Promise<number> => deleteInBatches(batch, (n) => push.sweepSettled(new Date(Date.now() - 86_400_000), n)),
 
     /** One round of the worker: plan, then send what is due. */
     async runOnce(): Promise<{ planned: number; outcomes: Record<string, number> }> {

@@ -32,6 +32,11 @@ export function createStatusService(deps: {
 }) {
   const { db, statuses, userLog, media, events, config } = deps;
 
+  /** Publishes committed user-log changes; status.created goes as a doorbell (read and rendered by each socket). */
+  const publish = (changes: readonly UserChange[]): void => {
+    for (const change of changes) events.publishStream('user', change.userId, [change.type === 'status.created' ? { type: change.type, seq: change.seq } : change]);
+  };
+
   /**
    * Deletes a status and records status.deleted in the log of everyone whose log holds it, with the
    * author locked as a post is; false when it was already gone.
@@ -45,7 +50,7 @@ export function createStatusService(deps: {
       return (await statuses.remove(row.id, tx)) ? recorded : null;
     });
     if (!changes) return false;
-    for (const change of changes) events.publishStream('user', change.userId, [change]);
+    publish(changes);
     return true;
   }
 
@@ -195,10 +200,7 @@ export function createStatusService(deps: {
       return userLog.record(tx, drafts);
     },
 
-    /** Publishes committed user-log changes; status.created goes as a doorbell (read and rendered by each socket). */
-    publish(changes: readonly UserChange[]): void {
-      for (const change of changes) events.publishStream('user', change.userId, [change.type === 'status.created' ? { type: change.type, seq: change.seq } : change]);
-    },
+    publish,
 
     /** Deletes expired statuses in batches, and the media only they used; returns how many statuses went. */
     async sweepExpired(batch = 500): Promise<number> {

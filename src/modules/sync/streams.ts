@@ -1,4 +1,5 @@
 import type { StreamName } from '../../events/chat-events.js';
+import { deleteInBatches } from '../../lib/in-batches.js';
 import type { AnnouncementRepository } from '../announcements/announcement.repository.js';
 import { announcementEvent } from '../announcements/announcements.service.js';
 import type { StatusService } from '../status/status.service.js';
@@ -47,14 +48,7 @@ export function createStreams(deps: { userLog: UserLog; announcements: Pick<Anno
     head: (stream: StreamName, userId: string): Promise<number> => (stream === 'announcements' ? announcements.head() : userLog.head(userId)),
 
     /** Deletes the user logs' tombstones older than `before`, in batches; returns how many went. */
-    async sweepTombstones(before: Date, batch = 1000): Promise<number> {
-      let total = 0;
-      for (;;) {
-        const removed = await userLog.sweepTombstones(before, batch);
-        total += removed;
-        if (removed < batch) return total;
-      }
-    },
+    sweepTombstones: (before: Date, batch = 1000): Promise<number> => deleteInBatches(batch, (n) => userLog.sweepTombstones(before, n)),
 
     position: (stream: StreamName, userId: string, since: string) => (stream === 'announcements' ? announcements.position(since) : userLog.position(userId, since)),
   };
