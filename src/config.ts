@@ -1,5 +1,7 @@
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
+import { createPrivateKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 
 /**
  * The only reader of process.env. Every variable the service understands is declared here, with
@@ -76,10 +78,20 @@ const Env = Type.Object({
   PUSH_GRACE_MS: Type.Integer({ default: 3000, minimum: 0, maximum: 600_000, description: 'A recipient whose device acknowledged delivery (delivered receipt) within this long gets no push.' }),
   PUSH_POLL_MS: Type.Integer({ default: 1000, minimum: 50, maximum: 60_000, description: 'How often each instance\'s push worker looks for new messages and due pushes.' }),
   PUSH_MAX_ATTEMPTS: Type.Integer({ default: 8, minimum: 1, maximum: 50, description: 'Tries of one push (exponential backoff with jitter on 429, 5xx and timeouts) before it is dropped.' }),
+  PUSH_LEASE_MS: Type.Integer({ default: 60_000, minimum: 1000, maximum: 3_600_000, description: 'How long a worker holds the pushes it claimed; if its instance dies, another sends them after this (replacing, not duplicating, on the device).' }),
   PUSH_MAX_DEVICES_PER_USER: Type.Integer({ default: 20, minimum: 1, maximum: 1000, description: 'Push devices one user may register; more is 409 PUSH_DEVICE_LIMIT_REACHED.' }),
   WEB_PUSH_VAPID_PUBLIC_KEY: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{80,100}$', description: 'VAPID public key (base64url, uncompressed P-256 point); unset generates a key pair once, kept in the database.' })),
   WEB_PUSH_VAPID_PRIVATE_KEY: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{40,50}$', secret: true, description: 'VAPID private key (base64url); set together with WEB_PUSH_VAPID_PUBLIC_KEY.' })),
   WEB_PUSH_SUBJECT: Type.String({ default: 'mailto:operator@example.invalid', pattern: '^(mailto:|https://)', description: 'VAPID subject: how push services reach the operator (mailto: or https: URL).' }),
+  FCM_SERVICE_ACCOUNT_FILE: Type.Optional(Type.String({ minLength: 1, description: 'Path to the Firebase service account key (JSON) that FCM pushes are sent with; unset turns FCM off.' })),
+  FCM_BASE_URL: Type.String({ default: 'https://fcm.googleapis.com', pattern: '^https?://', description: 'FCM HTTP v1 base URL (tests and compatible gateways); the OAuth token URL is the key file\'s token_uri.' }),
+  APNS_KEY_FILE: Type.Optional(Type.String({ minLength: 1, description: 'Path to the APNs token-signing key (.p8, PEM); with APNS_KEY_ID, APNS_TEAM_ID and APNS_TOPIC turns APNs on.' })),
+  APNS_KEY_ID: Type.Optional(Type.String({ pattern: '^[A-Z0-9]{10}$', description: 'The .p8 key\'s id (10 characters, from the Apple developer account).' })),
+  APNS_TEAM_ID: Type.Optional(Type.String({ pattern: '^[A-Z0-9]{10}$', description: 'The Apple developer team id (10 characters).' })),
+  APNS_TOPIC: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9.-]{1,200}$', description: 'The app\'s bundle id (apns-topic); a device registered with an appId uses that instead.' })),
+  APNS_ENVIRONMENT: Type.Enum(['production', 'sandbox'], { default: 'production', description: 'APNs host: production (api.push.apple.com) or sandbox (api.sandbox.push.apple.com, development builds).' }),
+  APNS_BASE_URL: Type.Optional(Type.String({ pattern: '^https://', description: 'APNs base URL, instead of the environment\'s host (tests and compatible gateways).' })),
+  PUSH_CONSOLE: Type.Boolean({ default: false, description: 'Development: FCM and APNs devices are accepted without credentials and their pushes printed to the log instead of sent.' }),
   WEB_PUSH_ALLOW_PRIVATE: Type.Boolean({ default: false, description: 'Accept Web Push endpoints on private, loopback or link-local addresses (tests); otherwise only https on public addresses (no SSRF into your network).' }),
   STATUS_TTL_SECONDS: Type.Integer({ default: 86_400, minimum: 60, maximum: 604_800, description: 'How long a status update stays visible.' }),
   STATUS_MAX_LIVE: Type.Integer({ default: 30, minimum: 1, maximum: 1000, description: 'Live (unexpired) status updates one user may have at once.' }),
@@ -172,8 +184,13 @@ export interface Config {
     readonly graceMs: number;
     readonly pollMs: number;
     readonly maxAttempts: number;
+    readonly leaseMs: number;
     readonly maxDevicesPerUser: number;
     readonly webPush: { readonly vapid: { readonly publicKey: string; readonly privateKey: string } | undefined; readonly subject: string; readonly allowPrivate: boolean };
+    readonly fcm: FcmConfig | undefined;
+    readonly apns: ApnsConfig | undefined;
+    /** FCM and APNs pushes without credentials go to the log (development). */
+    readonly console: boolean;
   };
   readonly storage:
     | { readonly driver: 'disk' }
@@ -186,6 +203,24 @@ export interface Config {
         readonly secretAccessKey: string | undefined;
         readonly forcePathStyle: boolean;
       };
+}
+
+/** FCM HTTP v1 through a service account (its key file). */
+export interface FcmConfig {
+  readonly projectId: string;
+  readonly clientEmail: string;
+  readonly privateKey: string;
+  readonly tokenUri: string;
+  readonly baseUrl: string;
+}
+
+/** APNs over HTTP/2 with token (.p8) authentication. */
+export interface ApnsConfig {
+  readonly key: string;
+  readonly keyId: string;
+  readonly teamId: string;
+  readonly topic: string;
+  readonly baseUrl: string;
 }
 
 export class ConfigError extends Error {
@@ -229,7 +264,43 @@ function crossFieldProblems(env: Env): string[] {
   if (Boolean(env.S3_ACCESS_KEY_ID) !== Boolean(env.S3_SECRET_ACCESS_KEY)) problems.push('S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set together');
   if (Boolean(env.ADMIN_USERNAME) !== Boolean(env.ADMIN_PASSWORD)) problems.push('ADMIN_USERNAME and ADMIN_PASSWORD must be set together');
   if (Boolean(env.WEB_PUSH_VAPID_PUBLIC_KEY) !== Boolean(env.WEB_PUSH_VAPID_PRIVATE_KEY)) problems.push('WEB_PUSH_VAPID_PUBLIC_KEY and WEB_PUSH_VAPID_PRIVATE_KEY must be set together');
+  if (env.FCM_SERVICE_ACCOUNT_FILE) {
+    const account = readKeyFile('FCM_SERVICE_ACCOUNT_FILE', env.FCM_SERVICE_ACCOUNT_FILE, problems);
+    if (account !== undefined) {
+      try {
+        const parsed = JSON.parse(account) as Record<string, unknown>;
+        for (const field of ['project_id', 'client_email', 'private_key']) if (typeof parsed[field] !== 'string' || !parsed[field]) throw new Error(`no ${field}`);
+        if (createPrivateKey(parsed.private_key as string).asymmetricKeyType !== 'rsa') throw new Error('private_key is not an RSA key');
+      } catch (error) {
+        problems.push(`FCM_SERVICE_ACCOUNT_FILE is not a service account key (JSON with project_id, client_email, private_key): ${(error as Error).message}`);
+      }
+    }
+  }
+  if (env.APNS_KEY_FILE) {
+    for (const name of ['APNS_KEY_ID', 'APNS_TEAM_ID', 'APNS_TOPIC'] as const) if (!env[name]) problems.push(`${name} is required when APNS_KEY_FILE is set`);
+    const key = readKeyFile('APNS_KEY_FILE', env.APNS_KEY_FILE, problems);
+    if (key !== undefined && !isP256PrivateKey(key)) problems.push('APNS_KEY_FILE is not a .p8 key (a P-256 private key, PEM "BEGIN PRIVATE KEY")');
+  }
   return problems;
+}
+
+function isP256PrivateKey(pem: string): boolean {
+  try {
+    const key = createPrivateKey(pem);
+    return key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1';
+  } catch {
+    return false;
+  }
+}
+
+/** A credential file's text, or undefined with a problem saying why it cannot be read (never its contents). */
+function readKeyFile(name: string, path: string, problems: string[]): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    problems.push(`${name}=${JSON.stringify(path)}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    return undefined;
+  }
 }
 
 function describeValue(name: string, value: unknown): string {
@@ -313,12 +384,24 @@ function toConfig(env: Env): Config {
       graceMs: env.PUSH_GRACE_MS,
       pollMs: env.PUSH_POLL_MS,
       maxAttempts: env.PUSH_MAX_ATTEMPTS,
+      leaseMs: env.PUSH_LEASE_MS,
       maxDevicesPerUser: env.PUSH_MAX_DEVICES_PER_USER,
       webPush: {
         vapid: env.WEB_PUSH_VAPID_PUBLIC_KEY && env.WEB_PUSH_VAPID_PRIVATE_KEY ? { publicKey: env.WEB_PUSH_VAPID_PUBLIC_KEY, privateKey: env.WEB_PUSH_VAPID_PRIVATE_KEY } : undefined,
         subject: env.WEB_PUSH_SUBJECT,
         allowPrivate: env.WEB_PUSH_ALLOW_PRIVATE,
       },
+      fcm: env.FCM_SERVICE_ACCOUNT_FILE ? fcmConfig(env.FCM_SERVICE_ACCOUNT_FILE, env.FCM_BASE_URL) : undefined,
+      apns: env.APNS_KEY_FILE
+        ? {
+            key: readFileSync(env.APNS_KEY_FILE, 'utf8'),
+            keyId: env.APNS_KEY_ID!,
+            teamId: env.APNS_TEAM_ID!,
+            topic: env.APNS_TOPIC!,
+            baseUrl: (env.APNS_BASE_URL ?? (env.APNS_ENVIRONMENT === 'sandbox' ? 'https://api.sandbox.push.apple.com' : 'https://api.push.apple.com')).replace(/\/+$/, ''),
+          }
+        : undefined,
+      console: env.PUSH_CONSOLE,
     },
     storage: env.S3_BUCKET
       ? {
@@ -332,6 +415,17 @@ function toConfig(env: Env): Config {
         }
       : { driver: 'disk' as const },
   });
+}
+
+function fcmConfig(path: string, baseUrl: string): FcmConfig {
+  const account = JSON.parse(readFileSync(path, 'utf8')) as { project_id: string; client_email: string; private_key: string; token_uri?: string };
+  return {
+    projectId: account.project_id,
+    clientEmail: account.client_email,
+    privateKey: account.private_key,
+    tokenUri: account.token_uri ?? 'https://oauth2.googleapis.com/token',
+    baseUrl: baseUrl.replace(/\/+$/, ''),
+  };
 }
 
 function splitList(value: string): string[] {

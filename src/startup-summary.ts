@@ -22,5 +22,19 @@ export function startupSummary(config: Config, listeningOn: string): Record<stri
     sms: config.sms.provider === 'twilio' ? 'twilio' : 'console (printed to the log)',
     mail: config.mail.smtpUrl ? `smtp ${location(config.mail.smtpUrl)}` : 'console (printed to the log)',
     storage: config.storage.driver === 's3' ? `s3 bucket ${config.storage.bucket}` : `disk ${config.dataDir}/media`,
+    push: pushProviders(config),
   };
+}
+
+/** The push platforms this instance sends on, e.g. "webpush, fcm (project p1), apns (sandbox)". */
+function pushProviders(config: Config): string {
+  const { fcm, apns } = config.push;
+  const consoleOnly = config.push.console ? ' (console: printed to the log)' : '';
+  return [
+    'webpush',
+    fcm ? `fcm (project ${fcm.projectId})` : config.push.console ? `fcm${consoleOnly}` : null,
+    apns ? `apns (${location(apns.baseUrl)}, topic ${apns.topic})` : config.push.console ? `apns${consoleOnly}` : null,
+  ]
+    .filter(Boolean)
+    .join(', ');
 }

@@ -64,6 +64,7 @@ t.test('one process per embedded database; what the first stored survives a cras
   t.match(line, /"bus":"in-process \(single instance\)"/, 'and the bus');
   t.match(line, /"docs":"http:\/\/127\.0\.0\.1:\d+\/docs"/, 'and where the docs are');
   t.match(line, /"sms":"console/);
+  t.match(line, /"push":"webpush"/, 'and the push platforms (Web Push only, unconfigured)');
   t.notMatch(line, /secret|password/i, 'no secret');
 
   const admin = await exitOf(t, ['scripts/admin-create.ts', '--username', 'root', '--password', 'correct horse battery'], env);

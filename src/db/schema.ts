@@ -60,6 +60,10 @@ export const users = pgTable(
     lastSeenAt: timestamp('last_seen_at', { withTimezone: true }),
     /** Privacy: others see online/offline but never when this user was last seen. */
     hideLastSeen: boolean('hide_last_seen').notNull().default(false),
+    /** Do not disturb: no pushes at all until then. */
+    dndUntil: timestamp('dnd_until', { withTimezone: true }),
+    /** Pushes to this user show the sender and text (false: only "New message"); PUSH_PREVIEW=false overrides it. */
+    pushPreview: boolean('push_preview').notNull().default(true),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -173,6 +177,7 @@ export const conversations = pgTable(
 );
 
 export const memberRoles = ['owner', 'admin', 'member'] as const;
+export const notifyModes = ['all', 'mentions', 'none'] as const;
 
 /**
  * Membership plus the member's own view: receipts (`readSeq`, `deliveredSeq`), cleared history, flags.
@@ -199,6 +204,8 @@ export const conversationMembers = pgTable(
     leftXid: customType<{ data: string }>({ dataType: () => 'xid8' })('left_xid'),
     activityAt: timestamp('activity_at', { withTimezone: true }).notNull().defaultNow(),
     mutedUntil: timestamp('muted_until', { withTimezone: true }),
+    /** Which messages push to this member: all, only mentions of them and replies to them, or none. Muted (mutedUntil) means mentions only until then. */
+    notify: text('notify', { enum: notifyModes }).notNull().default('all'),
     archived: boolean('archived').notNull().default(false),
     pinned: boolean('pinned').notNull().default(false),
   },
@@ -208,6 +215,7 @@ export const conversationMembers = pgTable(
     index('conversation_members_conversation_joined_idx').on(t.conversationId, t.joinedAt),
     index('conversation_members_inbox_idx').on(t.userId, t.archived, t.pinned.desc(), t.activityAt.desc(), t.conversationId.desc()),
     check('conversation_members_role_check', sql`${t.role} in ('owner', 'admin', 'member')`),
+    check('conversation_members_notify_check', sql`${t.notify} in ('all', 'mentions', 'none')`),
   ],
 );
 
@@ -690,6 +698,7 @@ export const pushCursor = pgTable(
 );
 
 export const pushDeliveryStates = ['pending', 'sent', 'skipped', 'failed'] as const;
+export const pushDeliveryKinds = ['message', 'retract'] as const;
 
 /** One push of one message to one device: due at `sendAfter`, claimed by one worker at a time (`claimedUntil`). */
 export const pushDeliveries = pgTable(
@@ -698,6 +707,8 @@ export const pushDeliveries = pgTable(
     messageId: uuid('message_id').notNull().references(() => messages.id, { onDelete: 'cascade' }),
     deviceId: uuid('device_id').notNull().references(() => pushDevices.id, { onDelete: 'cascade' }),
     userId: uuid('user_id').notNull(),
+    /** `message` shows the message; `retract` takes back the notification sent for it (deleted for everyone). */
+    kind: text('kind', { enum: pushDeliveryKinds }).notNull().default('message'),
     state: text('state', { enum: pushDeliveryStates }).notNull().default('pending'),
     attempts: integer('attempts').notNull().default(0),
     sendAfter: timestamp('send_after', { withTimezone: true }).notNull(),

@@ -1,6 +1,7 @@
 import { getOrCreateSecret } from '../lib/app-secrets.js';
-import { createPushRepository } from '../modules/push/push.repository.js';
+import { type PushRepository, createPushRepository } from '../modules/push/push.repository.js';
 import { type PushService, createPushService } from '../modules/push/push.service.js';
+import { createPushMetrics } from '../modules/push/push.metrics.js';
 import { createPushSenders } from '../providers/push/push-providers.js';
 import { generateVapidKeys } from '../providers/push/web-push.js';
 import type { FastifyInstance } from 'fastify';
@@ -121,7 +122,8 @@ export const servicesPlugin = fp<{ config: Config; argon2: { memoryCost: number;
     // Read (or made) on first use: building the app (e.g. to print the OpenAPI document) needs no database.
     let syncKey: Promise<string> | undefined;
     const syncTokenKey = () => (syncKey ??= getOrCreateSecret(app.db, 'sync-token'));
-    const { conversationRepository, messageRepository, changeLog, ...chat } = createChatServices(app, config, events, media, syncTokenKey, { streams, contacts: status });
+    const pushRepository = createPushRepository(app.db);
+    const { presenter, conversationRepository, messageRepository, changeLog, ...chat } = createChatServices(app, config, events, media, syncTokenKey, { streams, contacts: status, pushes: pushRepository });
     const accountRepository = createAccountRepository(app.db);
     const account = createAccountService({ accounts: accountRepository, users: userRepository, passwords, otp, events, members: chat.members, reactions: chat.reactions, status, media });
     const accountExport = createAccountExport({ accounts: accountRepository, account, links: media.links });
@@ -145,9 +147,11 @@ export const servicesPlugin = fp<{ config: Config; argon2: { memoryCost: number;
         ? Promise.resolve(config.push.webPush.vapid)
         : getOrCreateSecret(app.db, 'web-push-vapid', () => JSON.stringify(generateVapidKeys())).then((text) => JSON.parse(text) as { publicKey: string; privateKey: string }));
     const push = createPushService({
-      push: createPushRepository(app.db),
-      senders: createPushSenders(config, vapidKeys),
+      push: pushRepository,
+      senders: await createPushSenders(config, vapidKeys, app.log),
       vapidPublicKey: async () => (await vapidKeys()).publicKey,
+      unreadTotal: presenter.unreadTotal,
+      observe: createPushMetrics(app.metrics, () => pushRepository.outbox()).observe,
       config: { ...config.push, allowPrivateEndpoints: config.push.webPush.allowPrivate },
       log: app.log,
     });
@@ -176,7 +180,7 @@ function createChatServices(
   events: ChatEvents,
   media: MediaService,
   syncTokenKey: () => Promise<string>,
-  user: { streams: Streams; contacts: Pick<StatusService, 'contactChanged' | 'publish'> },
+  user: { streams: Streams; contacts: Pick<StatusService, 'contactChanged' | 'publish'>; pushes: Pick<PushRepository, 'retract'> },
 ) {
   const conversationRepository = createConversationRepository(app.db);
   const messageRepository = createMessageRepository(app.db);
@@ -184,8 +188,20 @@ function createChatServices(
   const access = createConversationAccess(conversationRepository);
   const presenter = createConversationPresenter({ conversations: conversationRepository, messages: messageRepository });
   const chat = { maxGroupMembers: config.chat.maxGroupMembers };
-  const messages = createMessagesService({ messages: messageRepository, batcher: createMessageBatcher(app.database), conversations: conversationRepository, changeLog, access, events, media, contacts: user.contacts, config: config.chat });
+  const messages = createMessagesService({
+    messages: messageRepository,
+    batcher: createMessageBatcher(app.database),
+    conversations: conversationRepository,
+    changeLog,
+    access,
+    events,
+    media,
+    contacts: user.contacts,
+    pushes: user.pushes,
+    config: config.chat,
+  });
   return {
+    presenter,
     conversationRepository,
     messageRepository,
     changeLog,

@@ -63,7 +63,7 @@ export const serverFrames: Record<string, { description: string; data: TSchema; 
   typing: { description: 'Another member started or stopped typing (never stored; treat a start as over after 5 s).', data: Type.Object({ conversationId: Id, userId: Id, state: Type.Enum(['start', 'stop']) }) },
   'conversation.created': { description: 'You are in a new conversation; the socket follows it from now.', data: Type.Object({ conversationId: Id, kind: Type.String() }) },
   'conversation.updated': { logged: true, description: 'Title, description, avatar, member count or retention changed.', data: Type.Object({}, { additionalProperties: true }) },
-  'conversation.settings': { logged: true, description: 'Your own flags changed (from another device). Only you see this event.', data: Type.Object({ muted: Type.Boolean(), mutedUntil: Type.Union([Type.String(), Type.Null()]), archived: Type.Boolean(), pinned: Type.Boolean() }) },
+  'conversation.settings': { logged: true, description: 'Your own flags changed (from another device). Only you see this event.', data: Type.Object({ muted: Type.Boolean(), mutedUntil: Type.Union([Type.String(), Type.Null()]), notify: Type.Enum(['all', 'mentions', 'none']), archived: Type.Boolean(), pinned: Type.Boolean() }) },
   'member.joined': {
     logged: true,
     description: 'Someone joined (you: the socket follows the conversation from now), with their receipts as they start.',

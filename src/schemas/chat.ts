@@ -81,6 +81,10 @@ export const Retention = Type.Object(
 );
 
 /** An unread count stops here: a conversation with more unread messages answers this number. */
+export const NotifyMode = Type.Enum(['all', 'mentions', 'none'], {
+  description: 'Which messages of this conversation push to you: all, only those mentioning you or replying to you, or none. While muted, only mentions and replies do.',
+});
+
 export const UNREAD_COUNT_CAP = 10_000;
 export const UnreadCount = Type.Integer({
   minimum: 0,
@@ -107,6 +111,7 @@ export const Conversation = Type.Object(
     deliveredSeq: Seq,
     muted: Type.Boolean(),
     mutedUntil: Nullable(Timestamp),
+    notify: NotifyMode,
     archived: Type.Boolean(),
     pinned: Type.Boolean(),
     retention: Type.Object({ mode: Type.Enum([...retentionModes]), ttlSeconds: Nullable(Type.Integer()) }),
@@ -137,6 +142,7 @@ export const Conversation = Type.Object(
         deliveredSeq: 42,
         muted: false,
         mutedUntil: null,
+        notify: 'all',
         archived: false,
         pinned: true,
         retention: { mode: 'persistent', ttlSeconds: null },
@@ -191,8 +197,8 @@ export const ConversationPatchBody = Type.Object(
   { additionalProperties: false, minProperties: 1, examples: [{ title: 'Weekend trip 🏕', retention: { mode: 'disappearing', ttlSeconds: 86_400 } }] },
 );
 export const SettingsBody = Type.Object(
-  { muted: Type.Optional(Type.Boolean()), mutedUntil: Type.Optional(Nullable(Timestamp)), archived: Type.Optional(Type.Boolean()), pinned: Type.Optional(Type.Boolean()) },
-  { additionalProperties: false, minProperties: 1, examples: [{ muted: true, mutedUntil: '2026-11-24T08:00:00.000Z' }, { archived: true }] },
+  { muted: Type.Optional(Type.Boolean()), mutedUntil: Type.Optional(Nullable(Timestamp)), notify: Type.Optional(NotifyMode), archived: Type.Optional(Type.Boolean()), pinned: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false, minProperties: 1, examples: [{ muted: true, mutedUntil: '2026-11-24T08:00:00.000Z' }, { notify: 'mentions' }, { archived: true }] },
 );
 export const AddMembersBody = Type.Object({ userIds: UserIds(256, 1) }, { additionalProperties: false, examples: [{ userIds: ['0192f0c1-7a00-7000-8000-0000000000b4'] }] });
 export const RoleBody = Type.Object({ role: Type.Enum(['admin', 'member']) }, { additionalProperties: false, examples: [{ role: 'admin' }] });

@@ -56,4 +56,22 @@ export const VapidKey = Type.Object(
   { examples: [{ publicKey: 'BEl62iUYgUivxIkv69yViEuiBIa-Ib9-SkvMeAtA3LFgDzkrxZJjSgSnfckjBJuBkr3qBUYIHBQFLXYp5Nksh8U' }] },
 );
 
-export const sharedPushSchemas = [PushDevice];
+
+
+export const NotificationSettings = Type.Object(
+  {
+    dndUntil: Nullable(Timestamp),
+    preview: Type.Boolean({ description: 'Pushes show the sender and the text; false: only "New message". The operator\'s PUSH_PREVIEW=false overrides it.' }),
+  },
+  { $id: 'NotificationSettings', description: 'Your push settings, for all your devices.', examples: [{ dndUntil: '2026-11-25T07:00:00.000Z', preview: true }] },
+);
+
+export const NotificationSettingsPatch = Type.Object(
+  {
+    dndUntil: Type.Optional(Nullable(Timestamp)),
+    preview: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false, minProperties: 1, examples: [{ dndUntil: '2026-11-25T07:00:00.000Z' }, { dndUntil: null, preview: false }] },
+);
+
+export const sharedPushSchemas = [PushDevice, NotificationSettings];

@@ -187,6 +187,7 @@ for (const driver of drivers) {
           leftSeq: null,
           leftXid: null,
           mutedUntil: null,
+          notify: 'all',
           archived: false,
           pinned: false,
         },

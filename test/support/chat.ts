@@ -55,6 +55,7 @@ export interface ConversationBody {
   deliveredSeq: number;
   muted: boolean;
   mutedUntil: string | null;
+  notify: 'all' | 'mentions' | 'none';
   archived: boolean;
   pinned: boolean;
   retention: { mode: 'persistent' | 'disappearing' | 'ephemeral'; ttlSeconds: number | null };

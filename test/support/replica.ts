@@ -23,7 +23,7 @@ export interface ConversationReplica {
   viewerId: string;
   title: string | null;
   description: string | null;
-  settings: { muted: boolean; mutedUntil: string | null; archived: boolean; pinned: boolean };
+  settings: { muted: boolean; mutedUntil: string | null; notify: string; archived: boolean; pinned: boolean };
   left: boolean;
   messages: Record<string, ReplicaMessage>;
   pins: string[];
@@ -52,7 +52,7 @@ export async function snapshot(app: App, reader: Account, conversationId: string
     viewerId: reader.user.id,
     title: view.title,
     description: view.description ?? null,
-    settings: { muted: view.muted, mutedUntil: view.mutedUntil, archived: view.archived, pinned: view.pinned },
+    settings: { muted: view.muted, mutedUntil: view.mutedUntil, notify: view.notify, archived: view.archived, pinned: view.pinned },
     left: view.left,
     messages: Object.fromEntries(items.map((m: any) => [m.id, asMessage(m)])),
     pins: pins.map((p) => p.message.id).sort(),
@@ -130,7 +130,7 @@ export function applyEvent(replica: ConversationReplica, position: { seq: number
       replica.description = data.description;
       break;
     case 'conversation.settings':
-      replica.settings = { muted: data.muted, mutedUntil: data.mutedUntil, archived: data.archived, pinned: data.pinned };
+      replica.settings = { muted: data.muted, mutedUntil: data.mutedUntil, notify: data.notify, archived: data.archived, pinned: data.pinned };
       break;
     default:
       throw new Error(`no rule for the logged event ${frame.type}`);

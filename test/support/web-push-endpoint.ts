@@ -1,10 +1,9 @@
 import { createECDH, createHmac, createDecipheriv, createPublicKey, randomBytes, verify } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import * as tls from 'node:tls';
 import type { Test } from 'tap';
+import { LOOPBACK_TLS } from './loopback-tls.js';
 
 /*
  * A Web Push service on loopback, speaking the protocol a browser's push service does (RFC 8030):
@@ -14,11 +13,6 @@ import type { Test } from 'tap';
  * aes128gcm) and the VAPID header verified (RFC 8292).
  */
 
-const fixture = (name: string) => readFileSync(new URL(`../fixtures/push/${name}`, import.meta.url), 'utf8');
-const CERT = fixture('loopback.crt');
-// Node 22.15+ (the supported versions); @types/node here predates these two functions.
-const caStore = tls as unknown as { getCACertificates(kind: 'default'): string[]; setDefaultCACertificates(certs: string[]): void };
-caStore.setDefaultCACertificates([...caStore.getCACertificates('default'), CERT]);
 
 export interface PushRequest {
   path: string;
@@ -76,7 +70,7 @@ export async function startWebPushEndpoint(t: Test) {
   const requests: PushRequest[] = [];
   /** Statuses to answer next, in order (then 201). */
   const answers: number[] = [];
-  const server = createServer({ key: fixture('loopback.key'), cert: CERT }, (request, response) => {
+  const server = createServer(LOOPBACK_TLS, (request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {

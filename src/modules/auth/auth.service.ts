@@ -143,6 +143,8 @@ export function createAuthService(deps: AuthServiceDeps) {
             deletedAt: null,
             lastSeenAt: null,
             hideLastSeen: false,
+            dndUntil: null,
+            pushPreview: true,
             createdAt: now,
             updatedAt: now,
           };

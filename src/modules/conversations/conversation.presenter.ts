@@ -59,6 +59,12 @@ export function createConversationPresenter(deps: { conversations: ConversationR
   return {
     present,
     unreadCounts,
+    /** The user's unread total: the sum of `unreadCount` over all their conversations in GET /chat (archived or not). */
+    async unreadTotal(userId: string): Promise<number> {
+      let total = 0;
+      for (const count of (await unreadCounts(await conversations.withUnread(userId))).values()) total += count;
+      return total;
+    },
     async one(conversation: ConversationRecord, member: MemberRecord): Promise<ConversationView> {
       const [view] = await present([{ conversation, member }]);
       return view!;

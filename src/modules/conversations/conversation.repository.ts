@@ -141,6 +141,16 @@ export function createConversationRepository(db: Database) {
         .limit(input.limit + 1);
     },
 
+    /** The user's memberships that may hold unread messages (a non-empty unreadWindow), from the user's index. */
+    async withUnread(userId: string) {
+      const m = conversationMembers;
+      return db
+        .select({ conversation: conversations, member: m })
+        .from(m)
+        .innerJoin(conversations, eq(conversations.id, m.conversationId))
+        .where(and(eq(m.userId, userId), sql`greatest(${m.readSeq}, ${m.clearedSeq}, ${m.joinedSeq}) < coalesce(${m.leftSeq}, ${conversations.lastSeq})`));
+    },
+
     /** Up to `per` current members (broadcast lists: recipients) of each conversation, earliest first. */
     async previews(conversationIds: string[], per = 5): Promise<Map<string, UserRecord[]>> {
       const result = new Map<string, UserRecord[]>();
@@ -169,7 +179,7 @@ export function createConversationRepository(db: Database) {
       return row;
     },
 
-    async updateMember(conversationId: string, userId: string, patch: Partial<Pick<MemberRecord, 'mutedUntil' | 'archived' | 'pinned' | 'role' | 'clearedSeq'>>, tx: Database = db) {
+    async updateMember(conversationId: string, userId: string, patch: Partial<Pick<MemberRecord, 'mutedUntil' | 'notify' | 'archived' | 'pinned' | 'role' | 'clearedSeq'>>, tx: Database = db) {
       const [row] = await tx.update(conversationMembers).set(patch).where(and(eq(conversationMembers.conversationId, conversationId), eq(conversationMembers.userId, userId))).returning();
       return row;
     },

@@ -37,6 +37,7 @@ export function memberSettings(member: MemberRecord) {
   return {
     muted,
     mutedUntil: muted && member.mutedUntil!.getTime() !== MUTED_FOREVER.getTime() ? member.mutedUntil!.toISOString() : null,
+    notify: member.notify,
     archived: member.archived,
     pinned: member.pinned,
   };

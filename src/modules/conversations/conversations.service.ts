@@ -7,7 +7,7 @@ import type { Actor } from '../auth/tokens.js';
 import type { ChangeLog } from './change-log.js';
 import type { ConversationAccess } from './conversation.access.js';
 import type { ConversationPresenter } from './conversation.presenter.js';
-import type { ConversationRecord, ConversationRepository, InboxCursor } from './conversation.repository.js';
+import type { ConversationRecord, ConversationRepository, InboxCursor, MemberRecord } from './conversation.repository.js';
 import { MUTED_FOREVER, memberSettings, sharedFields, visibleLastSeq } from './conversation.views.js';
 
 /**
@@ -201,7 +201,7 @@ export function createConversationsService(deps: {
     },
 
     /** The caller's own flags on a conversation they are or were in. */
-    async updateSettings(actor: Actor, conversationId: string, patch: { muted?: boolean; mutedUntil?: string | null; archived?: boolean; pinned?: boolean }) {
+    async updateSettings(actor: Actor, conversationId: string, patch: { muted?: boolean; mutedUntil?: string | null; notify?: MemberRecord['notify']; archived?: boolean; pinned?: boolean }) {
       const { conversation } = await access.reader(actor, conversationId);
       let mutedUntil: Date | null | undefined;
       if (patch.mutedUntil !== undefined) mutedUntil = patch.mutedUntil === null ? null : new Date(patch.mutedUntil);
@@ -213,6 +213,7 @@ export function createConversationsService(deps: {
           actor.userId,
           {
             ...(mutedUntil !== undefined ? { mutedUntil } : {}),
+            ...(patch.notify !== undefined ? { notify: patch.notify } : {}),
             ...(patch.archived !== undefined ? { archived: patch.archived } : {}),
             ...(patch.pinned !== undefined ? { pinned: patch.pinned } : {}),
           },

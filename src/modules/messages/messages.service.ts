@@ -1,3 +1,4 @@
+import type { Database } from '../../db/client.js';
 import { uniqueViolation } from '../../db/errors.js';
 import { deleteInBatches } from '../../lib/in-batches.js';
 import { AppError } from '../../errors.js';
@@ -44,9 +45,11 @@ export function createMessagesService(deps: {
   media: Pick<MediaService, 'forMessage'>;
   /** A fan-out's first direct chat with a recipient makes them contacts (see ContactChanges). */
   contacts: ContactChanges;
+  /** A message deleted for everyone takes back its pushes, in the delete's transaction (PushRepository.retract). */
+  pushes: { retract(messageId: string, tx: Database): Promise<void> };
   config: MessagesConfig;
 }) {
-  const { messages, batcher, conversations, changeLog, access, events, media, contacts, config } = deps;
+  const { messages, batcher, conversations, changeLog, access, events, media, contacts, pushes, config } = deps;
   const log = createConversationLog({ messages, changeLog });
   const visibility = createMessageVisibility({ messages, access });
 
@@ -138,6 +141,7 @@ export function createMessagesService(deps: {
   async function deleteForEveryone(conversationId: string, messageId: string): Promise<void> {
     const { changes } = await changeLog.write(conversationId, async (tx) => {
       if (!(await messages.deleteForEveryone(messageId, tx))) return { result: null, changes: [] };
+      await pushes.retract(messageId, tx);
       const tombstone = toMessage((await messages.findById(messageId, tx))!);
       return { result: null, changes: [{ key: `message:${messageId}`, type: 'message.deleted' as const, data: tombstone, messageId }] };
     });

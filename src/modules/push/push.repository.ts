@@ -9,21 +9,38 @@ export type NewPushDevice = Pick<PushDeviceRow, 'userId' | 'sessionId' | 'platfo
 
 /** A claimed delivery with what its push needs, read when it is due (so it reflects edits, deletes, receipts and mutes since). */
 export interface DueDelivery {
+  kind: 'message' | 'retract';
+  /** The recipient lets pushes show the sender and text (their own setting; PUSH_PREVIEW=false overrides it). */
+  preview: boolean;
   messageId: string;
   deviceId: string;
   userId: string;
   attempts: number;
   device: Pick<PushDeviceRow, 'platform' | 'token' | 'p256dh' | 'auth' | 'appId' | 'locale'>;
   message: { conversationId: string; seq: number; type: string; body: string | null; senderId: string; senderName: string; conversationKind: string; conversationTitle: string | null };
-  /** Why it should not go out any more (delivered on a socket meanwhile, deleted, left, muted, session ended), or null. */
+  /** Why it should not go out any more (delivered on a socket meanwhile, deleted, left, muted, do not disturb, session ended), or null. */
   skip: string | null;
 }
+
+/** Which delivery: one message to one device, as a message push or its retraction. */
+export type DeliveryKey = Pick<DueDelivery, 'messageId' | 'deviceId' | 'kind'>;
 
 /**
  * Messages older than the cursor by more than this are never looked at again: a message whose
  * transaction took longer than this to commit after its insert would be missed (none does).
  */
 const SCAN_MARGIN = sql`interval '10 minutes'`;
+
+/**
+ * Whether member `cm` (user `u`) wants a push for message `m` now: never in do not disturb or with
+ * notify `none`; with notify `all` unless muted; and whatever the mute, for a message that mentions
+ * them or replies to one of theirs (so a mute is "mentions only" until it ends).
+ */
+const wantsPush = sql`(
+  (u.dnd_until is null or u.dnd_until <= now()) and cm.notify <> 'none' and (
+    (cm.notify = 'all' and (cm.muted_until is null or cm.muted_until <= now()))
+    or coalesce(m.mentions, '[]'::jsonb) @> jsonb_build_array(cm.user_id::text)
+    or exists (select 1 from messages r where r.id = m.reply_to_id and r.sender_id = cm.user_id)))`;
 
 /**
  * Push devices, and the push worker's durable state: the cursor over the message stream and one
@@ -79,8 +96,8 @@ export function createPushRepository(db: Database) {
      * Turns the messages committed since the cursor into deliveries, one per recipient device, due
      * `graceMs` after the message, and moves the cursor, in one transaction; answers how many were
      * planned, or null when another instance holds the cursor. Recipients: current members who
-     * joined before the message, not the sender, not muting the conversation, not blocking the
-     * sender, on devices of live sessions.
+     * joined before the message, not the sender, wanting it (wantsPush), not blocking the sender,
+     * on devices of live sessions.
      */
     async plan(graceMs: number): Promise<number | null> {
       return db.transaction(async (tx) => {
@@ -94,7 +111,8 @@ export function createPushRepository(db: Database) {
             select m.id, d.id, d.user_id, m.created_at + make_interval(secs => ${graceMs / 1000})
             from messages m
             join conversation_members cm on cm.conversation_id = m.conversation_id and cm.user_id <> m.sender_id
-              and cm.left_at is null and cm.joined_seq < m.seq and (cm.muted_until is null or cm.muted_until < now())
+              and cm.left_at is null and cm.joined_seq < m.seq
+            join users u on u.id = cm.user_id and ${wantsPush}
             join push_devices d on d.user_id = cm.user_id
             join sessions s on s.id = d.session_id and s.revoked_at is null and s.expires_at > now()
             where m.created_at > ${cursor.scanned_at as string}::timestamptz - ${SCAN_MARGIN}
@@ -119,29 +137,36 @@ export function createPushRepository(db: Database) {
               select message_id, device_id from push_deliveries
               where state = 'pending' and send_after <= now() and (claimed_until is null or claimed_until < now())
               order by send_after limit ${limit} for update skip locked)
-            returning p.message_id, p.device_id, p.user_id, p.attempts)
-          select c.message_id, c.device_id, c.user_id, c.attempts,
+            returning p.message_id, p.device_id, p.user_id, p.attempts, p.kind)
+          select c.message_id, c.device_id, c.user_id, c.attempts, c.kind,
             d.platform, d.token, d.p256dh, d.auth, d.app_id, d.locale,
-            m.conversation_id, m.seq, m.type, m.body, m.sender_id, m.deleted_at, u.display_name as sender_name,
+            m.conversation_id, m.seq, m.type, m.body, m.sender_id, m.deleted_at, sender.display_name as sender_name,
             conv.kind as conversation_kind, conv.title as conversation_title,
-            cm.left_at, cm.delivered_seq, cm.muted_until, s.revoked_at
+            cm.left_at, cm.delivered_seq, s.revoked_at, u.push_preview,
+            (cm.user_id is not null and ${wantsPush}) as wanted
           from claimed c
           join push_devices d on d.id = c.device_id
           join sessions s on s.id = d.session_id
           join messages m on m.id = c.message_id
-          join users u on u.id = m.sender_id
+          join users sender on sender.id = m.sender_id
+          join users u on u.id = c.user_id
           join conversations conv on conv.id = m.conversation_id
           left join conversation_members cm on cm.conversation_id = m.conversation_id and cm.user_id = c.user_id`),
       );
       return rows.map((r): DueDelivery => {
         const seq = toNumber(r.seq);
+        const kind = r.kind as DueDelivery['kind'];
+        // A retraction goes wherever the message's push went; a message only while it still concerns them.
         const skip =
+          r.revoked_at !== null ? 'session ended' :
+          kind === 'retract' ? null :
           r.deleted_at !== null ? 'deleted' :
           r.left_at !== null || r.delivered_seq === null || r.delivered_seq === undefined ? 'not a member' :
           toNumber(r.delivered_seq) >= seq ? 'delivered' :
-          r.muted_until !== null && new Date(String(r.muted_until)).getTime() > Date.now() ? 'muted' :
-          r.revoked_at !== null ? 'session ended' : null;
+          r.wanted !== true ? 'not wanted (mute, notify setting or do not disturb)' : null;
         return {
+          kind,
+          preview: r.push_preview === true,
           messageId: String(r.message_id),
           deviceId: String(r.device_id),
           userId: String(r.user_id),
@@ -163,13 +188,39 @@ export function createPushRepository(db: Database) {
     },
 
     /** Settles a delivery: sent, skipped or failed for good. */
-    async settle(messageId: string, deviceId: string, state: 'sent' | 'skipped' | 'failed', error: string | null = null): Promise<void> {
-      await db.execute(sql`update push_deliveries set state = ${state}, last_error = ${error}, claimed_until = null where message_id = ${messageId} and device_id = ${deviceId}`);
+    /**
+     * Settles a delivery of `kind`: sent, skipped or failed for good. A delivery that became a
+     * retraction while its message push was in flight is left pending (the retraction goes next).
+     */
+    async settle(delivery: DeliveryKey, state: 'sent' | 'skipped' | 'failed', error: string | null = null): Promise<void> {
+      await db.execute(sql`update push_deliveries set state = ${state}, last_error = ${error}, claimed_until = null where message_id = ${delivery.messageId} and device_id = ${delivery.deviceId} and kind = ${delivery.kind}`);
     },
 
-    /** Puts a delivery back, due at `at`. */
-    async retryAt(messageId: string, deviceId: string, at: Date, error: string): Promise<void> {
-      await db.execute(sql`update push_deliveries set send_after = ${at.toISOString()}::timestamptz, last_error = ${error}, claimed_until = null where message_id = ${messageId} and device_id = ${deviceId}`);
+    /** Puts a delivery of `kind` back, due at `at`. */
+    async retryAt(delivery: DeliveryKey, at: Date, error: string): Promise<void> {
+      await db.execute(
+        sql`update push_deliveries set send_after = ${at.toISOString()}::timestamptz, last_error = ${error}, claimed_until = null where message_id = ${delivery.messageId} and device_id = ${delivery.deviceId} and kind = ${delivery.kind}`,
+      );
+    },
+
+    /**
+     * In the transaction that deletes a message for everyone: its pushes that went out, or are going
+     * out now, become retractions, due at once; those not yet sent are skipped when due (deleted).
+     */
+    async retract(messageId: string, tx: Database): Promise<void> {
+      await tx.execute(sql`
+        update push_deliveries set kind = 'retract', state = 'pending', attempts = 0, send_after = now(), claimed_until = null, last_error = null
+        where message_id = ${messageId} and kind = 'message' and (state = 'sent' or (state = 'pending' and claimed_until > now()))`);
+    },
+
+    /** The outbox's size and lag (metrics), from the pending-deliveries index. */
+    async outbox(): Promise<{ depth: number; oldestDueSeconds: number }> {
+      const [row] = rowsOf<{ depth: unknown; oldest: unknown }>(
+        await db.execute(sql`
+          select count(*) as depth, coalesce(extract(epoch from now() - min(send_after) filter (where send_after <= now())), 0) as oldest
+          from push_deliveries where state = 'pending'`),
+      );
+      return { depth: toNumber(row?.depth ?? 0), oldestDueSeconds: Number(row?.oldest ?? 0) };
     },
 
     /** Deletes settled deliveries older than `before` (the worker's housekeeping). */

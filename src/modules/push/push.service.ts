@@ -6,6 +6,7 @@ import { isPublicAddress } from '../../lib/public-address.js';
 import type { PushNotification, PushSender } from '../../providers/push/push-sender.js';
 import type { Actor } from '../auth/tokens.js';
 import type { DueDelivery, PushDeviceRow, PushRepository } from './push.repository.js';
+import type { PushOutcomeLabel } from './push.metrics.js';
 
 export type PushDeviceInput =
   | { platform: 'webpush'; subscription: { endpoint: string; keys: { p256dh: string; auth: string } }; appId?: string; locale?: string }
@@ -18,11 +19,18 @@ export interface PushConfig {
   maxAttempts: number;
   maxDevicesPerUser: number;
   allowPrivateEndpoints: boolean;
+  /** How long a claimed delivery stays with its worker; past it (a crash), another may send it again, which replaces (collapse key, apns-id). */
+  leaseMs: number;
 }
 
-/** How long a claimed delivery stays with its worker; past it (a crash), another may send it again, which replaces (collapse key). */
-const LEASE_MS = 60_000;
 const BATCH = 100;
+/** Characters of text a push shows: a notification shows a few lines, and APNs refuses payloads over 4 KB. */
+const ALERT_BODY_MAX = 240;
+const clip = (text: string, max: number): string => {
+  const chars = [...text];
+  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
+};
+
 /** A push service keeps an undeliverable push this long. */
 const TTL_SECONDS = 24 * 3600;
 
@@ -34,6 +42,13 @@ export const toPushDevice = (row: PushDeviceRow, actor: Actor) => ({
   current: row.sessionId === actor.sessionId,
   createdAt: row.createdAt.toISOString(),
 });
+
+/** A stable UUID for one message to one device: every try of it carries the same id (APNs apns-id). */
+export function deliveryUuid(messageId: string, deviceId: string): string {
+  const hex = createHash('sha256').update(`${messageId}/${deviceId}`).digest('hex');
+  // Version 8 (custom), variant 10.
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
 
 /** Backoff before try `attempt + 1`: exponential from 2 s, capped at 10 min, with full jitter. */
 export const backoffMs = (attempt: number, random = Math.random) => Math.round(random() * Math.min(600_000, 2000 * 2 ** (attempt - 1)));
@@ -48,6 +63,10 @@ export function createPushService(deps: {
   push: PushRepository;
   senders: ReadonlyMap<PushDeviceRow['platform'], PushSender>;
   vapidPublicKey: () => Promise<string | undefined>;
+  /** The recipient's unread total, for the badge (ConversationPresenter.unreadTotal). */
+  unreadTotal: (userId: string) => Promise<number>;
+  /** Told each delivery's outcome (metrics). */
+  observe?: (platform: PushDeviceRow['platform'], outcome: PushOutcomeLabel) => void;
   config: PushConfig;
   log: { warn: (details: object, message: string) => void };
 }) {
@@ -75,34 +94,44 @@ export function createPushService(deps: {
     }
   }
 
-  function notificationOf(delivery: DueDelivery): PushNotification {
+  /** The push for a delivery; `badge`: the recipient's unread total (messages only). */
+  function notificationOf(delivery: DueDelivery, badge: number | null): PushNotification {
     const { message } = delivery;
-    const group = message.conversationKind !== 'direct';
-    const text = message.type === 'text' ? message.body : `[${message.type}]`;
-    const content = config.preview
-      ? { title: group && message.conversationTitle ? message.conversationTitle : message.senderName, body: group ? `${message.senderName}: ${text ?? ''}` : text, senderId: message.senderId }
-      : { title: 'New message', body: null };
-    return {
+    const common = {
+      id: deliveryUuid(delivery.messageId, delivery.deviceId),
       // One notification per conversation on the device: the next replaces it (Web Push Topic, FCM collapse key, APNs collapse id).
       collapseKey: createHash('sha256').update(message.conversationId).digest('base64url').slice(0, 32),
-      payload: { type: 'message', conversationId: message.conversationId, seq: message.seq, messageId: delivery.messageId, ...content },
       ttlSeconds: TTL_SECONDS,
+    };
+    const about = { conversationId: message.conversationId, seq: message.seq, messageId: delivery.messageId };
+    if (delivery.kind === 'retract') return { ...common, kind: 'retract', alert: null, badge: null, data: { type: 'message.deleted', ...about } };
+    const group = message.conversationKind !== 'direct';
+    const text = message.type === 'text' ? message.body : `[${message.type}]`;
+    const preview = config.preview && delivery.preview;
+    return {
+      ...common,
+      kind: 'message',
+      alert: preview
+        ? { title: clip(group && message.conversationTitle ? message.conversationTitle : message.senderName, 100), body: text === null ? null : clip(group ? `${message.senderName}: ${text}` : text, ALERT_BODY_MAX) }
+        : { title: 'New message', body: null },
+      badge,
+      data: { type: 'message', ...about, ...(preview ? { senderId: message.senderId } : {}) },
     };
   }
 
-  async function deliver(delivery: DueDelivery): Promise<'sent' | 'skipped' | 'retry' | 'failed' | 'pruned'> {
+  async function deliver(delivery: DueDelivery, badge: number | null): Promise<PushOutcomeLabel> {
     if (delivery.skip) {
-      await push.settle(delivery.messageId, delivery.deviceId, 'skipped', delivery.skip);
+      await push.settle(delivery, 'skipped', delivery.skip);
       return 'skipped';
     }
     const sender = senders.get(delivery.device.platform);
     if (!sender) {
-      await push.settle(delivery.messageId, delivery.deviceId, 'failed', `no ${delivery.device.platform} provider`);
+      await push.settle(delivery, 'failed', `no ${delivery.device.platform} provider`);
       return 'failed';
     }
-    const outcome = await sender.send(delivery.device, notificationOf(delivery));
+    const outcome = await sender.send(delivery.device, notificationOf(delivery, badge));
     if (outcome.ok) {
-      await push.settle(delivery.messageId, delivery.deviceId, 'sent');
+      await push.settle(delivery, 'sent');
       return 'sent';
     }
     if (outcome.invalidTarget) {
@@ -111,11 +140,29 @@ export function createPushService(deps: {
     }
     if (outcome.retry && delivery.attempts < config.maxAttempts) {
       const wait = Math.max(outcome.retryAfterMs ?? 0, backoffMs(delivery.attempts));
-      await push.retryAt(delivery.messageId, delivery.deviceId, new Date(Date.now() + wait), outcome.error);
+      await push.retryAt(delivery, new Date(Date.now() + wait), outcome.error);
       return 'retry';
     }
-    await push.settle(delivery.messageId, delivery.deviceId, 'failed', outcome.error);
+    await push.settle(delivery, 'failed', outcome.error);
     return 'failed';
+  }
+
+  /**
+   * A burst: of the message pushes due together to one device from one conversation, only the
+   * latest goes out (it replaces the shown notification anyway); the others are skipped.
+   */
+  function collapse(batch: DueDelivery[]): DueDelivery[] {
+    const latest = new Map<string, number>();
+    const keyOf = (d: DueDelivery) => `${d.deviceId}/${d.message.conversationId}`;
+    for (const d of batch) if (d.kind === 'message' && !d.skip) latest.set(keyOf(d), Math.max(latest.get(keyOf(d)) ?? 0, d.message.seq));
+    return batch.map((d) => (d.kind === 'message' && !d.skip && d.message.seq < latest.get(keyOf(d))! ? { ...d, skip: 'collapsed into a later push' } : d));
+  }
+
+  /** The badge of each recipient of a message push in the batch, read once per recipient. */
+  async function badges(batch: readonly DueDelivery[]): Promise<Map<string, number>> {
+    const users = new Set(batch.filter((d) => d.kind === 'message' && !d.skip).map((d) => d.userId));
+    const entries = await Promise.all([...users].map(async (userId) => [userId, await deps.unreadTotal(userId)] as const));
+    return new Map(entries);
   }
 
   let timer: NodeJS.Timeout | undefined;
@@ -158,9 +205,12 @@ export function createPushService(deps: {
     /** Claims and sends a batch of due deliveries; answers how each went. */
     async sendDue(): Promise<Record<string, number>> {
       const outcomes: Record<string, number> = {};
-      for (const delivery of await push.claimDue(BATCH, LEASE_MS)) {
-        const outcome = await deliver(delivery);
+      const batch = collapse(await push.claimDue(BATCH, config.leaseMs));
+      const badge = await badges(batch);
+      for (const delivery of batch) {
+        const outcome = await deliver(delivery, badge.get(delivery.userId) ?? null);
         outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+        deps.observe?.(delivery.device.platform, outcome);
       }
       return outcomes;
     },
@@ -189,10 +239,12 @@ export function createPushService(deps: {
       timer.unref();
     },
 
+    /** Stops the worker, waits for the round in progress, and closes the providers' connections. */
     async stop(): Promise<void> {
       clearInterval(timer);
       timer = undefined;
       await running;
+      await Promise.all([...senders.values()].map((sender) => sender.close?.()));
     },
   };
   return service;

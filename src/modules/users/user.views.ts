@@ -27,3 +27,8 @@ export function toPrivateUser(user: UserRow) {
 
 export type PrivateUser = ReturnType<typeof toPrivateUser>;
 export type PublicUser = ReturnType<typeof toPublicUser>;
+
+/** The NotificationSettings resource: dndUntil only while it lasts. */
+export function toNotificationSettings(user: Pick<UserRow, 'dndUntil' | 'pushPreview'>) {
+  return { dndUntil: user.dndUntil && user.dndUntil > new Date() ? user.dndUntil.toISOString() : null, preview: user.pushPreview };
+}

@@ -12,6 +12,7 @@ import {
   UserIdParams,
 } from '../../schemas/auth.js';
 import { Page, PageQuery, problemResponses } from '../../schemas/common.js';
+import { NotificationSettingsPatch } from '../../schemas/push.js';
 import { actorOf, requestContext } from '../auth/request-context.js';
 
 const tags = ['users'];
@@ -53,6 +54,28 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/me',
     { schema: { tags, security, operationId: 'updateMe', summary: 'Edit your profile', body: ProfilePatchBody, response: { 200: Type.Ref('PrivateUser'), ...problemResponses(400, 401, 404) } } },
     async (request) => users.updateMe(actorOf(request), request.body),
+  );
+
+  app.get(
+    '/me/notifications',
+    { schema: { tags, security, operationId: 'getNotificationSettings', summary: 'Your push settings (do not disturb, previews)', response: { 200: Type.Ref('NotificationSettings'), ...problemResponses(401, 404) } } },
+    async (request) => users.notifications(actorOf(request)),
+  );
+
+  app.patch(
+    '/me/notifications',
+    {
+      schema: {
+        tags,
+        security,
+        operationId: 'updateNotificationSettings',
+        summary: 'Set do not disturb and previews for all your devices',
+        description: 'dndUntil: no pushes at all until then (null ends it). preview: false makes your pushes say only "New message". Per conversation, see PATCH /chat/{id}/settings (notify, muted).',
+        body: NotificationSettingsPatch,
+        response: { 200: Type.Ref('NotificationSettings'), ...problemResponses(400, 401, 404) },
+      },
+    },
+    async (request) => users.updateNotifications(actorOf(request), request.body),
   );
 
   app.put(

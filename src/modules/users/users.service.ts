@@ -11,7 +11,7 @@ import type { Actor } from '../auth/tokens.js';
 import type { Database } from '../../db/client.js';
 import type { ContactChanges } from './user-log.js';
 import type { UserRepository, UserRow } from './user.repository.js';
-import { toPrivateUser, toPublicUser } from './user.views.js';
+import { toNotificationSettings, toPrivateUser, toPublicUser } from './user.views.js';
 
 export interface ProfilePatch {
   displayName?: string;
@@ -72,6 +72,20 @@ export function createUsersService(deps: {
       const user = await users.update(actor.userId, values);
       if (!user) throw new AppError('USER_NOT_FOUND');
       return toPrivateUser(user);
+    },
+
+    /** Your push settings: do not disturb (shown only while it lasts) and previews. */
+    async notifications(actor: Actor) {
+      return toNotificationSettings(await load(actor.userId));
+    },
+
+    async updateNotifications(actor: Actor, patch: { dndUntil?: string | null; preview?: boolean }) {
+      const values: Partial<Pick<UserRow, 'dndUntil' | 'pushPreview'>> = {};
+      if (patch.dndUntil !== undefined) values.dndUntil = patch.dndUntil === null ? null : new Date(patch.dndUntil);
+      if (patch.preview !== undefined) values.pushPreview = patch.preview;
+      const user = await users.update(actor.userId, values);
+      if (!user) throw new AppError('USER_NOT_FOUND');
+      return toNotificationSettings(user);
     },
 
     /**

@@ -19,7 +19,7 @@ export function createWebPushSender(options: { vapid: () => Promise<{ publicKey:
       if (!options.allowPrivate && isIP(host) !== 0 && !isPublicAddress(host)) return { ok: false, retry: false, invalidTarget: true, error: 'endpoint is not a public address' };
       const vapid = await options.vapid();
       try {
-        await webpush.sendNotification({ endpoint: target.token, keys: { p256dh: target.p256dh, auth: target.auth } }, JSON.stringify(notification.payload), {
+        await webpush.sendNotification({ endpoint: target.token, keys: { p256dh: target.p256dh, auth: target.auth } }, JSON.stringify(webPushPayload(notification)), {
           vapidDetails: { subject: options.subject, ...vapid },
           TTL: notification.ttlSeconds,
           topic: notification.collapseKey,
@@ -49,6 +49,12 @@ export function createWebPushSender(options: { vapid: () => Promise<{ publicKey:
     },
   };
 }
+
+/**
+ * What the service worker receives (JSON): the data, plus `title`, `body` and `badge` for a message
+ * (a retraction carries only the data: `type: 'message.deleted'`, and the same Topic).
+ */
+export const webPushPayload = (n: PushNotification): Record<string, unknown> => (n.alert ? { ...n.data, title: n.alert.title, body: n.alert.body, badge: n.badge } : { ...n.data });
 
 /** A VAPID key pair (base64url): generated once per deployment when not configured. */
 export const generateVapidKeys = (): { publicKey: string; privateKey: string } => webpush.generateVAPIDKeys();
