@@ -78,6 +78,7 @@ const Env = Type.Object({
   PUSH_GRACE_MS: Type.Integer({ default: 3000, minimum: 0, maximum: 600_000, description: 'A recipient whose device acknowledged delivery (delivered receipt) within this long gets no push.' }),
   PUSH_POLL_MS: Type.Integer({ default: 1000, minimum: 50, maximum: 60_000, description: 'How often each instance\'s push worker looks for new messages and due pushes.' }),
   PUSH_MAX_ATTEMPTS: Type.Integer({ default: 8, minimum: 1, maximum: 50, description: 'Tries of one push (exponential backoff with jitter on 429, 5xx and timeouts) before it is dropped.' }),
+  PUSH_CONCURRENCY: Type.Integer({ default: 16, minimum: 1, maximum: 256, description: 'Pushes in flight at once per platform on each instance.' }),
   PUSH_LEASE_MS: Type.Integer({ default: 60_000, minimum: 1000, maximum: 3_600_000, description: 'How long a worker holds the pushes it claimed; if its instance dies, another sends them after this (replacing, not duplicating, on the device).' }),
   PUSH_MAX_DEVICES_PER_USER: Type.Integer({ default: 20, minimum: 1, maximum: 1000, description: 'Push devices one user may register; more is 409 PUSH_DEVICE_LIMIT_REACHED.' }),
   WEB_PUSH_VAPID_PUBLIC_KEY: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{80,100}$', description: 'VAPID public key (base64url, uncompressed P-256 point); unset generates a key pair once, kept in the database.' })),
@@ -185,6 +186,7 @@ export interface Config {
     readonly pollMs: number;
     readonly maxAttempts: number;
     readonly leaseMs: number;
+    readonly concurrency: number;
     readonly maxDevicesPerUser: number;
     readonly webPush: { readonly vapid: { readonly publicKey: string; readonly privateKey: string } | undefined; readonly subject: string; readonly allowPrivate: boolean };
     readonly fcm: FcmConfig | undefined;
@@ -385,6 +387,7 @@ function toConfig(env: Env): Config {
       pollMs: env.PUSH_POLL_MS,
       maxAttempts: env.PUSH_MAX_ATTEMPTS,
       leaseMs: env.PUSH_LEASE_MS,
+      concurrency: env.PUSH_CONCURRENCY,
       maxDevicesPerUser: env.PUSH_MAX_DEVICES_PER_USER,
       webPush: {
         vapid: env.WEB_PUSH_VAPID_PUBLIC_KEY && env.WEB_PUSH_VAPID_PRIVATE_KEY ? { publicKey: env.WEB_PUSH_VAPID_PUBLIC_KEY, privateKey: env.WEB_PUSH_VAPID_PRIVATE_KEY } : undefined,

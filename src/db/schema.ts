@@ -254,6 +254,9 @@ export const messages = pgTable(
     // Rows arrive in created_at order, so a BRIN index (a few pages, near-free on insert) bounds the
     // admin stats' messages-per-day range scans.
     index('messages_created_at_brin_idx').using('brin', t.createdAt),
+    // The same for the writing transaction (xid8 has no BRIN operator class, so as a bigint): the push
+    // worker finds the messages committed since its snapshot from that snapshot's xmin.
+    index('messages_xid_brin_idx').using('brin', sql`((${t.xid}::text)::bigint)`).with({ pages_per_range: 16 }),
     // Media access: "is this media id attached to a live message of a conversation I am in".
     index('messages_attachments_idx').using('gin', t.attachments.op('jsonb_path_ops')).where(sql`${t.attachments} <> '[]'::jsonb`),
   ],

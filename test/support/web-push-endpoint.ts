@@ -68,19 +68,23 @@ export function verifyVapid(authorization: string | undefined, endpoint: string)
 
 export async function startWebPushEndpoint(t: Test) {
   const requests: PushRequest[] = [];
-  /** Statuses to answer next, in order (then 201). */
-  const answers: number[] = [];
+  /** Statuses to answer next, in order (then 201); `hang` never answers (recorded with status 0). */
+  const answers: Array<number | 'hang'> = [];
   const server = createServer(LOOPBACK_TLS, (request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
-      const status = answers.shift() ?? 201;
+      const answer = answers.shift() ?? 201;
+      const status = answer === 'hang' ? 0 : answer;
       requests.push({ path: request.url ?? '', headers: request.headers, body: Buffer.concat(chunks), status });
-      response.writeHead(status, status === 503 ? { 'retry-after': '1' } : {}).end();
+      if (answer !== 'hang') response.writeHead(status, status === 503 ? { 'retry-after': '1' } : {}).end();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  t.teardown(() => new Promise<void>((resolve) => {
+    server.closeAllConnections(); // hung requests too
+    server.close(() => resolve());
+  }));
   server.unref();
   const base = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
@@ -99,6 +103,6 @@ export async function startWebPushEndpoint(t: Test) {
       };
     },
     /** The successful pushes to one subscription. */
-    received: (subscription: BrowserSubscription) => requests.filter((r) => `${base}${r.path}` === subscription.json.endpoint && r.status < 300),
+    received: (subscription: BrowserSubscription) => requests.filter((r) => `${base}${r.path}` === subscription.json.endpoint && r.status >= 200 && r.status < 300),
   };
 }

@@ -26,10 +26,12 @@ export interface DueDelivery {
 export type DeliveryKey = Pick<DueDelivery, 'messageId' | 'deviceId' | 'kind'>;
 
 /**
- * Messages older than the cursor by more than this are never looked at again: a message whose
- * transaction took longer than this to commit after its insert would be missed (none does).
+ * Where the messages committed since snapshot `since` can be: written by a transaction at or after
+ * its xmin (every older one had ended), found through the BRIN index on the writing transaction.
+ * Without a snapshot (never after the migration that made the cursor), the last ten minutes.
  */
-const SCAN_MARGIN = sql`interval '10 minutes'`;
+const writtenSince = (since: string | null) =>
+  since === null ? sql`m.created_at > now() - interval '10 minutes'` : sql`((m.xid::text)::bigint) >= (pg_snapshot_xmin(${since}::pg_snapshot)::text)::bigint`;
 
 /**
  * Whether member `cm` (user `u`) wants a push for message `m` now: never in do not disturb or with
@@ -101,7 +103,7 @@ export function createPushRepository(db: Database) {
      */
     async plan(graceMs: number): Promise<number | null> {
       return db.transaction(async (tx) => {
-        const [cursor] = rowsOf<{ snapshot: string | null; scanned_at: unknown }>(await tx.execute(sql`select snapshot, scanned_at from push_cursor for update skip locked`));
+        const [cursor] = rowsOf<{ snapshot: string | null }>(await tx.execute(sql`select snapshot from push_cursor for update skip locked`));
         if (!cursor) return null;
         const [now] = rowsOf<{ snapshot: string }>(await tx.execute(sql`select pg_current_snapshot()::text as snapshot`));
         const since = cursor.snapshot;
@@ -115,7 +117,7 @@ export function createPushRepository(db: Database) {
             join users u on u.id = cm.user_id and ${wantsPush}
             join push_devices d on d.user_id = cm.user_id
             join sessions s on s.id = d.session_id and s.revoked_at is null and s.expires_at > now()
-            where m.created_at > ${cursor.scanned_at as string}::timestamptz - ${SCAN_MARGIN}
+            where ${writtenSince(since)}
               and m.xid is not null and pg_visible_in_snapshot(m.xid, ${now!.snapshot}::pg_snapshot)
               ${since === null ? sql`` : sql`and not pg_visible_in_snapshot(m.xid, ${since}::pg_snapshot)`}
               and not exists (select 1 from user_blocks b where b.blocker_id = cm.user_id and b.blocked_id = m.sender_id)

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { deleteInBatches } from '../../lib/in-batches.js';
+import { eachLimited } from '../../lib/each-limited.js';
 import { isIP } from 'node:net';
 import { AppError } from '../../errors.js';
 import { isPublicAddress } from '../../lib/public-address.js';
@@ -19,6 +20,8 @@ export interface PushConfig {
   maxAttempts: number;
   maxDevicesPerUser: number;
   allowPrivateEndpoints: boolean;
+  /** Pushes in flight at once per platform, per instance. */
+  concurrency: number;
   /** How long a claimed delivery stays with its worker; past it (a crash), another may send it again, which replaces (collapse key, apns-id). */
   leaseMs: number;
 }
@@ -207,11 +210,21 @@ export function createPushService(deps: {
       const outcomes: Record<string, number> = {};
       const batch = collapse(await push.claimDue(BATCH, config.leaseMs));
       const badge = await badges(batch);
-      for (const delivery of batch) {
-        const outcome = await deliver(delivery, badge.get(delivery.userId) ?? null);
-        outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
-        deps.observe?.(delivery.device.platform, outcome);
-      }
+      // Each platform with its own concurrency, all platforms at once: a slow provider holds back only its own pushes.
+      const byPlatform = new Map<string, DueDelivery[]>();
+      for (const delivery of batch) byPlatform.set(delivery.device.platform, [...(byPlatform.get(delivery.device.platform) ?? []), delivery]);
+      await Promise.all(
+        [...byPlatform.values()].map((deliveries) =>
+          eachLimited(deliveries, config.concurrency, async (delivery) => {
+            const outcome = await deliver(delivery, badge.get(delivery.userId) ?? null).catch((error: unknown) => {
+              deps.log.warn({ err: error }, 'push delivery failed');
+              return 'failed' as const;
+            });
+            outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+            deps.observe?.(delivery.device.platform, outcome);
+          }),
+        ),
+      );
       return outcomes;
     },
 
