@@ -112,6 +112,24 @@ export async function seedGroup(db: pg.ClientBase, memberIds: string[]): Promise
   return id;
 }
 
+/**
+ * One push device per user, on the user's seeded session: `tokens[i]` is the FCM or APNs token, or
+ * the Web Push endpoint (then `keys[i]` holds the subscription's p256dh and auth).
+ */
+export async function seedPushDevices(
+  db: pg.ClientBase,
+  users: ReadonlyArray<{ id: string; sessionId: string }>,
+  platform: 'fcm' | 'apns' | 'webpush',
+  tokens: readonly string[],
+  keys?: ReadonlyArray<{ p256dh: string; auth: string }>,
+): Promise<void> {
+  await db.query(
+    `insert into push_devices (id, user_id, session_id, platform, token, p256dh, auth)
+     select gen_random_uuid(), u, s, $4, t, k, a from unnest($1::uuid[], $2::uuid[], $3::text[], $5::text[], $6::text[]) as x(u, s, t, k, a)`,
+    [users.map((u) => u.id), users.map((u) => u.sessionId), tokens, platform, users.map((_, i) => keys?.[i]?.p256dh ?? null), users.map((_, i) => keys?.[i]?.auth ?? null)],
+  );
+}
+
 // ---------------------------------------------------------------------------------------------------
 // App instances (child processes)
 
@@ -264,6 +282,61 @@ export function cpuPercent(before: Map<string, number>, after: Map<string, numbe
     out[group] = Math.round((delta / ms) * 100);
   }
   return out;
+}
+
+/**
+ * Where the database's time goes without pg_stat_statements: samples the active backends of the
+ * database at `url` (pg_stat_activity) every `everyMs` until stop(), and answers each statement's
+ * share of the active samples (with its wait events), the mean number of active backends, and the
+ * transactions committed in the database per second (pg_stat_database; the sampler's own taken off).
+ */
+export function sampleActivity(url: string, everyMs = 10): { stop(): Promise<Record<string, unknown>> } {
+  const client = new pg.Client({ connectionString: url });
+  const byStatement = new Map<string, { n: number; waits: Map<string, number> }>();
+  let samples = 0;
+  let active = 0;
+  let running = true;
+  const commits = async () => Number((await client.query<{ n: string }>(`select xact_commit as n from pg_stat_database where datname = current_database()`)).rows[0]!.n);
+  let commitsBefore = 0;
+  const startedAt = performance.now();
+  const loop = (async () => {
+    await client.connect();
+    commitsBefore = await commits();
+    while (running) {
+      const { rows } = await client.query<{ query: string; wait: string | null }>(
+        `select query, wait_event_type || ':' || wait_event as wait from pg_stat_activity where datname = current_database() and state = 'active' and pid <> pg_backend_pid()`,
+      );
+      samples += 1;
+      for (const row of rows) {
+        active += 1;
+        const key = row.query.replace(/\s+/g, ' ').trim().slice(0, 100);
+        const entry = byStatement.get(key) ?? { n: 0, waits: new Map<string, number>() };
+        entry.n += 1;
+        if (row.wait) entry.waits.set(row.wait, (entry.waits.get(row.wait) ?? 0) + 1);
+        byStatement.set(key, entry);
+      }
+      await sleep(everyMs);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop.catch(() => {});
+      const seconds = (performance.now() - startedAt) / 1000;
+      // Transactions committed in this database per second (the sampler's own included: about 1 per sample).
+      const committed = await commits().catch(() => Number.NaN);
+      await client.end().catch(() => {});
+      const top = [...byStatement.entries()]
+        .sort((a, b) => b[1].n - a[1].n)
+        .slice(0, 10)
+        .map(([statement, e]) => ({
+          pct: round((e.n / Math.max(1, active)) * 100),
+          statement,
+          ...(e.waits.size > 0 ? { waits: Object.fromEntries([...e.waits.entries()].sort((a, b) => b[1] - a[1]).slice(0, 3)) } : {}),
+        }));
+      return { samples, meanActiveBackends: round(active / Math.max(1, samples), 2), commitsPerSec: Math.round((committed - commitsBefore - samples) / seconds), top };
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -9,6 +9,9 @@
  *   npx tsx bench/ws.ts --mode idle --sockets 10000    # one instance; RSS per idle socket
  *   npx tsx bench/ws.ts --mode idle --sockets max      # until the first refused/failed socket
  *   ... --cpu-prof                                     # V8 CPU profiles of the instances + top self-time functions
+ *   ... --pg-sample                                    # pairs: pg_stat_activity sampled every 10 ms over the window
+ *   npx tsx bench/ws.ts --mode pairs --users 200 --seconds 10 --push          # pairs with every user's push device
+ *   npx tsx bench/ws.ts --mode pairs --users 200 --seconds 10 --compare-push  # off, on, off, on: the cost of push
  *
  * DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres) names the server the scratch
  * database is created on (dropped at the end); REDIS_URL (default redis://127.0.0.1:6379) is used under
@@ -20,9 +23,20 @@
  *   send -> the peer's socket has `message.created` (same clock). Flat out keeps --window sends in
  *   flight per user; --rate N is open loop (latency from the scheduled send time, so a stalled server
  *   is not hidden). Lost = acknowledged but never delivered to the peer; duplicated = a (conversation,
- *   seq) delivered twice to one socket.
+ *   seq) delivered twice to one socket. --one-way: only the first user of each pair sends (the
+ *   other never replies, so its delivered receipt never moves: with --push every message is due a push).
  * group: --members users, half on each instance, one group; one message at a time (sender rotates),
  *   latency = send -> the last of the other members has it.
+ * push (--push, pairs only): an FCM HTTP v1 stand-in (test/support/fcm-server.ts; --push-platform apns:
+ *   the APNs one) runs in this process, every seeded user gets a push device, and the instances run
+ *   with its env, NODE_EXTRA_CA_CERTS (its test certificate), PUSH_GRACE_MS=0 (a push is due at once:
+ *   nobody acknowledges in time) and PUSH_POLL_MS=--push-poll-ms. After the sockets drain, the bench
+ *   waits for the outbox to drain and accounts for every message: one delivery row each, settled
+ *   `sent` (the stub must have exactly those, once each) or skipped with the worker's reason (the
+ *   recipient's own later send in the chat moves its delivered receipt past the message; a burst to
+ *   one device and chat is collapsed to its latest). --compare-push runs the pairs case without push
+ *   (instances without provider env, no devices), then with it, --compare-rounds times, restarting
+ *   the instances in between, and prints both with the ratio.
  * idle: --sockets users with one socket each on one instance; RSS and V8 heap growth per socket.
  *   Both this process and the instance hold one descriptor per socket, so `ulimit -n` caps the count
  *   (20 000 on the benchmark machine, where the container may not raise it: `ulimit -n 200000` is
@@ -32,6 +46,7 @@
  *
  * One JSON line per mode on stdout (lines starting with `{`), then a human table.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,6 +69,8 @@ import {
   scratchDatabase,
   seedDirects,
   seedGroup,
+  seedPushDevices,
+  sampleActivity,
   seedUsers,
   sleep,
   startInstance,
@@ -67,6 +84,7 @@ const { values: options } = parseArgs({
     seconds: { type: 'string', default: '10' },
     rate: { type: 'string' },
     window: { type: 'string', default: '8' },
+    'one-way': { type: 'boolean', default: false },
     members: { type: 'string', default: '500' },
     messages: { type: 'string', default: '200' },
     gap: { type: 'string', default: '20' },
@@ -75,13 +93,21 @@ const { values: options } = parseArgs({
     'port-base': { type: 'string', default: '18400' },
     'cpu-prof': { type: 'boolean', default: false },
     'timeout-minutes': { type: 'string', default: '15' },
+    push: { type: 'boolean', default: false },
+    'compare-push': { type: 'boolean', default: false },
+    'compare-rounds': { type: 'string', default: '2' },
+    'push-platform': { type: 'string', default: 'fcm' },
+    'push-poll-ms': { type: 'string', default: '100' },
+    'push-drain-seconds': { type: 'string', default: '300' },
+    'pg-sample': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
 if (options.help) {
   console.log(
-    'usage: npx tsx bench/ws.ts [--mode all|pairs|group|idle] [--users 200] [--seconds 10] [--rate N] [--window 8]\n' +
-      '       [--members 500] [--messages 200] [--gap 20] [--sockets 10000|max] [--pool 10] [--cpu-prof] [--timeout-minutes 15]',
+    'usage: npx tsx bench/ws.ts [--mode all|pairs|group|idle] [--users 200] [--seconds 10] [--rate N] [--window 8] [--one-way]\n' +
+      '       [--members 500] [--messages 200] [--gap 20] [--sockets 10000|max] [--pool 10] [--cpu-prof] [--timeout-minutes 15]\n' +
+      '       [--push | --compare-push [--compare-rounds 2]] [--push-platform fcm|apns] [--push-poll-ms 100] [--push-drain-seconds 300] [--pg-sample]',
   );
   process.exit(0);
 }
@@ -97,6 +123,9 @@ if (users % 2 !== 0) throw new Error('--users must be even (pairs)');
 const seconds = int('seconds', options.seconds);
 const rate = options.rate === undefined ? undefined : int('rate', options.rate);
 const windowSize = int('window', options.window);
+const oneWay = options['one-way']!;
+/** --one-way: only the first user of each pair sends (the other only receives: never a reply, never a receipt). */
+const step = oneWay ? 2 : 1;
 const members = int('members', options.members, 2);
 const groupMessages = int('messages', options.messages);
 const gapMs = int('gap', options.gap, 0);
@@ -104,6 +133,14 @@ const socketTarget = options.sockets === 'max' ? Number.POSITIVE_INFINITY : int(
 const poolMax = int('pool', options.pool);
 const portBase = int('port-base', options['port-base']);
 const timeoutMinutes = int('timeout-minutes', options['timeout-minutes']);
+const comparePush = options['compare-push']!;
+const pushOn = options.push! || comparePush;
+const compareRounds = int('compare-rounds', options['compare-rounds']);
+const pushPlatform = options['push-platform']!;
+if (pushPlatform !== 'fcm' && pushPlatform !== 'apns') throw new Error('--push-platform must be fcm or apns');
+const pushPollMs = int('push-poll-ms', options['push-poll-ms'], 50);
+const pushDrainSeconds = int('push-drain-seconds', options['push-drain-seconds']);
+if (pushOn && mode !== 'pairs') throw new Error('--push and --compare-push need --mode pairs');
 const baseUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const prefix = `benchws${Date.now()}:`;
@@ -118,10 +155,14 @@ let tagCounter = 0;
 /** Measurement windows (CLOCK_MONOTONIC µs): profiles are summarized over these only, not start-up or seeding. */
 const measured: Array<[number, number]> = [];
 
+/** Teardowns of the push stub (its server, key files). */
+const stubCleanups: Array<() => unknown> = [];
+
 async function cleanUp(): Promise<void> {
   for (const ws of openSockets) ws.terminate();
   openSockets.clear();
   await Promise.all(instances.map((i) => stopInstance(i).catch(() => {})));
+  for (const fn of stubCleanups.splice(0).reverse()) await Promise.resolve(fn()).catch(() => {});
   await scratch?.drop().catch((error: unknown) => console.error('dropping the scratch database failed:', error));
   rmSync(`/tmp/bench-ws-data-${process.pid}`, { recursive: true, force: true });
 }
@@ -137,20 +178,43 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+async function startInstances(extraEnv: Record<string, string> = {}): Promise<void> {
+  const common = { databaseUrl: scratch!.url, redisUrl, prefix, poolMax, cpuProfDir: profDir, extraEnv };
+  instances.push(await startInstance({ ...common, name: 'A', port: portBase, migrate: true }));
+  if (mode !== 'idle') instances.push(await startInstance({ ...common, name: 'B', port: portBase + 1, migrate: false }));
+}
+
+async function stopInstances(): Promise<void> {
+  await Promise.all(instances.splice(0).map((i) => stopInstance(i)));
+}
+
 async function main(): Promise<void> {
   scratch = await scratchDatabase(baseUrl);
   if (profDir) mkdirSync(profDir, { recursive: true });
-  const common = { databaseUrl: scratch.url, redisUrl, prefix, poolMax, cpuProfDir: profDir };
   console.error(`scratch database ${scratch.name}; Redis prefix ${prefix}; starting instances (node --import tsx src/server.ts)`);
-  instances.push(await startInstance({ ...common, name: 'A', port: portBase, migrate: true }));
-  if (mode !== 'idle') instances.push(await startInstance({ ...common, name: 'B', port: portBase + 1, migrate: false }));
-
-  if (mode === 'pairs' || mode === 'all') {
-    if (mode === 'all' || rate === undefined) emit(await runPairs(undefined));
-    if (mode === 'all' || rate !== undefined) emit(await runPairs(rate ?? 5000));
+  if (pushOn) {
+    pushStub = await startPushStub();
+    console.error(`push: ${pushStub.platform} stub at ${pushStub.base}; PUSH_GRACE_MS=0, PUSH_POLL_MS=${pushPollMs}`);
   }
-  if (mode === 'group' || mode === 'all') emit(await runGroup());
-  if (mode === 'idle') emit(await runIdle());
+
+  if (comparePush) {
+    for (let round = 0; round < compareRounds; round++) {
+      for (const on of [false, true]) {
+        await stopInstances();
+        await startInstances(on ? pushStub!.env : {});
+        emit(await runPairs(rate, on));
+      }
+    }
+    emit(comparison());
+  } else {
+    await startInstances(pushOn ? pushStub!.env : {});
+    if (mode === 'pairs' || mode === 'all') {
+      if (mode === 'all' || rate === undefined) emit(await runPairs(undefined, pushOn));
+      if (mode === 'all' || rate !== undefined) emit(await runPairs(rate ?? 5000, pushOn));
+    }
+    if (mode === 'group' || mode === 'all') emit(await runGroup());
+    if (mode === 'idle') emit(await runIdle());
+  }
 
   console.log('');
   for (const r of results) console.log(table(r));
@@ -169,12 +233,15 @@ const memoryFigures = () =>
 // ---------------------------------------------------------------------------------------------------
 // 1:1 pairs
 
-async function runPairs(offered: number | undefined): Promise<Result> {
+async function runPairs(offered: number | undefined, push = false): Promise<Result> {
   const db = scratch!.client;
   const seeded = await seedUsers(db, users, `bwp${tagCounter++}`);
   const pairs: Array<[string, string]> = [];
   for (let k = 0; k < users; k += 2) pairs.push([seeded[k]!.id, seeded[k + 1]!.id]);
   const conversationIds = await seedDirects(db, pairs);
+  const pushTokens = push ? seeded.map(() => pushStub!.newToken()) : [];
+  if (push) await seedPushDevices(db, seeded, pushStub!.platform, pushTokens);
+  const stubFrom = push ? pushStub!.count() : 0;
   const conversationOf = (i: number) => conversationIds[i >> 1]!;
   const peerOf = (i: number) => i ^ 1;
 
@@ -261,6 +328,7 @@ async function runPairs(offered: number | undefined): Promise<Result> {
   });
   await sleep(500);
 
+  const sampler = options['pg-sample'] ? sampleActivity(scratch!.url) : undefined;
   const cpuBefore = cpuSnapshot(instances);
   const windowStart = monotonicMicros();
   start = performance.now();
@@ -268,7 +336,7 @@ async function runPairs(offered: number | undefined): Promise<Result> {
   sending = true;
   let ticker: NodeJS.Timeout | undefined;
   if (offered === undefined) {
-    for (let i = 0; i < users; i++) for (let w = 0; w < windowSize; w++) send(i, performance.now());
+    for (let i = 0; i < users; i += step) for (let w = 0; w < windowSize; w++) send(i, performance.now());
   } else {
     let scheduled = 0;
     let next = 0;
@@ -277,7 +345,7 @@ async function runPairs(offered: number | undefined): Promise<Result> {
       const due = Math.min(Math.floor(((Math.min(now, deadline) - start) * offered) / 1000), offered * seconds);
       while (scheduled < due) {
         send(next, start + (scheduled * 1000) / offered);
-        next = (next + 1) % users;
+        next = (next + step) % users;
         scheduled += 1;
       }
       if (now >= deadline) clearInterval(ticker);
@@ -288,6 +356,7 @@ async function runPairs(offered: number | undefined): Promise<Result> {
   clearInterval(ticker);
   measured.push([windowStart, monotonicMicros()]);
   const cpu = cpuPercent(cpuBefore, cpuSnapshot(instances), performance.now() - start);
+  const pgActivity = await sampler?.stop();
   const memory = memoryFigures();
 
   // Drain: every send answered, every acknowledged message delivered (or 60 s: an overloaded run's backlog).
@@ -308,11 +377,21 @@ async function runPairs(offered: number | undefined): Promise<Result> {
     openSockets.delete(ws);
   }
   const elapsed = (lastDelivery - start) / 1000;
-  const label = offered === undefined ? `pairs flat out (window ${windowSize}/user)` : `pairs at ${offered} msgs/s offered`;
+  const pushFigures = push
+    ? await drainPush(
+        seeded.map((u) => u.id),
+        new Set(pushTokens),
+        stubFrom,
+        acked,
+      )
+    : undefined;
+  const label = `${offered === undefined ? `pairs flat out (window ${windowSize}/user)` : `pairs at ${offered} msgs/s offered`}${oneWay ? ', one-way' : ''}${pushOn ? (push ? `, push on (${pushStub!.platform}, poll ${pushPollMs} ms)` : ', push off') : ''}`;
   return {
     mode: offered === undefined ? 'pairs' : 'pairs-rate',
     label,
+    ...(pushOn ? { push: push ? 'on' : 'off' } : {}),
     users,
+    ...(oneWay ? { oneWay: true } : {}),
     conversations: users / 2,
     instances: 2,
     seconds,
@@ -334,7 +413,159 @@ async function runPairs(offered: number | undefined): Promise<Result> {
     ackLatencyMs: percentiles(ackLatencies),
     serverMemory: memory,
     cpuPercentOfOneCore: cpuCores(cpu),
+    ...(pushFigures ? { pushes: pushFigures } : {}),
+    ...(pgActivity ? { pgActivity } : {}),
     ...(firstError ? { firstError } : {}),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Push (--push, --compare-push)
+
+interface PushStub {
+  platform: 'fcm' | 'apns';
+  base: string;
+  /** What the instances run with to push to it. */
+  env: Record<string, string>;
+  newToken(): string;
+  /** Requests it has taken so far (successful or not). */
+  count(): number;
+  /** Its successful pushes to `tokens`, from request `from` on: device and message id. */
+  received(tokens: Set<string>, from: number): Array<{ device: string; messageId: string }>;
+}
+let pushStub: PushStub | undefined;
+
+/** The FCM (or APNs) stand-in of the tests, in this process, with the instances' env to push to it. */
+async function startPushStub(): Promise<PushStub> {
+  const { LOOPBACK_CA_FILE } = await import('../test/support/loopback-tls.js');
+  const owner = { teardown: (fn: () => unknown) => stubCleanups.push(fn) } as unknown as Parameters<typeof import('../test/support/fcm-server.js').startFcmServer>[0];
+  const common = { NODE_EXTRA_CA_CERTS: LOOPBACK_CA_FILE, PUSH_GRACE_MS: '0', PUSH_POLL_MS: String(pushPollMs) };
+  if (pushPlatform === 'apns') {
+    const { apnsDeviceToken, startApnsServer } = await import('../test/support/apns-server.js');
+    const apns = await startApnsServer(owner);
+    return {
+      platform: 'apns',
+      base: apns.baseUrl,
+      env: { ...apns.env, ...common },
+      newToken: apnsDeviceToken,
+      count: () => apns.requests.length,
+      received: (tokens, from) =>
+        apns.requests
+          .slice(from)
+          .filter((r) => r.status === 200 && tokens.has(r.deviceToken))
+          .map((r) => ({ device: r.deviceToken, messageId: String((r.body as { messageId?: unknown } | undefined)?.messageId) })),
+    };
+  }
+  const { startFcmServer } = await import('../test/support/fcm-server.js');
+  const fcm = await startFcmServer(owner);
+  const account = await fcm.serviceAccount('bench-ws');
+  return {
+    platform: 'fcm',
+    base: fcm.base,
+    env: { FCM_SERVICE_ACCOUNT_FILE: account.file, FCM_BASE_URL: fcm.base, ...common },
+    newToken: () => `bench-${randomUUID()}${randomUUID()}`.replaceAll('-', ''),
+    count: () => fcm.requests.length,
+    received: (tokens, from) => {
+      const out: Array<{ device: string; messageId: string }> = [];
+      for (const r of fcm.requests.slice(from)) {
+        const message = r.body.message as { token?: string; data?: { messageId?: string } } | undefined;
+        if (r.status === 200 && message?.token && tokens.has(message.token)) out.push({ device: message.token, messageId: String(message.data?.messageId) });
+      }
+      return out;
+    },
+  };
+}
+
+/**
+ * Waits until every stored message of the run is planned (one delivery each: every recipient has
+ * one device) and none is pending, then accounts for them: settled states and what the stub took.
+ */
+async function drainPush(userIds: string[], tokens: Set<string>, stubFrom: number, stored: number): Promise<Result> {
+  const db = scratch!.client;
+  const started = performance.now();
+  const until = started + pushDrainSeconds * 1000;
+  let planned = 0;
+  let pending = 0;
+  let lastPlanned = -1;
+  let stableSince = performance.now();
+  for (;;) {
+    const { rows } = await db.query<{ planned: string; pending: string }>(
+      `select count(*) as planned, count(*) filter (where state = 'pending') as pending from push_deliveries where user_id = any($1::uuid[])`,
+      [userIds],
+    );
+    planned = Number(rows[0]!.planned);
+    pending = Number(rows[0]!.pending);
+    if (planned !== lastPlanned) {
+      lastPlanned = planned;
+      stableSince = performance.now();
+    }
+    if (pending === 0 && planned >= stored) break;
+    // Planned short of the stored messages and not moving for 10 s: something was not planned.
+    if (pending === 0 && performance.now() - stableSince > 10_000) break;
+    if (performance.now() > until) break;
+    await sleep(250);
+  }
+  const drainSeconds = round((performance.now() - started) / 1000);
+  const { rows } = await db.query<{ state: string; n: string }>(
+    `select state || coalesce(': ' || last_error, '') as state, count(*) as n from push_deliveries where user_id = any($1::uuid[]) group by 1 order by 2 desc`,
+    [userIds],
+  );
+  const states = Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
+  const received = pushStub!.received(tokens, stubFrom);
+  const distinct = new Set(received.map((p) => `${p.device}/${p.messageId}`)).size;
+  const sent = states.sent ?? 0;
+  return {
+    platform: pushStub!.platform,
+    pollMs: pushPollMs,
+    messagesStored: stored,
+    deliveriesPlanned: planned,
+    pending,
+    states,
+    sent,
+    stubReceived: received.length,
+    duplicated: received.length - distinct,
+    drainSeconds,
+    // Every stored message planned once, nothing left pending, and the stub has exactly the pushes settled `sent`.
+    accounted: planned === stored && pending === 0 && received.length === sent && distinct === sent,
+  };
+}
+
+/** The --compare-push summary: send throughput and latency without and with push, and the ratio. */
+function comparison(): Result {
+  const runs = results.filter((r) => r.push === 'on' || r.push === 'off');
+  const of = (state: string) => runs.filter((r) => r.push === state);
+  const throughput = (rs: Result[]) => rs.map((r) => Number(r.deliveredPerSec));
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  const latency = (rs: Result[], key: 'p50' | 'p99') => rs.map((r) => (r.latencyMs as Record<string, number>)[key]!);
+  const off = of('off');
+  const on = of('on');
+  const offMean = mean(throughput(off));
+  const onMean = mean(throughput(on));
+  const pushes = on.map((r) => r.pushes as Record<string, unknown>);
+  return {
+    mode: 'compare-push',
+    label: `push cost on pairs${oneWay ? ' one-way' : ''} ${rate === undefined ? `flat out (window ${windowSize}/user)` : `at ${rate} msgs/s`}: ${off.length} runs off, ${on.length} on, interleaved (${pushStub!.platform}, PUSH_GRACE_MS=0, PUSH_POLL_MS=${pushPollMs})`,
+    users,
+    seconds,
+    deliveredPerSecOff: throughput(off),
+    deliveredPerSecOn: throughput(on),
+    meanOff: Math.round(offMean),
+    meanOn: Math.round(onMean),
+    ratioOnOff: round(onMean / offMean, 3),
+    costPercent: round((1 - onMean / offMean) * 100),
+    targetPercent: 15,
+    latencyP50Off: latency(off, 'p50'),
+    latencyP50On: latency(on, 'p50'),
+    latencyP99Off: latency(off, 'p99'),
+    latencyP99On: latency(on, 'p99'),
+    cpuOff: off.map((r) => r.cpuPercentOfOneCore),
+    cpuOn: on.map((r) => r.cpuPercentOfOneCore),
+    pushesSent: pushes.map((p) => p.sent),
+    stubReceived: pushes.map((p) => p.stubReceived),
+    messagesStored: pushes.map((p) => p.messagesStored),
+    deliveriesPlanned: pushes.map((p) => p.deliveriesPlanned),
+    pushDrainSeconds: pushes.map((p) => p.drainSeconds),
+    allAccounted: pushes.every((p) => p.accounted === true),
   };
 }
 
@@ -527,9 +758,15 @@ async function runIdle(): Promise<Result> {
 function table(r: Result): string {
   const rows: Array<[string, string]> = [];
   const add = (k: string, v: unknown) => rows.push([k, typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)]);
-  for (const [k, v] of Object.entries(r)) if (k !== 'label' && k !== 'mode') add(k, v);
+  for (const [k, v] of Object.entries(r)) if (k !== 'label' && k !== 'mode' && k !== 'pgActivity') add(k, v);
   const width = Math.max(...rows.map(([k]) => k.length));
-  return [`== ${String(r.label)}`, ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`)].join('\n');
+  const lines = [`== ${String(r.label)}`, ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`)];
+  const activity = r.pgActivity as { samples: number; meanActiveBackends: number; commitsPerSec: number; top: Array<{ pct: number; statement: string; waits?: unknown }> } | undefined;
+  if (activity) {
+    lines.push(`  pg_stat_activity over the window: ${activity.samples} samples, ${activity.meanActiveBackends} active backends on average, ${activity.commitsPerSec} commits/s; share of active samples:`);
+    for (const t of activity.top) lines.push(`    ${String(t.pct).padStart(5)}%  ${t.statement}${t.waits ? `  waits ${JSON.stringify(t.waits)}` : ''}`);
+  }
+  return lines.join('\n');
 }
 
 function printProfiles(): void {
