@@ -31,6 +31,7 @@ import { migrate } from '../src/db/migrate.js';
 import { rowsOf } from '../src/db/raw.js';
 import { sessions, users } from '../src/db/schema.js';
 import { createScratchPostgres } from './scratch-postgres.js';
+import { cleanUpOnAbort } from './cli.js';
 
 const { values: options } = parseArgs({
   options: {
@@ -222,17 +223,7 @@ async function cleanUp(): Promise<void> {
   await scratch.drop().catch((error: unknown) => console.error('dropping the scratch database failed:', error));
   rmSync(dataDir, { recursive: true, force: true });
 }
-const watchdog = setTimeout(() => {
-  console.error(`\nstopped: still running after ${timeoutMinutes} min (--timeout-minutes)`);
-  void cleanUp().finally(() => process.exit(2));
-}, timeoutMinutes * 60_000);
-watchdog.unref();
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    console.error(`\n${signal}: cleaning up`);
-    void cleanUp().finally(() => process.exit(130));
-  });
-}
+const watchdog = cleanUpOnAbort(timeoutMinutes, cleanUp);
 
 try {
   await main();

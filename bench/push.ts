@@ -51,6 +51,7 @@ import { apnsDeviceToken, startApnsServer } from '../test/support/apns-server.js
 import { startFcmServer } from '../test/support/fcm-server.js';
 import { type BrowserSubscription, startWebPushEndpoint } from '../test/support/web-push-endpoint.js';
 import { JWT_SECRET, type Scratch, cpuPercent, cpuSnapshot, percentiles, profileHotSpots, round, sampleActivity, scratchDatabase, seedDirects, seedGroup, seedPushDevices, seedUsers } from './ws-support.js';
+import { cleanUpOnAbort, intOption } from './cli.js';
 
 const { values: options } = parseArgs({
   options: {
@@ -75,11 +76,7 @@ if (options.help) {
   );
   process.exit(0);
 }
-const int = (name: string, value: string | undefined, min = 1): number => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got ${JSON.stringify(value)}`);
-  return n;
-};
+const int = intOption;
 type Platform = 'fcm' | 'apns' | 'webpush';
 const platforms = options.platforms === 'none' ? [] : options.platforms!.split(',').map((p) => p.trim());
 for (const p of platforms) if (!['fcm', 'apns', 'webpush'].includes(p)) throw new Error(`--platforms: unknown ${p}`);
@@ -188,17 +185,7 @@ async function cleanUp(): Promise<void> {
   await scratch?.drop().catch((error: unknown) => console.error('dropping the scratch database failed:', error));
   rmSync(dataDir, { recursive: true, force: true });
 }
-const watchdog = setTimeout(() => {
-  console.error(`\nstopped: still running after ${timeoutMinutes} min (--timeout-minutes)`);
-  void cleanUp().finally(() => process.exit(2));
-}, timeoutMinutes * 60_000);
-watchdog.unref();
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    console.error(`\n${signal}: cleaning up`);
-    void cleanUp().finally(() => process.exit(130));
-  });
-}
+const watchdog = cleanUpOnAbort(timeoutMinutes, cleanUp);
 
 const fcm = await startFcmServer(owner);
 const account = await fcm.serviceAccount('bench-push');

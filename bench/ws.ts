@@ -76,6 +76,7 @@ import {
   startInstance,
   stopInstance,
 } from './ws-support.js';
+import { cleanUpOnAbort, intOption } from './cli.js';
 
 const { values: options } = parseArgs({
   options: {
@@ -111,11 +112,7 @@ if (options.help) {
   );
   process.exit(0);
 }
-const int = (name: string, value: string | undefined, min = 1): number => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got ${JSON.stringify(value)}`);
-  return n;
-};
+const int = intOption;
 const mode = options.mode!;
 if (!['all', 'pairs', 'group', 'idle'].includes(mode)) throw new Error(`--mode must be all, pairs, group or idle`);
 const users = int('users', options.users, 2);
@@ -166,17 +163,7 @@ async function cleanUp(): Promise<void> {
   await scratch?.drop().catch((error: unknown) => console.error('dropping the scratch database failed:', error));
   rmSync(`/tmp/bench-ws-data-${process.pid}`, { recursive: true, force: true });
 }
-const watchdog = setTimeout(() => {
-  console.error(`\nstopped: still running after ${timeoutMinutes} min (--timeout-minutes)`);
-  void cleanUp().finally(() => process.exit(2));
-}, timeoutMinutes * 60_000);
-watchdog.unref();
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    console.error(`\n${signal}: cleaning up`);
-    void cleanUp().finally(() => process.exit(130));
-  });
-}
+const watchdog = cleanUpOnAbort(timeoutMinutes, cleanUp);
 
 async function startInstances(extraEnv: Record<string, string> = {}): Promise<void> {
   const common = { databaseUrl: scratch!.url, redisUrl, prefix, poolMax, cpuProfDir: profDir, extraEnv };
