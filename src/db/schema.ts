@@ -710,18 +710,27 @@ export const pushDeliveries = pgTable(
     messageId: uuid('message_id').notNull().references(() => messages.id, { onDelete: 'cascade' }),
     deviceId: uuid('device_id').notNull().references(() => pushDevices.id, { onDelete: 'cascade' }),
     userId: uuid('user_id').notNull(),
+    /** The device's platform (a device never changes it): each platform's worker claims its own. */
+    platform: text('platform', { enum: pushPlatforms }).notNull(),
+    /** The message's conversation and seq: a burst to one device collapses into its latest due push. */
+    conversationId: uuid('conversation_id').notNull(),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
     /** `message` shows the message; `retract` takes back the notification sent for it (deleted for everyone). */
     kind: text('kind', { enum: pushDeliveryKinds }).notNull().default('message'),
     state: text('state', { enum: pushDeliveryStates }).notNull().default('pending'),
     attempts: integer('attempts').notNull().default(0),
     sendAfter: timestamp('send_after', { withTimezone: true }).notNull(),
     claimedUntil: timestamp('claimed_until', { withTimezone: true }),
+    /** Which claim holds it: only that worker may renew the lease or settle it (a worker that outlived its lease changes nothing). */
+    claim: uuid('claim'),
     lastError: text('last_error'),
     createdAt: createdAt(),
   },
   (t) => [
     primaryKey({ columns: [t.messageId, t.deviceId] }),
-    index('push_deliveries_due_idx').on(t.sendAfter).where(sql`${t.state} = 'pending'`),
-    index('push_deliveries_device_idx').on(t.deviceId),
+    index('push_deliveries_due_idx').on(t.platform, t.sendAfter).where(sql`${t.state} = 'pending'`),
+    // The later pushes of a burst (claimDue's collapse); also the device foreign key's index.
+    index('push_deliveries_device_idx').on(t.deviceId, t.conversationId, t.seq),
+    index('push_deliveries_claim_idx').on(t.claim).where(sql`${t.state} = 'pending'`),
   ],
 );

@@ -150,7 +150,7 @@ export const servicesPlugin = fp<{ config: Config; argon2: { memoryCost: number;
       push: pushRepository,
       senders: await createPushSenders(config, vapidKeys, app.log),
       vapidPublicKey: async () => (await vapidKeys()).publicKey,
-      unreadTotal: presenter.unreadTotal,
+      unreadTotals: presenter.unreadTotals,
       observe: createPushMetrics(app.metrics, () => pushRepository.outbox()).observe,
       config: { ...config.push, allowPrivateEndpoints: config.push.webPush.allowPrivate },
       log: app.log,

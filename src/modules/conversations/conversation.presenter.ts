@@ -19,15 +19,13 @@ export function createConversationPresenter(deps: { conversations: ConversationR
     return a === viewerId ? b! : a!;
   };
 
-  /** Each membership's unread count (by conversation id), one statement per viewer. */
+  /** Each membership's unread count, in row order, in one statement. */
+  const unreadOf = (rows: readonly Membership[]): Promise<number[]> => messages.unreadCounts(rows.map((r) => ({ viewerId: r.member.userId, ...unreadWindow(r.conversation, r.member) })));
+
+  /** The unread count of each of one viewer's memberships, by conversation id. */
   async function unreadCounts(rows: readonly Membership[]): Promise<Map<string, number>> {
-    const byViewer = new Map<string, Membership[]>();
-    for (const row of rows) byViewer.set(row.member.userId, [...(byViewer.get(row.member.userId) ?? []), row]);
-    const counts = new Map<string, number>();
-    for (const [viewerId, own] of byViewer) {
-      for (const [id, count] of await messages.unreadCounts(viewerId, own.map((r) => unreadWindow(r.conversation, r.member)))) counts.set(id, count);
-    }
-    return counts;
+    const counts = await unreadOf(rows);
+    return new Map(rows.map((r, i) => [r.conversation.id, counts[i]!]));
   }
 
   async function present(rows: Membership[]): Promise<ConversationView[]> {
@@ -59,11 +57,13 @@ export function createConversationPresenter(deps: { conversations: ConversationR
   return {
     present,
     unreadCounts,
-    /** The user's unread total: the sum of `unreadCount` over all their conversations in GET /chat (archived or not). */
-    async unreadTotal(userId: string): Promise<number> {
-      let total = 0;
-      for (const count of (await unreadCounts(await conversations.withUnread(userId))).values()) total += count;
-      return total;
+    /** Each user's unread total: the sum of `unreadCount` over all their conversations in GET /chat (archived or not); two statements for any number of users. */
+    async unreadTotals(userIds: readonly string[]): Promise<Map<string, number>> {
+      const totals = new Map(userIds.map((id) => [id, 0]));
+      if (userIds.length === 0) return totals;
+      const rows = await conversations.withUnread(userIds);
+      (await unreadOf(rows)).forEach((count, i) => totals.set(rows[i]!.member.userId, totals.get(rows[i]!.member.userId)! + count));
+      return totals;
     },
     async one(conversation: ConversationRecord, member: MemberRecord): Promise<ConversationView> {
       const [view] = await present([{ conversation, member }]);

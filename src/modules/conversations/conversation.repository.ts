@@ -141,14 +141,14 @@ export function createConversationRepository(db: Database) {
         .limit(input.limit + 1);
     },
 
-    /** The user's memberships that may hold unread messages (a non-empty unreadWindow), from the user's index. */
-    async withUnread(userId: string) {
+    /** The users' memberships that may hold unread messages (a non-empty unreadWindow), from the user index. */
+    async withUnread(userIds: readonly string[]) {
       const m = conversationMembers;
       return db
         .select({ conversation: conversations, member: m })
         .from(m)
         .innerJoin(conversations, eq(conversations.id, m.conversationId))
-        .where(and(eq(m.userId, userId), sql`greatest(${m.readSeq}, ${m.clearedSeq}, ${m.joinedSeq}) < coalesce(${m.leftSeq}, ${conversations.lastSeq})`));
+        .where(and(inArray(m.userId, [...userIds]), sql`greatest(${m.readSeq}, ${m.clearedSeq}, ${m.joinedSeq}) < coalesce(${m.leftSeq}, ${conversations.lastSeq})`));
     },
 
     /** Up to `per` current members (broadcast lists: recipients) of each conversation, earliest first. */

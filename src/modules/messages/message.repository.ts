@@ -85,31 +85,30 @@ export function createMessageRepository(db: Database) {
     },
 
     /**
-     * Unread messages per conversation for one viewer: the messages in (after, upTo] that the viewer's
-     * history shows and that still ask to be read, i.e. not their own, not deleted for everyone, not
-     * hidden by them, not expired. One statement for any number of conversations; each count reads at
+     * Unread messages of each (viewer, conversation) window, in input order: the messages in
+     * (after, upTo] that the viewer's history shows and that still ask to be read, i.e. not their own,
+     * not deleted for everyone, not hidden by them, not expired. One statement for any number of
+     * windows, of any number of viewers; each count reads at
      * most UNREAD_COUNT_CAP index entries, so its cost follows the unread backlog (capped), never the
      * history.
      */
-    async unreadCounts(viewerId: string, windows: ReadonlyArray<{ conversationId: string; after: number; upTo: number }>): Promise<Map<string, number>> {
-      const counts = new Map<string, number>();
-      const open = windows.filter((w) => w.upTo > w.after);
-      for (const w of windows) counts.set(w.conversationId, 0);
+    async unreadCounts(windows: ReadonlyArray<{ viewerId: string; conversationId: string; after: number; upTo: number }>): Promise<number[]> {
+      const counts = windows.map(() => 0);
+      const open = windows.flatMap((w, i) => (w.upTo > w.after ? [{ i, viewer_id: w.viewerId, conversation_id: w.conversationId, after: w.after, up_to: w.upTo }] : []));
       if (open.length === 0) return counts;
-      const input = JSON.stringify(open.map((w) => ({ conversation_id: w.conversationId, after: w.after, up_to: w.upTo })));
       const result = await db.execute(sql`
-        select w.conversation_id, (
+        select w.i, (
           select count(*) from (
             select 1 from messages m
             where m.conversation_id = w.conversation_id and m.seq > w.after and m.seq <= w.up_to
-              and m.deleted_at is null and m.sender_id is distinct from ${viewerId}
+              and m.deleted_at is null and m.sender_id is distinct from w.viewer_id
               and (m.expires_at is null or m.expires_at > now())
-              and not exists (select 1 from message_hides h where h.user_id = ${viewerId} and h.message_id = m.id)
+              and not exists (select 1 from message_hides h where h.user_id = w.viewer_id and h.message_id = m.id)
             limit ${UNREAD_COUNT_CAP}
           ) unread
         )::int as unread
-        from jsonb_to_recordset(${input}::jsonb) as w(conversation_id uuid, after bigint, up_to bigint)`);
-      for (const row of rowsOf<{ conversation_id: string; unread: number | string }>(result)) counts.set(String(row.conversation_id), Number(row.unread));
+        from jsonb_to_recordset(${JSON.stringify(open)}::jsonb) as w(i int, viewer_id uuid, conversation_id uuid, after bigint, up_to bigint)`);
+      for (const row of rowsOf<{ i: number; unread: number | string }>(result)) counts[Number(row.i)] = Number(row.unread);
       return counts;
     },
 

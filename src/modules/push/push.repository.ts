@@ -16,14 +16,19 @@ export interface DueDelivery {
   deviceId: string;
   userId: string;
   attempts: number;
+  /** The claim that holds it (see PushRepository.claimDue). */
+  claim: string;
   device: Pick<PushDeviceRow, 'platform' | 'token' | 'p256dh' | 'auth' | 'appId' | 'locale'>;
   message: { conversationId: string; seq: number; type: string; body: string | null; senderId: string; senderName: string; conversationKind: string; conversationTitle: string | null };
-  /** Why it should not go out any more (delivered on a socket meanwhile, deleted, left, muted, do not disturb, session ended), or null. */
+  /** Why it should not go out any more (delivered on a socket meanwhile, deleted, left, muted, do not disturb, session ended, a later one of the burst is due too), or null. */
   skip: string | null;
 }
 
-/** Which delivery: one message to one device, as a message push or its retraction. */
-export type DeliveryKey = Pick<DueDelivery, 'messageId' | 'deviceId' | 'kind'>;
+/** Which delivery: one message to one device, as a message push or its retraction, under one claim. */
+export type DeliveryKey = Pick<DueDelivery, 'messageId' | 'deviceId' | 'kind' | 'claim'>;
+
+/** How a claimed delivery ended: settled (sent, skipped, failed for good), or back to pending, due at `retryAt`. */
+export type Settlement = DeliveryKey & ({ state: 'sent' | 'skipped' | 'failed'; error: string | null } | { state: 'retry'; error: string; retryAt: Date });
 
 /**
  * Where the messages committed since snapshot `since` can be: written by a transaction at or after
@@ -43,6 +48,9 @@ const wantsPush = sql`(
     (cm.notify = 'all' and (cm.muted_until is null or cm.muted_until <= now()))
     or coalesce(m.mentions, '[]'::jsonb) @> jsonb_build_array(cm.user_id::text)
     or exists (select 1 from messages r where r.id = m.reply_to_id and r.sender_id = cm.user_id)))`;
+
+/** A provider's error text as a column holds it: bounded, well-formed, without NUL (which Postgres text refuses). */
+const storableError = (error: string): string => error.slice(0, 500).replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD').replaceAll('\u0000', '');
 
 /**
  * Push devices, and the push worker's durable state: the cursor over the message stream and one
@@ -107,45 +115,68 @@ export function createPushRepository(db: Database) {
         if (!cursor) return null;
         const [now] = rowsOf<{ snapshot: string }>(await tx.execute(sql`select pg_current_snapshot()::text as snapshot`));
         const since = cursor.snapshot;
-        const planned = rowsOf(
+        // The new messages first, on their own: the planner has no statistic for the snapshot tests, so
+        // in one statement with the joins it would start from the devices (a round's cost would follow
+        // the devices, not what is new). A round with nothing new ends here.
+        const fresh = rowsOf<{ id: string }>(
           await tx.execute(sql`
-            insert into push_deliveries (message_id, device_id, user_id, send_after)
-            select m.id, d.id, d.user_id, m.created_at + make_interval(secs => ${graceMs / 1000})
-            from messages m
-            join conversation_members cm on cm.conversation_id = m.conversation_id and cm.user_id <> m.sender_id
-              and cm.left_at is null and cm.joined_seq < m.seq
-            join users u on u.id = cm.user_id and ${wantsPush}
-            join push_devices d on d.user_id = cm.user_id
-            join sessions s on s.id = d.session_id and s.revoked_at is null and s.expires_at > now()
+            select m.id from messages m
             where ${writtenSince(since)}
               and m.xid is not null and pg_visible_in_snapshot(m.xid, ${now!.snapshot}::pg_snapshot)
-              ${since === null ? sql`` : sql`and not pg_visible_in_snapshot(m.xid, ${since}::pg_snapshot)`}
-              and not exists (select 1 from user_blocks b where b.blocker_id = cm.user_id and b.blocked_id = m.sender_id)
-            on conflict do nothing
-            returning 1`),
-        ).length;
+              ${since === null ? sql`` : sql`and not pg_visible_in_snapshot(m.xid, ${since}::pg_snapshot)`}`),
+        ).map((r) => r.id);
+        const planned =
+          fresh.length === 0
+            ? 0
+            : rowsOf(
+                await tx.execute(sql`
+                  insert into push_deliveries (message_id, device_id, user_id, platform, conversation_id, seq, send_after)
+                  select m.id, d.id, d.user_id, d.platform, m.conversation_id, m.seq, m.created_at + make_interval(secs => ${graceMs / 1000})
+                  from messages m
+                  join conversation_members cm on cm.conversation_id = m.conversation_id and cm.user_id <> m.sender_id
+                    and cm.left_at is null and cm.joined_seq < m.seq
+                  join users u on u.id = cm.user_id and ${wantsPush}
+                  join push_devices d on d.user_id = cm.user_id
+                  join sessions s on s.id = d.session_id and s.revoked_at is null and s.expires_at > now()
+                  where m.id = any(${`{${fresh.join(',')}}`}::uuid[])
+                    and not exists (select 1 from user_blocks b where b.blocker_id = cm.user_id and b.blocked_id = m.sender_id)
+                  on conflict do nothing
+                  returning 1`),
+              ).length;
         await tx.execute(sql`update push_cursor set snapshot = ${now!.snapshot}, scanned_at = now()`);
         return planned;
       });
     },
 
-    /** Claims up to `limit` due deliveries for `leaseMs` (SKIP LOCKED: two workers never claim one), with what each needs. */
-    async claimDue(limit: number, leaseMs: number): Promise<DueDelivery[]> {
+    /**
+     * Claims up to `limit` due deliveries of `platform` for `leaseMs` under the new claim `claim`
+     * (SKIP LOCKED: two workers never claim one), with what each needs. A message push to a device
+     * from a conversation whose later message is due to that device too and wanted (a burst), or
+     * was shown there already, is skipped: only the latest of a burst goes out, and an older one never
+     * replaces a newer one.
+     */
+    async claimDue(platform: PushDeviceRow['platform'], limit: number, leaseMs: number, claim: string): Promise<DueDelivery[]> {
       const rows = rowsOf<Record<string, unknown>>(
         await db.execute(sql`
           with claimed as (
-            update push_deliveries p set claimed_until = now() + make_interval(secs => ${leaseMs / 1000}), attempts = p.attempts + 1
+            update push_deliveries p set claimed_until = now() + make_interval(secs => ${leaseMs / 1000}), attempts = p.attempts + 1, claim = ${claim}
             where (p.message_id, p.device_id) in (
               select message_id, device_id from push_deliveries
-              where state = 'pending' and send_after <= now() and (claimed_until is null or claimed_until < now())
+              where state = 'pending' and platform = ${platform} and send_after <= now() and (claimed_until is null or claimed_until < now())
               order by send_after limit ${limit} for update skip locked)
-            returning p.message_id, p.device_id, p.user_id, p.attempts, p.kind)
+            returning p.message_id, p.device_id, p.user_id, p.attempts, p.kind, p.conversation_id, p.seq)
           select c.message_id, c.device_id, c.user_id, c.attempts, c.kind,
             d.platform, d.token, d.p256dh, d.auth, d.app_id, d.locale,
             m.conversation_id, m.seq, m.type, m.body, m.sender_id, m.deleted_at, sender.display_name as sender_name,
             conv.kind as conversation_kind, conv.title as conversation_title,
             cm.left_at, cm.delivered_seq, s.revoked_at, u.push_preview,
-            (cm.user_id is not null and ${wantsPush}) as wanted
+            (cm.user_id is not null and ${wantsPush}) as wanted,
+            (c.kind = 'message' and exists (
+              -- A later message of the conversation to the device, already shown, or due now and to be
+              -- shown (not deleted, and wanted: its own message is tested, \`m\` here, with the same member).
+              select 1 from push_deliveries later join messages m on m.id = later.message_id
+              where later.device_id = c.device_id and later.conversation_id = c.conversation_id and later.seq > c.seq and later.kind = 'message'
+                and (later.state = 'sent' or (later.state = 'pending' and later.send_after <= now() and m.deleted_at is null and ${wantsPush})))) as superseded
           from claimed c
           join push_devices d on d.id = c.device_id
           join sessions s on s.id = d.session_id
@@ -165,7 +196,8 @@ export function createPushRepository(db: Database) {
           r.deleted_at !== null ? 'deleted' :
           r.left_at !== null || r.delivered_seq === null || r.delivered_seq === undefined ? 'not a member' :
           toNumber(r.delivered_seq) >= seq ? 'delivered' :
-          r.wanted !== true ? 'not wanted (mute, notify setting or do not disturb)' : null;
+          r.wanted !== true ? 'not wanted (mute, notify setting or do not disturb)' :
+          r.superseded === true ? 'collapsed into a later push' : null;
         return {
           kind,
           preview: r.push_preview === true,
@@ -173,6 +205,7 @@ export function createPushRepository(db: Database) {
           deviceId: String(r.device_id),
           userId: String(r.user_id),
           attempts: toNumber(r.attempts),
+          claim,
           device: { platform: r.platform as PushDeviceRow['platform'], token: String(r.token), p256dh: (r.p256dh as string | null) ?? null, auth: (r.auth as string | null) ?? null, appId: (r.app_id as string | null) ?? null, locale: (r.locale as string | null) ?? null },
           message: {
             conversationId: String(r.conversation_id),
@@ -189,29 +222,51 @@ export function createPushRepository(db: Database) {
       });
     },
 
-    /** Settles a delivery: sent, skipped or failed for good. */
     /**
-     * Settles a delivery of `kind`: sent, skipped or failed for good. A delivery that became a
-     * retraction while its message push was in flight is left pending (the retraction goes next).
+     * Records how claimed deliveries ended, in one statement. Only a delivery still under its claim
+     * changes: not one whose lease ran out and that another worker claimed since. One that became a
+     * retraction while its message push was in flight is only released: the retraction is due now,
+     * after the push it takes back.
      */
-    async settle(delivery: DeliveryKey, state: 'sent' | 'skipped' | 'failed', error: string | null = null): Promise<void> {
-      await db.execute(sql`update push_deliveries set state = ${state}, last_error = ${error}, claimed_until = null where message_id = ${delivery.messageId} and device_id = ${delivery.deviceId} and kind = ${delivery.kind}`);
+    async settle(settlements: readonly Settlement[]): Promise<void> {
+      if (settlements.length === 0) return;
+      const input = JSON.stringify(
+        settlements.map((s) => ({
+          message_id: s.messageId,
+          device_id: s.deviceId,
+          kind: s.kind,
+          claim: s.claim,
+          state: s.state === 'retry' ? 'pending' : s.state,
+          error: s.error === null ? null : storableError(s.error),
+          retry_at: s.state === 'retry' ? s.retryAt.toISOString() : null,
+        })),
+      );
+      await db.execute(sql`
+        update push_deliveries p set claimed_until = null, claim = null,
+          state = case when p.kind = v.kind then v.state else p.state end,
+          last_error = case when p.kind = v.kind then v.error else p.last_error end,
+          send_after = case when p.kind = v.kind then coalesce(v.retry_at, p.send_after) else p.send_after end
+        from jsonb_to_recordset(${input}::jsonb) as v(message_id uuid, device_id uuid, kind text, claim uuid, state text, error text, retry_at timestamptz)
+        where p.message_id = v.message_id and p.device_id = v.device_id and p.claim = v.claim and p.state = 'pending'`);
     },
 
-    /** Puts a delivery of `kind` back, due at `at`. */
-    async retryAt(delivery: DeliveryKey, at: Date, error: string): Promise<void> {
-      await db.execute(
-        sql`update push_deliveries set send_after = ${at.toISOString()}::timestamptz, last_error = ${error}, claimed_until = null where message_id = ${delivery.messageId} and device_id = ${delivery.deviceId} and kind = ${delivery.kind}`,
-      );
+    /** Extends the lease of the deliveries still pending under `claims` (a worker whose sends take long keeps them). */
+    async renew(claims: readonly string[], leaseMs: number): Promise<void> {
+      if (claims.length === 0) return;
+      await db.execute(sql`
+        update push_deliveries set claimed_until = now() + make_interval(secs => ${leaseMs / 1000})
+        where state = 'pending' and claim = any(${`{${claims.join(',')}}`}::uuid[])`);
     },
 
     /**
-     * In the transaction that deletes a message for everyone: its pushes that went out, or are going
-     * out now, become retractions, due at once; those not yet sent are skipped when due (deleted).
+     * In the transaction that deletes a message for everyone: its pushes that went out become
+     * retractions, due at once; one going out now becomes a retraction still under its claim, due when
+     * that send ends (settle releases it) or its lease runs out, so it never overtakes the push it
+     * takes back. Those not yet sent are skipped when due (deleted).
      */
     async retract(messageId: string, tx: Database): Promise<void> {
       await tx.execute(sql`
-        update push_deliveries set kind = 'retract', state = 'pending', attempts = 0, send_after = now(), claimed_until = null, last_error = null
+        update push_deliveries set kind = 'retract', state = 'pending', attempts = 0, send_after = now(), last_error = null
         where message_id = ${messageId} and kind = 'message' and (state = 'sent' or (state = 'pending' and claimed_until > now()))`);
     },
 

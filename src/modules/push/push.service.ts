@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { deleteInBatches } from '../../lib/in-batches.js';
-import { eachLimited } from '../../lib/each-limited.js';
 import { isIP } from 'node:net';
 import { AppError } from '../../errors.js';
 import { isPublicAddress } from '../../lib/public-address.js';
@@ -8,6 +7,7 @@ import type { PushNotification, PushSender } from '../../providers/push/push-sen
 import type { Actor } from '../auth/tokens.js';
 import type { DueDelivery, PushDeviceRow, PushRepository } from './push.repository.js';
 import type { PushOutcomeLabel } from './push.metrics.js';
+import { type Handled, createPushWorker } from './push.worker.js';
 
 export type PushDeviceInput =
   | { platform: 'webpush'; subscription: { endpoint: string; keys: { p256dh: string; auth: string } }; appId?: string; locale?: string }
@@ -26,7 +26,6 @@ export interface PushConfig {
   leaseMs: number;
 }
 
-const BATCH = 100;
 /** Characters of text a push shows: a notification shows a few lines, and APNs refuses payloads over 4 KB. */
 const ALERT_BODY_MAX = 240;
 const clip = (text: string, max: number): string => {
@@ -66,8 +65,8 @@ export function createPushService(deps: {
   push: PushRepository;
   senders: ReadonlyMap<PushDeviceRow['platform'], PushSender>;
   vapidPublicKey: () => Promise<string | undefined>;
-  /** The recipient's unread total, for the badge (ConversationPresenter.unreadTotal). */
-  unreadTotal: (userId: string) => Promise<number>;
+  /** Recipients' unread totals, for the badge (ConversationPresenter.unreadTotals). */
+  unreadTotals: (userIds: string[]) => Promise<Map<string, number>>;
   /** Told each delivery's outcome (metrics). */
   observe?: (platform: PushDeviceRow['platform'], outcome: PushOutcomeLabel) => void;
   config: PushConfig;
@@ -122,54 +121,41 @@ export function createPushService(deps: {
     };
   }
 
-  async function deliver(delivery: DueDelivery, badge: number | null): Promise<PushOutcomeLabel> {
-    if (delivery.skip) {
-      await push.settle(delivery, 'skipped', delivery.skip);
-      return 'skipped';
-    }
+  /** Sends (or skips) one claimed delivery and says what to record; never throws. */
+  async function handle(delivery: DueDelivery, badge: number | null): Promise<Handled> {
+    const settled = (outcome: 'sent' | 'skipped' | 'failed', error: string | null = null): Handled => ({ outcome, settlement: { ...delivery, state: outcome, error } });
+    const retried = (error: string, afterMs = 0): Handled =>
+      delivery.attempts < config.maxAttempts
+        ? { outcome: 'retry', settlement: { ...delivery, state: 'retry', error, retryAt: new Date(Date.now() + Math.max(afterMs, backoffMs(delivery.attempts))) } }
+        : settled('failed', error);
+    if (delivery.skip) return settled('skipped', delivery.skip);
     const sender = senders.get(delivery.device.platform);
-    if (!sender) {
-      await push.settle(delivery, 'failed', `no ${delivery.device.platform} provider`);
-      return 'failed';
+    if (!sender) return settled('failed', `no ${delivery.device.platform} provider`);
+    try {
+      const outcome = await sender.send(delivery.device, notificationOf(delivery, badge));
+      if (outcome.ok) return settled('sent');
+      if (outcome.invalidTarget) {
+        await push.removeById(delivery.deviceId);
+        return { outcome: 'pruned', settlement: null };
+      }
+      return outcome.retry ? retried(outcome.error, outcome.retryAfterMs) : settled('failed', outcome.error);
+    } catch (error) {
+      // A sender never throws; building the notification or removeById (the database) can: tried
+      // again with backoff, and dropped after PUSH_MAX_ATTEMPTS like any other failure.
+      deps.log.warn({ err: error }, 'push delivery failed');
+      return retried('internal error');
     }
-    const outcome = await sender.send(delivery.device, notificationOf(delivery, badge));
-    if (outcome.ok) {
-      await push.settle(delivery, 'sent');
-      return 'sent';
-    }
-    if (outcome.invalidTarget) {
-      await push.removeById(delivery.deviceId);
-      return 'pruned';
-    }
-    if (outcome.retry && delivery.attempts < config.maxAttempts) {
-      const wait = Math.max(outcome.retryAfterMs ?? 0, backoffMs(delivery.attempts));
-      await push.retryAt(delivery, new Date(Date.now() + wait), outcome.error);
-      return 'retry';
-    }
-    await push.settle(delivery, 'failed', outcome.error);
-    return 'failed';
   }
 
-  /**
-   * A burst: of the message pushes due together to one device from one conversation, only the
-   * latest goes out (it replaces the shown notification anyway); the others are skipped.
-   */
-  function collapse(batch: DueDelivery[]): DueDelivery[] {
-    const latest = new Map<string, number>();
-    const keyOf = (d: DueDelivery) => `${d.deviceId}/${d.message.conversationId}`;
-    for (const d of batch) if (d.kind === 'message' && !d.skip) latest.set(keyOf(d), Math.max(latest.get(keyOf(d)) ?? 0, d.message.seq));
-    return batch.map((d) => (d.kind === 'message' && !d.skip && d.message.seq < latest.get(keyOf(d))! ? { ...d, skip: 'collapsed into a later push' } : d));
-  }
-
-  /** The badge of each recipient of a message push in the batch, read once per recipient. */
-  async function badges(batch: readonly DueDelivery[]): Promise<Map<string, number>> {
-    const users = new Set(batch.filter((d) => d.kind === 'message' && !d.skip).map((d) => d.userId));
-    const entries = await Promise.all([...users].map(async (userId) => [userId, await deps.unreadTotal(userId)] as const));
-    return new Map(entries);
-  }
-
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<unknown> | undefined;
+  const worker = createPushWorker({
+    repository: push,
+    handle,
+    badges: deps.unreadTotals,
+    observe: deps.observe ?? (() => {}),
+    plan: () => service.plan(),
+    config,
+    log: deps.log,
+  });
 
   const service = {
     async vapidKey(): Promise<{ publicKey: string }> {
@@ -205,28 +191,8 @@ export function createPushService(deps: {
     /** Turns messages committed since the last round into deliveries; answers how many (0 when another instance is at it). */
     plan: async (): Promise<number> => (await push.plan(config.graceMs)) ?? 0,
 
-    /** Claims and sends a batch of due deliveries; answers how each went. */
-    async sendDue(): Promise<Record<string, number>> {
-      const outcomes: Record<string, number> = {};
-      const batch = collapse(await push.claimDue(BATCH, config.leaseMs));
-      const badge = await badges(batch);
-      // Each platform with its own concurrency, all platforms at once: a slow provider holds back only its own pushes.
-      const byPlatform = new Map<string, DueDelivery[]>();
-      for (const delivery of batch) byPlatform.set(delivery.device.platform, [...(byPlatform.get(delivery.device.platform) ?? []), delivery]);
-      await Promise.all(
-        [...byPlatform.values()].map((deliveries) =>
-          eachLimited(deliveries, config.concurrency, async (delivery) => {
-            const outcome = await deliver(delivery, badge.get(delivery.userId) ?? null).catch((error: unknown) => {
-              deps.log.warn({ err: error }, 'push delivery failed');
-              return 'failed' as const;
-            });
-            outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
-            deps.observe?.(delivery.device.platform, outcome);
-          }),
-        ),
-      );
-      return outcomes;
-    },
+    /** Claims and sends everything due now and waits until it is recorded; answers how each went. */
+    sendDue: (): Promise<Record<string, number>> => worker.sendDue(),
 
     /** Forgets deliveries settled (sent, skipped, failed) more than a day ago, in batches; answers how many. */
     sweepSettled: (batch = 1000): Promise<number> => deleteInBatches(batch, (n) => push.sweepSettled(new Date(Date.now() - 86_400_000), n)),
@@ -237,26 +203,12 @@ export function createPushService(deps: {
       return { planned, outcomes: await service.sendDue() };
     },
 
-    /** Runs the worker every `pollMs` until stop(); a failed round is logged and the next one tries again. */
-    start(): void {
-      if (timer) return;
-      timer = setInterval(() => {
-        if (running) return;
-        running = service
-          .runOnce()
-          .catch((error: unknown) => deps.log.warn({ err: error }, 'push round failed'))
-          .finally(() => {
-            running = undefined;
-          });
-      }, config.pollMs);
-      timer.unref();
-    },
+    /** Runs the worker (plans and sends every PUSH_POLL_MS) until stop(). */
+    start: (): void => worker.start(),
 
-    /** Stops the worker, waits for the round in progress, and closes the providers' connections. */
+    /** Stops the worker, waits for the sends in flight, and closes the providers' connections. */
     async stop(): Promise<void> {
-      clearInterval(timer);
-      timer = undefined;
-      await running;
+      await worker.stop();
       await Promise.all([...senders.values()].map((sender) => sender.close?.()));
     },
   };

@@ -1,0 +1,213 @@
+import { randomUUID } from 'node:crypto';
+import { createCoalescer } from '../../lib/coalescer.js';
+import { pushPlatforms } from '../../db/schema.js';
+import type { DueDelivery, PushDeviceRow, PushRepository, Settlement } from './push.repository.js';
+import type { PushOutcomeLabel } from './push.metrics.js';
+
+type Platform = PushDeviceRow['platform'];
+
+/** What became of one delivery: its outcome, and what to record (null when nothing is left to record, e.g. the device was deleted). */
+export interface Handled {
+  outcome: PushOutcomeLabel;
+  settlement: Settlement | null;
+}
+
+export interface PushWorkerConfig {
+  pollMs: number;
+  leaseMs: number;
+  /** Pushes in flight at once per platform. */
+  concurrency: number;
+}
+
+/** Most deliveries one claim takes. */
+const CLAIM_MAX = 100;
+
+/**
+ * The push worker of one instance. Every PUSH_POLL_MS it plans (turns new messages into
+ * deliveries, PushRepository.plan); and per platform a pump keeps up to `concurrency` pushes in
+ * flight, claiming due deliveries as slots free up. So a slow or hung provider holds its own slots
+ * and nothing else: other platforms, planning and the rest of its own outbox go on.
+ *
+ * A claim is a lease (PUSH_LEASE_MS) renewed while its sends run: a worker that dies stops renewing
+ * and another instance claims its deliveries when the lease runs out. Outcomes are recorded under the
+ * claim, in one statement for those that end together (a coalescer): a worker that outlived its lease
+ * (stalled past it) records nothing over the new holder's claim.
+ */
+export function createPushWorker(deps: {
+  repository: Pick<PushRepository, 'plan' | 'claimDue' | 'settle' | 'renew'>;
+  /** Sends (or skips) one claimed delivery; `badge`: its recipient's unread total. Must not throw. */
+  handle: (delivery: DueDelivery, badge: number | null) => Promise<Handled>;
+  /** The unread totals of the recipients of a claim, for their badges. */
+  badges: (userIds: string[]) => Promise<Map<string, number>>;
+  observe: (platform: Platform, outcome: PushOutcomeLabel) => void;
+  plan: () => Promise<number>;
+  config: PushWorkerConfig;
+  log: { warn: (details: object, message: string) => void };
+}) {
+  const { repository, config, log } = deps;
+  const settler = createCoalescer<Settlement, void>(async (settlements) => {
+    await repository.settle(settlements);
+    return settlements.map(() => undefined);
+  }, { maxBatch: 500, maxInFlight: 1 });
+  /** Outcome tallies of the sendDue calls in progress. */
+  const tallies = new Set<Record<string, number>>();
+
+  function createPump(platform: Platform) {
+    /** Sends in flight under each claim (their leases are renewed). */
+    const claims = new Map<string, number>();
+    let inFlight = 0;
+    /** One claim at a time. */
+    let claiming: Promise<number> | undefined;
+    /** The last claim was full: more may be due now. */
+    let backlog = false;
+    const waiters: Array<() => void> = [];
+
+    async function run(delivery: DueDelivery, badge: number | null): Promise<void> {
+      const { outcome, settlement } = await deps.handle(delivery, badge);
+      if (settlement) await settler.submit(settlement).catch((error: unknown) => log.warn({ err: error }, 'recording push outcomes failed (the lease runs out and they are tried again)'));
+      deps.observe(platform, outcome);
+      for (const tally of tallies) tally[outcome] = (tally[outcome] ?? 0) + 1;
+    }
+
+    function finished(claim: string): void {
+      inFlight--;
+      const left = claims.get(claim)! - 1;
+      if (left === 0) claims.delete(claim);
+      else claims.set(claim, left);
+      waiters.splice(0).forEach((wake) => wake());
+      claimMoreIfDue();
+    }
+
+    /** While running: a free slot claims at once when the last claim was full (more may be due). */
+    function claimMoreIfDue(): void {
+      if (running && backlog && inFlight < config.concurrency) void pump.claim().catch((error: unknown) => log.warn({ err: error, platform }, 'claiming pushes failed'));
+    }
+
+    async function claimOnce(): Promise<number> {
+      const free = config.concurrency - inFlight;
+      if (free <= 0) return 0;
+      const want = Math.min(free, CLAIM_MAX);
+      const claim = randomUUID();
+      const batch = await repository.claimDue(platform, want, config.leaseMs, claim);
+      backlog = batch.length === want;
+      if (batch.length === 0) return 0;
+      claims.set(claim, batch.length); // renewed from now on
+      inFlight += batch.length;
+      const recipients = [...new Set(batch.filter((d) => d.kind === 'message' && !d.skip).map((d) => d.userId))];
+      const badge = await deps.badges(recipients).catch((error: unknown) => {
+        log.warn({ err: error }, 'reading badges failed (pushes go without one)');
+        return new Map<string, number>();
+      });
+      for (const delivery of batch)
+        void run(delivery, badge.get(delivery.userId) ?? null)
+          .catch((error: unknown) => log.warn({ err: error, platform }, 'push delivery failed'))
+          .finally(() => finished(claim));
+      return batch.length;
+    }
+
+    const pump = {
+      platform,
+      claims,
+      /** Claims what is due into the free slots; answers how many it started. */
+      claim(): Promise<number> {
+        claiming ??= claimOnce().finally(() => {
+          claiming = undefined;
+          claimMoreIfDue(); // slots freed while it ran
+        });
+        return claiming;
+      },
+      /** The claim in progress, if any. */
+      get claiming(): Promise<number> | undefined {
+        return claiming;
+      },
+      /** Resolves when a send in flight ends (at once when none is). */
+      nextEnd(): Promise<void> {
+        return inFlight === 0 ? Promise.resolve() : new Promise((resolve) => waiters.push(resolve));
+      },
+      get inFlight() {
+        return inFlight;
+      },
+    };
+    return pump;
+  }
+
+  const pumps = pushPlatforms.map(createPump);
+  const claimAll = () => Promise.all(pumps.map((pump) => pump.claim().catch((error: unknown) => log.warn({ err: error, platform: pump.platform }, 'claiming pushes failed'))));
+
+  let timers: NodeJS.Timeout[] = [];
+  /** Between start() and stop(): a freed slot claims more at once when more is due. */
+  let running = false;
+  let ticking: Promise<unknown> | undefined;
+
+  async function tick(): Promise<void> {
+    await deps.plan().catch((error: unknown) => log.warn({ err: error }, 'planning pushes failed'));
+    await claimAll();
+  }
+
+  return {
+    /**
+     * Claims and sends everything due now, platform by platform with its concurrency, and waits until
+     * all of it is recorded; answers how each went (tests and tools; the running worker does this on
+     * its own).
+     */
+    async sendDue(): Promise<Record<string, number>> {
+      const tally: Record<string, number> = {};
+      tallies.add(tally);
+      try {
+        await Promise.all(
+          pumps.map(async (pump) => {
+            for (;;) {
+              const started = await pump.claim();
+              if (started === 0 && pump.inFlight === 0) return;
+              if (started === 0 || pump.inFlight >= config.concurrency) await pump.nextEnd();
+            }
+          }),
+        );
+      } finally {
+        tallies.delete(tally);
+      }
+      return tally;
+    },
+
+    /** Plans and claims every PUSH_POLL_MS, and renews the leases of sends in flight, until stop(). */
+    start(): void {
+      if (running) return;
+      running = true;
+      const every = (ms: number, task: () => Promise<unknown>) => {
+        let inProgress: Promise<unknown> | undefined;
+        const timer = setInterval(() => {
+          inProgress ??= task().finally(() => (inProgress = undefined));
+        }, ms);
+        timer.unref();
+        return timer;
+      };
+      timers = [
+        every(config.pollMs, () => (ticking = tick())),
+        every(Math.max(100, Math.floor(config.leaseMs / 3)), () =>
+          repository.renew(pumps.flatMap((pump) => [...pump.claims.keys()]), config.leaseMs).catch((error: unknown) => log.warn({ err: error }, 'renewing push leases failed')),
+        ),
+      ];
+    },
+
+    /**
+     * Stops claiming and waits for the round, the claims and the sends in flight (each bounded by the
+     * provider timeout), renewing their leases until they end.
+     */
+    async stop(): Promise<void> {
+      running = false;
+      const [tickTimer, ...renewal] = timers;
+      clearInterval(tickTimer);
+      await ticking;
+      await Promise.all(
+        pumps.map(async (pump) => {
+          await pump.claiming?.catch(() => {});
+          while (pump.inFlight > 0) await pump.nextEnd();
+        }),
+      );
+      for (const timer of renewal) clearInterval(timer);
+      timers = [];
+    },
+  };
+}
+
+export type PushWorker = ReturnType<typeof createPushWorker>;
