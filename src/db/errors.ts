@@ -6,6 +6,14 @@ export function uniqueViolation(error: unknown): string | undefined {
   return undefined;
 }
 
+/** The SQLSTATE of a database error, from either driver (drizzle wraps it as `cause`); undefined for other errors. */
+export function sqlStateOf(error: unknown): string | undefined {
+  for (let current = error as { code?: unknown; cause?: unknown } | undefined; current; current = current.cause as typeof current) {
+    if (typeof current.code === 'string' && /^[0-9A-Z]{5}$/.test(current.code)) return current.code;
+  }
+  return undefined;
+}
+
 /** SQLSTATEs of a server that is shutting down, restarting or full (class 08 is matched as a prefix). */
 const unavailableStates = new Set(['57P01', '57P02', '57P03', '53300']);
 /** Socket errors of a server that cannot be reached or went away. */

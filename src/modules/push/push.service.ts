@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { deleteInBatches } from '../../lib/in-batches.js';
+import { sqlStateOf } from '../../db/errors.js';
 import { isIP } from 'node:net';
 import { AppError } from '../../errors.js';
 import { isPublicAddress } from '../../lib/public-address.js';
@@ -26,6 +27,8 @@ export interface PushConfig {
   leaseMs: number;
 }
 
+/** SQLSTATE lock_not_available: lock_timeout ran out. */
+const LOCK_NOT_AVAILABLE = '55P03';
 /** Characters of text a push shows: a notification shows a few lines, and APNs refuses payloads over 4 KB. */
 const ALERT_BODY_MAX = 240;
 const clip = (text: string, max: number): string => {
@@ -147,6 +150,7 @@ export function createPushService(deps: {
     }
   }
 
+  let summarizeWarned = false;
   const worker = createPushWorker({
     repository: push,
     handle,
@@ -189,7 +193,18 @@ export function createPushService(deps: {
     },
 
     /** Turns messages committed since the last round into deliveries; answers how many (0 when another instance is at it). */
-    plan: async (): Promise<number> => (await push.plan(config.graceMs)) ?? 0,
+    async plan(): Promise<number> {
+      const planned = await push.plan(config.graceMs);
+      if (planned === null) return 0;
+      // The instance that planned keeps the index its next round reads small.
+      await push.summarizeMessageIndex().catch((error: unknown) => {
+        if (sqlStateOf(error) === LOCK_NOT_AVAILABLE) return; // a vacuum (or another instance) is at it
+        // Not the owner of the table (migrations ran as another role): planning still works, reading more.
+        if (!summarizeWarned) deps.log.warn({ err: error }, 'summarizing the messages index failed (planning pushes reads more messages until it succeeds)');
+        summarizeWarned = true;
+      });
+      return planned;
+    },
 
     /** Claims and sends everything due now and waits until it is recorded; answers how each went. */
     sendDue: (): Promise<Record<string, number>> => worker.sendDue(),

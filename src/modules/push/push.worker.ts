@@ -53,38 +53,49 @@ export function createPushWorker(deps: {
   const tallies = new Set<Record<string, number>>();
 
   function createPump(platform: Platform) {
-    /** Sends in flight under each claim (their leases are renewed). */
+    /** Deliveries not yet recorded under each claim (their leases are renewed). */
     const claims = new Map<string, number>();
-    let inFlight = 0;
+    /** Provider requests in flight: at most `concurrency` (a skipped delivery takes a slot only for a moment). */
+    let sending = 0;
+    /** Claimed deliveries whose outcome is not recorded yet. */
+    let unrecorded = 0;
     /** One claim at a time. */
     let claiming: Promise<number> | undefined;
     /** The last claim was full: more may be due now. */
     let backlog = false;
     const waiters: Array<() => void> = [];
+    const changed = () => waiters.splice(0).forEach((wake) => wake());
 
+    /** Sends one delivery in a slot, then records its outcome (the slot is already free meanwhile). */
     async function run(delivery: DueDelivery, badge: number | null): Promise<void> {
-      const { outcome, settlement } = await deps.handle(delivery, badge);
-      if (settlement) await settler.submit(settlement).catch((error: unknown) => log.warn({ err: error }, 'recording push outcomes failed (the lease runs out and they are tried again)'));
-      deps.observe(platform, outcome);
-      for (const tally of tallies) tally[outcome] = (tally[outcome] ?? 0) + 1;
+      let handled: Handled;
+      try {
+        handled = await deps.handle(delivery, badge);
+      } finally {
+        sending--;
+        changed();
+        claimMoreIfDue();
+      }
+      if (handled.settlement) await settler.submit(handled.settlement).catch((error: unknown) => log.warn({ err: error }, 'recording push outcomes failed (the lease runs out and they are tried again)'));
+      deps.observe(platform, handled.outcome);
+      for (const tally of tallies) tally[handled.outcome] = (tally[handled.outcome] ?? 0) + 1;
     }
 
-    function finished(claim: string): void {
-      inFlight--;
+    function recorded(claim: string): void {
+      unrecorded--;
       const left = claims.get(claim)! - 1;
       if (left === 0) claims.delete(claim);
       else claims.set(claim, left);
-      waiters.splice(0).forEach((wake) => wake());
-      claimMoreIfDue();
+      changed();
     }
 
     /** While running: a free slot claims at once when the last claim was full (more may be due). */
     function claimMoreIfDue(): void {
-      if (running && backlog && inFlight < config.concurrency) void pump.claim().catch((error: unknown) => log.warn({ err: error, platform }, 'claiming pushes failed'));
+      if (running && backlog && sending < config.concurrency) void pump.claim().catch((error: unknown) => log.warn({ err: error, platform }, 'claiming pushes failed'));
     }
 
     async function claimOnce(): Promise<number> {
-      const free = config.concurrency - inFlight;
+      const free = config.concurrency - sending;
       if (free <= 0) return 0;
       const want = Math.min(free, CLAIM_MAX);
       const claim = randomUUID();
@@ -92,7 +103,8 @@ export function createPushWorker(deps: {
       backlog = batch.length === want;
       if (batch.length === 0) return 0;
       claims.set(claim, batch.length); // renewed from now on
-      inFlight += batch.length;
+      unrecorded += batch.length;
+      sending += batch.length;
       const recipients = [...new Set(batch.filter((d) => d.kind === 'message' && !d.skip).map((d) => d.userId))];
       const badge = await deps.badges(recipients).catch((error: unknown) => {
         log.warn({ err: error }, 'reading badges failed (pushes go without one)');
@@ -101,7 +113,7 @@ export function createPushWorker(deps: {
       for (const delivery of batch)
         void run(delivery, badge.get(delivery.userId) ?? null)
           .catch((error: unknown) => log.warn({ err: error, platform }, 'push delivery failed'))
-          .finally(() => finished(claim));
+          .finally(() => recorded(claim));
       return batch.length;
     }
 
@@ -120,12 +132,15 @@ export function createPushWorker(deps: {
       get claiming(): Promise<number> | undefined {
         return claiming;
       },
-      /** Resolves when a send in flight ends (at once when none is). */
-      nextEnd(): Promise<void> {
-        return inFlight === 0 ? Promise.resolve() : new Promise((resolve) => waiters.push(resolve));
+      /** Resolves when a slot frees or an outcome is recorded (at once when nothing is claimed). */
+      nextChange(): Promise<void> {
+        return unrecorded === 0 ? Promise.resolve() : new Promise((resolve) => waiters.push(resolve));
       },
-      get inFlight() {
-        return inFlight;
+      get sending() {
+        return sending;
+      },
+      get unrecorded() {
+        return unrecorded;
       },
     };
     return pump;
@@ -158,8 +173,8 @@ export function createPushWorker(deps: {
           pumps.map(async (pump) => {
             for (;;) {
               const started = await pump.claim();
-              if (started === 0 && pump.inFlight === 0) return;
-              if (started === 0 || pump.inFlight >= config.concurrency) await pump.nextEnd();
+              if (started === 0 && pump.unrecorded === 0) return;
+              if (started === 0 || pump.sending >= config.concurrency) await pump.nextChange();
             }
           }),
         );
@@ -201,7 +216,7 @@ export function createPushWorker(deps: {
       await Promise.all(
         pumps.map(async (pump) => {
           await pump.claiming?.catch(() => {});
-          while (pump.inFlight > 0) await pump.nextEnd();
+          while (pump.unrecorded > 0) await pump.nextChange();
         }),
       );
       for (const timer of renewal) clearInterval(timer);

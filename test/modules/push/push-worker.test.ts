@@ -182,3 +182,13 @@ t.test('a provider that hangs holds only its own slots: other platforms, new mes
   t.same([...(await pending(carolsPhone)), ...(await pending(davesBrowser))].map((r) => r.state), ['sent', 'sent'], 'all recorded as sent');
   t.equal(handled.filter(([device]) => device === bobsBrowser).length, 1, "Bob's push was sent once");
 });
+
+t.test('planning keeps the messages index summarized: a round reads what is new, not every message since the last vacuum', async (t) => {
+  const [alice, bob] = [await user('Alice'), await user('Bob')];
+  const chat = await directChat(app, alice, bob);
+  await deviceOf(bob);
+  for (let i = 0; i < 3; i++) await sendText(app, alice, chat.id, `m${i}`);
+  t.ok((await app.services.push.plan()) >= 3, 'planned');
+  const [left] = rowsOf<{ n: number }>(await app.db.execute(sql`select brin_summarize_new_values('messages_xid_brin_idx')::int as n`));
+  t.equal(left?.n, 0, 'no page range left unsummarized (an unsummarized range matches every search)');
+});
