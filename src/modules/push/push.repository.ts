@@ -20,7 +20,11 @@ export interface DueDelivery {
   claim: string;
   device: Pick<PushDeviceRow, 'platform' | 'token' | 'p256dh' | 'auth' | 'appId' | 'locale'>;
   message: { conversationId: string; seq: number; type: string; body: string | null; senderId: string; senderName: string; conversationKind: string; conversationTitle: string | null };
-  /** Why it should not go out any more (delivered on a socket meanwhile, deleted, left, muted, do not disturb, session ended, a later one of the burst is due too), or null. */
+  /**
+   * Why it does not go out any more (delivered on a socket meanwhile, deleted, left, muted, do not
+   * disturb, session ended, a later one of the burst is due too), or null. A skipped delivery was
+   * settled by the claim itself: nothing holds it and nothing is left to record.
+   */
   skip: string | null;
 }
 
@@ -171,55 +175,63 @@ export function createPushRepository(db: Database) {
     },
 
     /**
-     * Claims up to `limit` due deliveries of `platform` for `leaseMs` under the new claim `claim`
-     * (SKIP LOCKED: two workers never claim one), with what each needs. A message push to a device
-     * from a conversation whose later message is due to that device too and wanted (a burst), or
-     * was shown there already, is skipped: only the latest of a burst goes out, and an older one never
-     * replaces a newer one.
+     * Claims up to `limit` due deliveries of `platform` (SKIP LOCKED: two workers never claim one),
+     * with what each needs, in one statement. Those that should not go out any more are settled as
+     * skipped right here and come back with `skip` (why); the others are held under the new claim
+     * `claim` for `leaseMs`. A message push to a device from a conversation whose later message is
+     * due to that device too and wanted (a burst), or was shown there already, is skipped: only the
+     * latest of a burst goes out, and an older one never replaces a newer one.
      */
     async claimDue(platform: PushDeviceRow['platform'], limit: number, leaseMs: number, claim: string): Promise<DueDelivery[]> {
       const rows = rowsOf<Record<string, unknown>>(
         await db.execute(sql`
-          with claimed as (
-            update push_deliveries p set claimed_until = now() + make_interval(secs => ${leaseMs / 1000}), attempts = p.attempts + 1, claim = ${claim}
-            where (p.message_id, p.device_id) in (
-              select message_id, device_id from push_deliveries
-              where state = 'pending' and platform = ${platform} and send_after <= now() and (claimed_until is null or claimed_until < now())
-              order by send_after limit ${limit} for update skip locked)
-            returning p.message_id, p.device_id, p.user_id, p.attempts, p.kind, p.conversation_id, p.seq)
-          select c.message_id, c.device_id, c.user_id, c.attempts, c.kind,
-            d.platform, d.token, d.p256dh, d.auth, d.app_id, d.locale,
-            m.conversation_id, m.seq, m.type, m.body, m.sender_id, m.deleted_at, sender.display_name as sender_name,
-            conv.kind as conversation_kind, conv.title as conversation_title,
-            cm.left_at, cm.delivered_seq, s.revoked_at, u.push_preview,
-            (cm.user_id is not null and ${wantsPush}) as wanted,
-            (c.kind = 'message' and exists (
-              -- A later message of the conversation to the device, already shown, or due now and to be
-              -- shown (not deleted, and wanted: its own message is tested, \`m\` here, with the same member).
-              select 1 from push_deliveries later join messages m on m.id = later.message_id
-              where later.device_id = c.device_id and later.conversation_id = c.conversation_id and later.seq > c.seq and later.kind = 'message'
-                and (later.state = 'sent' or (later.state = 'pending' and later.send_after <= now() and m.deleted_at is null and ${wantsPush})))) as superseded
-          from claimed c
-          join push_devices d on d.id = c.device_id
-          join sessions s on s.id = d.session_id
-          join messages m on m.id = c.message_id
-          join users sender on sender.id = m.sender_id
-          join users u on u.id = c.user_id
-          join conversations conv on conv.id = m.conversation_id
-          left join conversation_members cm on cm.conversation_id = m.conversation_id and cm.user_id = c.user_id`),
+          with picked as (
+            select message_id, device_id from push_deliveries
+            where state = 'pending' and platform = ${platform} and send_after <= now() and (claimed_until is null or claimed_until < now())
+            order by send_after limit ${limit} for update skip locked),
+          due as (
+            select p.message_id, p.device_id, p.user_id, p.attempts + 1 as attempts, p.kind,
+              d.platform, d.token, d.p256dh, d.auth, d.app_id, d.locale,
+              m.conversation_id, m.seq, m.type, m.body, m.sender_id, sender.display_name as sender_name,
+              conv.kind as conversation_kind, conv.title as conversation_title, u.push_preview,
+              case
+                when s.revoked_at is not null then 'session ended'
+                -- A retraction goes wherever the message's push went; a message only while it still concerns them.
+                when p.kind = 'retract' then null
+                when m.deleted_at is not null then 'deleted'
+                when cm.user_id is null or cm.left_at is not null then 'not a member'
+                when cm.delivered_seq >= p.seq then 'delivered'
+                when not ${wantsPush} then 'not wanted (mute, notify setting or do not disturb)'
+                when exists (
+                  -- A later message of the conversation to the device, already shown, or due now and to be
+                  -- shown (not deleted, and wanted: its own message is tested, \`m\` here, with the same member).
+                  select 1 from push_deliveries later join messages m on m.id = later.message_id
+                  where later.device_id = p.device_id and later.conversation_id = p.conversation_id and later.seq > p.seq and later.kind = 'message'
+                    and (later.state = 'sent' or (later.state = 'pending' and later.send_after <= now() and m.deleted_at is null and ${wantsPush})))
+                  then 'collapsed into a later push'
+              end as skip
+            from picked
+            join push_deliveries p on p.message_id = picked.message_id and p.device_id = picked.device_id
+            join push_devices d on d.id = p.device_id
+            join sessions s on s.id = d.session_id
+            join messages m on m.id = p.message_id
+            join users sender on sender.id = m.sender_id
+            join users u on u.id = p.user_id
+            join conversations conv on conv.id = m.conversation_id
+            left join conversation_members cm on cm.conversation_id = m.conversation_id and cm.user_id = p.user_id),
+          settled as (
+            update push_deliveries p set attempts = due.attempts,
+              state = case when due.skip is null then 'pending' else 'skipped' end,
+              last_error = coalesce(due.skip, p.last_error),
+              claimed_until = case when due.skip is null then now() + make_interval(secs => ${leaseMs / 1000}) end,
+              claim = case when due.skip is null then ${claim}::uuid end
+            from due where p.message_id = due.message_id and p.device_id = due.device_id)
+          select * from due`),
       );
       return rows.map((r): DueDelivery => {
         const seq = toNumber(r.seq);
         const kind = r.kind as DueDelivery['kind'];
-        // A retraction goes wherever the message's push went; a message only while it still concerns them.
-        const skip =
-          r.revoked_at !== null ? 'session ended' :
-          kind === 'retract' ? null :
-          r.deleted_at !== null ? 'deleted' :
-          r.left_at !== null || r.delivered_seq === null || r.delivered_seq === undefined ? 'not a member' :
-          toNumber(r.delivered_seq) >= seq ? 'delivered' :
-          r.wanted !== true ? 'not wanted (mute, notify setting or do not disturb)' :
-          r.superseded === true ? 'collapsed into a later push' : null;
+        const skip = (r.skip as string | null) ?? null;
         return {
           kind,
           preview: r.push_preview === true,

@@ -124,14 +124,13 @@ export function createPushService(deps: {
     };
   }
 
-  /** Sends (or skips) one claimed delivery and says what to record; never throws. */
+  /** Sends one claimed delivery (claimDue settled the skipped ones) and says what to record; never throws. */
   async function handle(delivery: DueDelivery, badge: number | null): Promise<Handled> {
-    const settled = (outcome: 'sent' | 'skipped' | 'failed', error: string | null = null): Handled => ({ outcome, settlement: { ...delivery, state: outcome, error } });
+    const settled = (outcome: 'sent' | 'failed', error: string | null = null): Handled => ({ outcome, settlement: { ...delivery, state: outcome, error } });
     const retried = (error: string, afterMs = 0): Handled =>
       delivery.attempts < config.maxAttempts
         ? { outcome: 'retry', settlement: { ...delivery, state: 'retry', error, retryAt: new Date(Date.now() + Math.max(afterMs, backoffMs(delivery.attempts))) } }
         : settled('failed', error);
-    if (delivery.skip) return settled('skipped', delivery.skip);
     const sender = senders.get(delivery.device.platform);
     if (!sender) return settled('failed', `no ${delivery.device.platform} provider`);
     try {

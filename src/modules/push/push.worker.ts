@@ -35,7 +35,7 @@ const CLAIM_MAX = 100;
  */
 export function createPushWorker(deps: {
   repository: Pick<PushRepository, 'plan' | 'claimDue' | 'settle' | 'renew'>;
-  /** Sends (or skips) one claimed delivery; `badge`: its recipient's unread total. Must not throw. */
+  /** Sends one claimed delivery (never a skipped one); `badge`: its recipient's unread total. Must not throw. */
   handle: (delivery: DueDelivery, badge: number | null) => Promise<Handled>;
   /** The unread totals of the recipients of a claim, for their badges. */
   badges: (userIds: string[]) => Promise<Map<string, number>>;
@@ -77,8 +77,12 @@ export function createPushWorker(deps: {
         claimMoreIfDue();
       }
       if (handled.settlement) await settler.submit(handled.settlement).catch((error: unknown) => log.warn({ err: error }, 'recording push outcomes failed (the lease runs out and they are tried again)'));
-      deps.observe(platform, handled.outcome);
-      for (const tally of tallies) tally[handled.outcome] = (tally[handled.outcome] ?? 0) + 1;
+      counted(handled.outcome);
+    }
+
+    function counted(outcome: PushOutcomeLabel): void {
+      deps.observe(platform, outcome);
+      for (const tally of tallies) tally[outcome] = (tally[outcome] ?? 0) + 1;
     }
 
     function recorded(claim: string): void {
@@ -99,13 +103,15 @@ export function createPushWorker(deps: {
       if (free <= 0) return 0;
       const want = Math.min(free, CLAIM_MAX);
       const claim = randomUUID();
-      const batch = await repository.claimDue(platform, want, config.leaseMs, claim);
-      backlog = batch.length === want;
-      if (batch.length === 0) return 0;
+      const claimed = await repository.claimDue(platform, want, config.leaseMs, claim);
+      backlog = claimed.length === want;
+      for (const delivery of claimed) if (delivery.skip !== null) counted('skipped'); // settled by the claim itself
+      const batch = claimed.filter((d) => d.skip === null);
+      if (batch.length === 0) return claimed.length;
       claims.set(claim, batch.length); // renewed from now on
       unrecorded += batch.length;
       sending += batch.length;
-      const recipients = [...new Set(batch.filter((d) => d.kind === 'message' && !d.skip).map((d) => d.userId))];
+      const recipients = [...new Set(batch.filter((d) => d.kind === 'message').map((d) => d.userId))];
       const badge = await deps.badges(recipients).catch((error: unknown) => {
         log.warn({ err: error }, 'reading badges failed (pushes go without one)');
         return new Map<string, number>();
@@ -114,7 +120,7 @@ export function createPushWorker(deps: {
         void run(delivery, badge.get(delivery.userId) ?? null)
           .catch((error: unknown) => log.warn({ err: error, platform }, 'push delivery failed'))
           .finally(() => recorded(claim));
-      return batch.length;
+      return claimed.length;
     }
 
     const pump = {
