@@ -25,8 +25,10 @@ const CLAIM_MAX = 100;
 /**
  * The push worker of one instance. Every PUSH_POLL_MS it plans (turns new messages into
  * deliveries, PushRepository.plan); and per platform a pump keeps up to `concurrency` pushes in
- * flight, claiming due deliveries as slots free up. So a slow or hung provider holds its own slots
- * and nothing else: other platforms, planning and the rest of its own outbox go on.
+ * flight, claiming due deliveries (up to CLAIM_MAX at once) when a slot is free and nothing waits
+ * for one. So a slow or hung provider holds its own slots and what one claim queued for them, and
+ * nothing else: other platforms, planning and, through the free slots, the rest of its own outbox go
+ * on.
  *
  * A claim is a lease (PUSH_LEASE_MS) renewed while its sends run: a worker that dies stops renewing
  * and another instance claims its deliveries when the lease runs out. Outcomes are recorded under the
@@ -55,9 +57,11 @@ export function createPushWorker(deps: {
   function createPump(platform: Platform) {
     /** Deliveries not yet recorded under each claim (their leases are renewed). */
     const claims = new Map<string, number>();
-    /** Provider requests in flight: at most `concurrency` (a skipped delivery takes a slot only for a moment). */
+    /** Claimed deliveries waiting for a slot, with their badge. */
+    const queue: Array<{ delivery: DueDelivery; badge: number | null }> = [];
+    /** Provider requests in flight: at most `concurrency`. */
     let sending = 0;
-    /** Claimed deliveries whose outcome is not recorded yet. */
+    /** Claimed deliveries whose outcome is not recorded yet (queued, sending, or being recorded). */
     let unrecorded = 0;
     /** One claim at a time. */
     let claiming: Promise<number> | undefined;
@@ -66,6 +70,17 @@ export function createPushWorker(deps: {
     const waiters: Array<() => void> = [];
     const changed = () => waiters.splice(0).forEach((wake) => wake());
 
+    /** Starts queued deliveries while slots are free. */
+    function startQueued(): void {
+      while (sending < config.concurrency && queue.length > 0) {
+        const { delivery, badge } = queue.shift()!;
+        sending++;
+        void run(delivery, badge)
+          .catch((error: unknown) => log.warn({ err: error, platform }, 'push delivery failed'))
+          .finally(() => recorded(delivery.claim));
+      }
+    }
+
     /** Sends one delivery in a slot, then records its outcome (the slot is already free meanwhile). */
     async function run(delivery: DueDelivery, badge: number | null): Promise<void> {
       let handled: Handled;
@@ -73,6 +88,7 @@ export function createPushWorker(deps: {
         handled = await deps.handle(delivery, badge);
       } finally {
         sending--;
+        startQueued();
         changed();
         claimMoreIfDue();
       }
@@ -93,44 +109,44 @@ export function createPushWorker(deps: {
       changed();
     }
 
-    /** While running: a free slot claims at once when the last claim was full (more may be due). */
+    /** While running: claims again at once when the last claim was full and there is room for more. */
     function claimMoreIfDue(): void {
-      if (running && backlog && sending < config.concurrency) void pump.claim().catch((error: unknown) => log.warn({ err: error, platform }, 'claiming pushes failed'));
+      if (running && backlog && queue.length === 0 && sending < config.concurrency) void pump.claim().catch((error: unknown) => log.warn({ err: error, platform }, 'claiming pushes failed'));
     }
 
+    /**
+     * Claims up to CLAIM_MAX due deliveries when a slot is free and nothing waits for one: skipped
+     * ones are settled by the claim, the rest wait in the queue for slots (under the renewed lease).
+     * Large claims keep the claim statements, each a commit, few.
+     */
     async function claimOnce(): Promise<number> {
-      const free = config.concurrency - sending;
-      if (free <= 0) return 0;
-      const want = Math.min(free, CLAIM_MAX);
+      if (queue.length > 0 || sending >= config.concurrency) return 0;
       const claim = randomUUID();
-      const claimed = await repository.claimDue(platform, want, config.leaseMs, claim);
-      backlog = claimed.length === want;
+      const claimed = await repository.claimDue(platform, CLAIM_MAX, config.leaseMs, claim);
+      backlog = claimed.length === CLAIM_MAX;
       for (const delivery of claimed) if (delivery.skip !== null) counted('skipped'); // settled by the claim itself
       const batch = claimed.filter((d) => d.skip === null);
       if (batch.length === 0) return claimed.length;
       claims.set(claim, batch.length); // renewed from now on
       unrecorded += batch.length;
-      sending += batch.length;
       const recipients = [...new Set(batch.filter((d) => d.kind === 'message').map((d) => d.userId))];
       const badge = await deps.badges(recipients).catch((error: unknown) => {
         log.warn({ err: error }, 'reading badges failed (pushes go without one)');
         return new Map<string, number>();
       });
-      for (const delivery of batch)
-        void run(delivery, badge.get(delivery.userId) ?? null)
-          .catch((error: unknown) => log.warn({ err: error, platform }, 'push delivery failed'))
-          .finally(() => recorded(claim));
+      for (const delivery of batch) queue.push({ delivery, badge: badge.get(delivery.userId) ?? null });
+      startQueued();
       return claimed.length;
     }
 
     const pump = {
       platform,
       claims,
-      /** Claims what is due into the free slots; answers how many it started. */
+      /** Claims what is due (see claimOnce); answers how many deliveries it claimed, skipped ones included. */
       claim(): Promise<number> {
         claiming ??= claimOnce().finally(() => {
           claiming = undefined;
-          claimMoreIfDue(); // slots freed while it ran
+          claimMoreIfDue(); // room made while it ran
         });
         return claiming;
       },
@@ -141,9 +157,6 @@ export function createPushWorker(deps: {
       /** Resolves when a slot frees or an outcome is recorded (at once when nothing is claimed). */
       nextChange(): Promise<void> {
         return unrecorded === 0 ? Promise.resolve() : new Promise((resolve) => waiters.push(resolve));
-      },
-      get sending() {
-        return sending;
       },
       get unrecorded() {
         return unrecorded;
@@ -178,9 +191,9 @@ export function createPushWorker(deps: {
         await Promise.all(
           pumps.map(async (pump) => {
             for (;;) {
-              const started = await pump.claim();
-              if (started === 0 && pump.unrecorded === 0) return;
-              if (started === 0 || pump.sending >= config.concurrency) await pump.nextChange();
+              if ((await pump.claim()) > 0) continue;
+              if (pump.unrecorded === 0) return;
+              await pump.nextChange();
             }
           }),
         );
