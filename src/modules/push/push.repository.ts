@@ -53,6 +53,9 @@ const wantsPush = sql`(
     or coalesce(m.mentions, '[]'::jsonb) @> jsonb_build_array(cm.user_id::text)
     or exists (select 1 from messages r where r.id = m.reply_to_id and r.sender_id = cm.user_id)))`;
 
+/** A delivery under a claim, as PushRepository.renew answers it. */
+export const heldKey = (d: Pick<DeliveryKey, 'claim' | 'messageId' | 'deviceId'>): string => `${d.claim}/${d.messageId}/${d.deviceId}`;
+
 /** A provider's error text as a column holds it: bounded, well-formed, without NUL (which Postgres text refuses). */
 const storableError = (error: string): string => error.slice(0, 500).replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD').replaceAll('\u0000', '');
 
@@ -186,15 +189,20 @@ export function createPushRepository(db: Database) {
       const rows = rowsOf<Record<string, unknown>>(
         await db.execute(sql`
           with picked as (
-            select message_id, device_id from push_deliveries
+            -- The rows as locked: a row changed since this statement's snapshot (a retraction) is read as it is now.
+            select message_id, device_id, user_id, kind, attempts, conversation_id, seq from push_deliveries
             where state = 'pending' and platform = ${platform} and send_after <= now() and (claimed_until is null or claimed_until < now())
             order by send_after limit ${limit} for update skip locked),
           due as (
             select p.message_id, p.device_id, p.user_id, p.attempts + 1 as attempts, p.kind,
               d.platform, d.token, d.p256dh, d.auth, d.app_id, d.locale,
-              m.conversation_id, m.seq, m.type, m.body, m.sender_id, sender.display_name as sender_name,
+              p.conversation_id, p.seq, m.type, m.body, m.sender_id, coalesce(sender.display_name, '') as sender_name,
               conv.kind as conversation_kind, conv.title as conversation_title, u.push_preview,
               case
+                -- Every picked row is settled or held: one whose device, session, message or user is gone is skipped, never left at the head.
+                when d.id is null or s.id is null or m.id is null or u.id is null or conv.id is null then 'gone'
+                -- A shared phone registered by someone else since: nothing of the previous account's reaches it.
+                when d.user_id <> p.user_id then 'device moved to another account'
                 when s.revoked_at is not null then 'session ended'
                 -- A retraction goes wherever the message's push went; a message only while it still concerns them.
                 when p.kind = 'retract' then null
@@ -210,17 +218,16 @@ export function createPushRepository(db: Database) {
                     and (later.state = 'sent' or (later.state = 'pending' and later.send_after <= now() and m.deleted_at is null and ${wantsPush})))
                   then 'collapsed into a later push'
               end as skip
-            from picked
-            join push_deliveries p on p.message_id = picked.message_id and p.device_id = picked.device_id
-            join push_devices d on d.id = p.device_id
-            join sessions s on s.id = d.session_id
-            join messages m on m.id = p.message_id
-            join users sender on sender.id = m.sender_id
-            join users u on u.id = p.user_id
-            join conversations conv on conv.id = m.conversation_id
-            left join conversation_members cm on cm.conversation_id = m.conversation_id and cm.user_id = p.user_id),
+            from picked p
+            left join push_devices d on d.id = p.device_id
+            left join sessions s on s.id = d.session_id
+            left join messages m on m.id = p.message_id
+            left join users sender on sender.id = m.sender_id
+            left join users u on u.id = p.user_id
+            left join conversations conv on conv.id = m.conversation_id
+            left join conversation_members cm on cm.conversation_id = p.conversation_id and cm.user_id = p.user_id),
           settled as (
-            update push_deliveries p set attempts = due.attempts,
+            update push_deliveries p set attempts = p.attempts + 1,
               state = case when due.skip is null then 'pending' else 'skipped' end,
               last_error = coalesce(due.skip, p.last_error),
               claimed_until = case when due.skip is null then now() + make_interval(secs => ${leaseMs / 1000}) end,
@@ -246,7 +253,7 @@ export function createPushRepository(db: Database) {
             seq,
             type: String(r.type),
             body: (r.body as string | null) ?? null,
-            senderId: String(r.sender_id),
+            senderId: r.sender_id === null ? '' : String(r.sender_id), // an account deleted since
             senderName: String(r.sender_name),
             conversationKind: String(r.conversation_kind),
             conversationTitle: (r.conversation_title as string | null) ?? null,
@@ -284,12 +291,19 @@ export function createPushRepository(db: Database) {
         where p.message_id = v.message_id and p.device_id = v.device_id and p.claim = v.claim and p.state = 'pending'`);
     },
 
-    /** Extends the lease of the deliveries still pending under `claims` (a worker whose sends take long keeps them). */
-    async renew(claims: readonly string[], leaseMs: number): Promise<void> {
-      if (claims.length === 0) return;
-      await db.execute(sql`
-        update push_deliveries set claimed_until = now() + make_interval(secs => ${leaseMs / 1000})
-        where state = 'pending' and claim = any(${`{${claims.join(',')}}`}::uuid[])`);
+    /**
+     * Extends the lease of the deliveries still pending under `claims` (a worker whose sends take long
+     * keeps them); answers those it extended, as heldKey()s (one missing was taken over, or is done).
+     */
+    async renew(claims: readonly string[], leaseMs: number): Promise<Set<string>> {
+      if (claims.length === 0) return new Set();
+      const rows = rowsOf<{ claim: string; message_id: string; device_id: string }>(
+        await db.execute(sql`
+          update push_deliveries set claimed_until = now() + make_interval(secs => ${leaseMs / 1000})
+          where state = 'pending' and claim = any(${`{${claims.join(',')}}`}::uuid[])
+          returning claim, message_id, device_id`),
+      );
+      return new Set(rows.map((r) => heldKey({ claim: String(r.claim), messageId: String(r.message_id), deviceId: String(r.device_id) })));
     },
 
     /**

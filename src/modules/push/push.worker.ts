@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createCoalescer } from '../../lib/coalescer.js';
 import { pushPlatforms } from '../../db/schema.js';
-import type { DueDelivery, PushDeviceRow, PushRepository, Settlement } from './push.repository.js';
+import { type DueDelivery, type PushDeviceRow, type PushRepository, type Settlement, heldKey } from './push.repository.js';
 import type { PushOutcomeLabel } from './push.metrics.js';
 
 type Platform = PushDeviceRow['platform'];
@@ -139,9 +139,26 @@ export function createPushWorker(deps: {
       return claimed.length;
     }
 
+    /**
+     * Gives up queued deliveries: those `lost` says (taken over by another worker after a lease ran
+     * out), or all of them (no `lost`, on stop: put back, due now, for any instance).
+     */
+    async function dropQueued(lost?: (delivery: DueDelivery) => boolean): Promise<void> {
+      const dropped = lost ? queue.filter((q) => lost(q.delivery)) : queue.slice();
+      if (dropped.length === 0) return;
+      queue.splice(0, queue.length, ...queue.filter((q) => !dropped.includes(q)));
+      await Promise.all(
+        dropped.map(async ({ delivery }) => {
+          if (!lost) await settler.submit({ ...delivery, state: 'retry', error: 'put back: the worker stopped', retryAt: new Date() }).catch((error: unknown) => log.warn({ err: error }, 'putting back queued pushes failed (their lease runs out)'));
+          recorded(delivery.claim);
+        }),
+      );
+    }
+
     const pump = {
       platform,
       claims,
+      dropQueued,
       /** Claims what is due (see claimOnce); answers how many deliveries it claimed, skipped ones included. */
       claim(): Promise<number> {
         claiming ??= claimOnce().finally(() => {
@@ -172,6 +189,18 @@ export function createPushWorker(deps: {
   /** Between start() and stop(): a freed slot claims more at once when more is due. */
   let running = false;
   let ticking: Promise<unknown> | undefined;
+
+  /** Renews the leases of every claim with deliveries not yet recorded; queued ones of a claim lost meanwhile are not sent. */
+  async function renew(): Promise<void> {
+    const asked = pumps.flatMap((pump) => [...pump.claims.keys()]);
+    const held = await repository.renew(asked, config.leaseMs).catch((error: unknown) => {
+      log.warn({ err: error }, 'renewing push leases failed');
+      return undefined;
+    });
+    if (!held) return;
+    const renewed = new Set(asked);
+    await Promise.all(pumps.map((pump) => pump.dropQueued((delivery) => renewed.has(delivery.claim) && !held.has(heldKey(delivery)))));
+  }
 
   async function tick(): Promise<void> {
     await deps.plan().catch((error: unknown) => log.warn({ err: error }, 'planning pushes failed'));
@@ -217,15 +246,14 @@ export function createPushWorker(deps: {
       };
       timers = [
         every(config.pollMs, () => (ticking = tick())),
-        every(Math.max(100, Math.floor(config.leaseMs / 3)), () =>
-          repository.renew(pumps.flatMap((pump) => [...pump.claims.keys()]), config.leaseMs).catch((error: unknown) => log.warn({ err: error }, 'renewing push leases failed')),
-        ),
+        every(Math.max(100, Math.floor(config.leaseMs / 3)), renew),
       ];
     },
 
     /**
-     * Stops claiming and waits for the round, the claims and the sends in flight (each bounded by the
-     * provider timeout), renewing their leases until they end.
+     * Stops claiming, puts back what is queued (due now, for any instance), and waits for the round,
+     * the claims and the sends in flight (each bounded by the provider timeout), renewing their
+     * leases until they end.
      */
     async stop(): Promise<void> {
       running = false;
@@ -235,6 +263,7 @@ export function createPushWorker(deps: {
       await Promise.all(
         pumps.map(async (pump) => {
           await pump.claiming?.catch(() => {});
+          await pump.dropQueued();
           while (pump.unrecorded > 0) await pump.nextChange();
         }),
       );

@@ -44,6 +44,9 @@ async function deviceOf(account: Account, platform: 'webpush' | 'fcm' = 'webpush
 const pending = async (deviceId: string) =>
   rowsOf<{ state: string; claim: string | null; seq: number }>(await app.db.execute(sql`select state, claim, seq::int from push_deliveries where device_id = ${deviceId} order by seq`));
 
+/** Nothing of earlier tests left due (their devices' endpoints are not reachable from here). */
+const settleEarlierTests = () => app.db.execute(sql`update push_deliveries set state = 'skipped', claim = null where state = 'pending'`);
+
 async function until(what: string, done: () => boolean | Promise<boolean>): Promise<void> {
   const deadline = Date.now() + 20_000;
   while (!(await done())) {
@@ -144,7 +147,7 @@ t.test('a provider that hangs holds only its own slots: other platforms, new mes
   const [alice, bob, carol, dave] = [await user('Alice'), await user('Bob'), await user('Carol'), await user('Dave')];
   const [toBob, toCarol, toDave] = [await directChat(app, alice, bob), await directChat(app, alice, carol), await directChat(app, alice, dave)];
   const [bobsBrowser, carolsPhone, davesBrowser] = [await deviceOf(bob), await deviceOf(carol, 'fcm'), await deviceOf(dave)];
-  await app.services.push.sendDue(); // nothing of earlier tests left due
+  await settleEarlierTests();
 
   const hung: Array<() => void> = [];
   const handled: Array<[string, string]> = [];
@@ -191,4 +194,83 @@ t.test('planning keeps the messages index summarized: a round reads what is new,
   t.ok((await app.services.push.plan()) >= 3, 'planned');
   const [left] = rowsOf<{ n: number }>(await app.db.execute(sql`select brin_summarize_new_values('messages_xid_brin_idx')::int as n`));
   t.equal(left?.n, 0, 'no page range left unsummarized (an unsummarized range matches every search)');
+});
+
+t.test('a shared phone registered by another account gets nothing of the previous account', async (t) => {
+  await settleEarlierTests();
+  const [alice, bob, carol] = [await user('Alice'), await user('Bob'), await user('Carol')];
+  const chat = await directChat(app, alice, bob);
+  const payload = { platform: 'webpush', subscription: { endpoint: `https://push.example.com/${crypto.randomUUID()}`, keys: { p256dh: 'BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM', auth: 'tBHItJI5svbpez7KI4CCXg' } } };
+  expectStatus(await call(app, 'POST', '/push/devices', { token: bob.accessToken, payload }), 201, 'Bob registers the phone');
+  await sendText(app, alice, chat.id, 'for Bob only');
+  await app.services.push.plan();
+  expectStatus(await call(app, 'POST', '/push/devices', { token: carol.accessToken, payload }), 201, 'Carol registers the same phone before the push is due');
+  const [delivery] = await repository.claimDue('webpush', 10, 60_000, crypto.randomUUID());
+  t.equal(delivery?.skip, 'device moved to another account', "Bob's push is skipped, not shown on Carol's phone");
+});
+
+/** A worker with one slot whose sends to `hangOn` hang until released; the handled deliveries are listed. */
+function slowWorker(hangOn: string) {
+  const hung: Array<() => void> = [];
+  const handled: string[] = [];
+  const worker = createPushWorker({
+    repository,
+    async handle(delivery: DueDelivery): Promise<Handled> {
+      if (delivery.deviceId === hangOn) await new Promise<void>((resolve) => hung.push(resolve));
+      handled.push(delivery.deviceId);
+      return { outcome: 'sent', settlement: { ...delivery, state: 'sent', error: null } };
+    },
+    badges: async () => new Map(),
+    observe: () => {},
+    plan: () => app.services.push.plan(),
+    config: { pollMs: 20, leaseMs: LEASE_MS, concurrency: 1 },
+    log: quiet,
+  });
+  return { worker, hung, handled, release: () => hung.splice(0).forEach((resolve) => resolve()) };
+}
+
+/** Three recipients with a device each and a message due to each; answers their devices, the first one's first in line. */
+async function threeDue(): Promise<string[]> {
+  await settleEarlierTests();
+  const alice = await user('Alice');
+  const devices = [];
+  for (const name of ['Bob', 'Carol', 'Dave']) {
+    const recipient = await user(name);
+    const chat = await directChat(app, alice, recipient);
+    devices.push(await deviceOf(recipient));
+    await sendText(app, alice, chat.id, `to ${name}`);
+  }
+  return devices;
+}
+
+t.test('stop() puts back what waits for a slot: due at once, for any instance', async (t) => {
+  const devices = await threeDue();
+  const { worker, hung, handled, release } = slowWorker(devices[0]!);
+  worker.start();
+  await until('the first push to hang with the others queued', () => hung.length === 1);
+  const stopped = worker.stop();
+  await until('the queued ones put back', async () => (await Promise.all(devices.slice(1).map(pending))).every(([row]) => row?.claim === null));
+  release();
+  await stopped;
+  t.same(handled, [devices[0]], 'only the push in flight was sent');
+  t.same((await Promise.all(devices.map(pending))).map(([row]) => row?.state), ['sent', 'pending', 'pending'], 'the others are pending, for the next worker');
+});
+
+t.test('queued deliveries of a claim another worker took over are not sent', async (t) => {
+  const devices = await threeDue();
+  const { worker, hung, handled, release } = slowWorker(devices[0]!);
+  worker.start();
+  t.teardown(() => {
+    release();
+    return worker.stop();
+  });
+  await until('the first push to hang with the others queued', () => hung.length === 1);
+  // Arranged: this worker stalled past its lease and another took the queued ones over.
+  const other = crypto.randomUUID();
+  for (const device of devices.slice(1)) await app.db.execute(sql`update push_deliveries set claim = ${other}, claimed_until = now() + interval '1 minute' where device_id = ${device}`);
+  await new Promise((resolve) => setTimeout(resolve, LEASE_MS)); // a renewal or more: it learns the claim is lost
+  release();
+  await until('the hung push recorded', async () => (await pending(devices[0]!))[0]?.state === 'sent');
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  t.same(handled, [devices[0]], 'the taken-over deliveries were dropped from the queue, not sent a second time');
 });
