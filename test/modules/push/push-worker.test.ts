@@ -143,30 +143,36 @@ t.test('deleted for everyone while its push is in flight: the retraction waits f
   t.same([retraction?.kind, retraction?.messageId, retraction?.skip], ['retract', message.id, null], 'the send ended: the retraction is due at once');
 });
 
+/** A worker with `concurrency` slots whose sends to device `hangOn` hang until released; the deliveries it sent are listed. */
+function slowWorker(hangOn: string, concurrency = 1) {
+  const hung: Array<() => void> = [];
+  const handled: DueDelivery[] = [];
+  const worker = createPushWorker({
+    repository,
+    async handle(delivery: DueDelivery): Promise<Handled> {
+      if (delivery.deviceId === hangOn) await new Promise<void>((resolve) => hung.push(resolve));
+      handled.push(delivery);
+      return { outcome: 'sent', settlement: { ...delivery, state: 'sent', error: null } };
+    },
+    badges: async () => new Map(),
+    observe: () => {},
+    plan: () => app.services.push.plan(),
+    config: { pollMs: 20, leaseMs: LEASE_MS, concurrency },
+    log: quiet,
+  });
+  return { worker, hung, handled, release: () => hung.splice(0).forEach((resolve) => resolve()) };
+}
+
 t.test('a provider that hangs holds only its own slots: other platforms, new messages and the rest of its outbox go on', async (t) => {
   const [alice, bob, carol, dave] = [await user('Alice'), await user('Bob'), await user('Carol'), await user('Dave')];
   const [toBob, toCarol, toDave] = [await directChat(app, alice, bob), await directChat(app, alice, carol), await directChat(app, alice, dave)];
   const [bobsBrowser, carolsPhone, davesBrowser] = [await deviceOf(bob), await deviceOf(carol, 'fcm'), await deviceOf(dave)];
   await settleEarlierTests();
 
-  const hung: Array<() => void> = [];
-  const handled: Array<[string, string]> = [];
-  const worker = createPushWorker({
-    repository,
-    async handle(delivery: DueDelivery): Promise<Handled> {
-      if (delivery.deviceId === bobsBrowser) await new Promise<void>((resolve) => hung.push(resolve));
-      handled.push([delivery.deviceId, delivery.device.platform]);
-      return { outcome: 'sent', settlement: { ...delivery, state: 'sent', error: null } };
-    },
-    badges: async () => new Map(),
-    observe: () => {},
-    plan: () => app.services.push.plan(),
-    config: { pollMs: 20, leaseMs: LEASE_MS, concurrency: 2 },
-    log: quiet,
-  });
+  const { worker, hung, handled, release } = slowWorker(bobsBrowser, 2);
   worker.start();
   t.teardown(() => {
-    hung.forEach((release) => release());
+    release();
     return worker.stop();
   });
 
@@ -175,15 +181,15 @@ t.test('a provider that hangs holds only its own slots: other platforms, new mes
   await sendText(app, alice, toCarol.id, 'to an Android phone');
   await sendText(app, alice, toDave.id, 'to another browser');
   await until('the pushes to Carol and Dave', () => handled.length >= 2);
-  t.same(handled.map(([device, platform]) => [device, platform]).sort(), [[carolsPhone, 'fcm'], [davesBrowser, 'webpush']].sort(), "another platform's and the same platform's next push went while Bob's hangs");
+  t.same(handled.map((d) => [d.deviceId, d.device.platform]).sort(), [[carolsPhone, 'fcm'], [davesBrowser, 'webpush']].sort(), "another platform's and the same platform's next push went while Bob's hangs");
 
   // Bob's send outlasts its lease twice over: renewed, nobody else claims it.
   await new Promise((resolve) => setTimeout(resolve, 2 * LEASE_MS + 200));
   t.same(await repository.claimDue('webpush', 10, 60_000, crypto.randomUUID()), [], 'another worker finds nothing to claim while the send runs');
-  hung.splice(0).forEach((release) => release());
+  release();
   await until("Bob's push recorded", async () => (await pending(bobsBrowser)).every((r) => r.state === 'sent'));
   t.same([...(await pending(carolsPhone)), ...(await pending(davesBrowser))].map((r) => r.state), ['sent', 'sent'], 'all recorded as sent');
-  t.equal(handled.filter(([device]) => device === bobsBrowser).length, 1, "Bob's push was sent once");
+  t.equal(handled.filter((d) => d.deviceId === bobsBrowser).length, 1, "Bob's push was sent once");
 });
 
 t.test('planning keeps the messages index summarized: a round reads what is new, not every message since the last vacuum', async (t) => {
@@ -209,26 +215,6 @@ t.test('a shared phone registered by another account gets nothing of the previou
   t.equal(delivery?.skip, 'device moved to another account', "Bob's push is skipped, not shown on Carol's phone");
 });
 
-/** A worker with one slot whose sends to `hangOn` hang until released; the handled deliveries are listed. */
-function slowWorker(hangOn: string) {
-  const hung: Array<() => void> = [];
-  const handled: string[] = [];
-  const worker = createPushWorker({
-    repository,
-    async handle(delivery: DueDelivery): Promise<Handled> {
-      if (delivery.deviceId === hangOn) await new Promise<void>((resolve) => hung.push(resolve));
-      handled.push(delivery.deviceId);
-      return { outcome: 'sent', settlement: { ...delivery, state: 'sent', error: null } };
-    },
-    badges: async () => new Map(),
-    observe: () => {},
-    plan: () => app.services.push.plan(),
-    config: { pollMs: 20, leaseMs: LEASE_MS, concurrency: 1 },
-    log: quiet,
-  });
-  return { worker, hung, handled, release: () => hung.splice(0).forEach((resolve) => resolve()) };
-}
-
 /** Three recipients with a device each and a message due to each; answers their devices, the first one's first in line. */
 async function threeDue(): Promise<string[]> {
   await settleEarlierTests();
@@ -252,7 +238,7 @@ t.test('stop() puts back what waits for a slot: due at once, for any instance', 
   await until('the queued ones put back', async () => (await Promise.all(devices.slice(1).map(pending))).every(([row]) => row?.claim === null));
   release();
   await stopped;
-  t.same(handled, [devices[0]], 'only the push in flight was sent');
+  t.same(handled.map((d) => d.deviceId), [devices[0]], 'only the push in flight was sent');
   t.same((await Promise.all(devices.map(pending))).map(([row]) => row?.state), ['sent', 'pending', 'pending'], 'the others are pending, for the next worker');
 });
 
@@ -272,5 +258,5 @@ t.test('queued deliveries of a claim another worker took over are not sent', asy
   release();
   await until('the hung push recorded', async () => (await pending(devices[0]!))[0]?.state === 'sent');
   await new Promise((resolve) => setTimeout(resolve, 200));
-  t.same(handled, [devices[0]], 'the taken-over deliveries were dropped from the queue, not sent a second time');
+  t.same(handled.map((d) => d.deviceId), [devices[0]], 'the taken-over deliveries were dropped from the queue, not sent a second time');
 });
