@@ -1,18 +1,19 @@
-/** The constraint a unique violation (SQLSTATE 23505) hit, from either driver; undefined for other errors. */
-export function uniqueViolation(error: unknown): string | undefined {
-  for (let current = error as { code?: string; constraint?: string; cause?: unknown } | undefined; current; current = current.cause as typeof current) {
-    if (current.code === '23505') return current.constraint ?? '';
+/** The database error in `error` (drizzle wraps it as `cause`), from either driver; undefined for other errors. */
+function databaseErrorOf(error: unknown): { code: string; constraint?: string } | undefined {
+  for (let current = error as { code?: unknown; constraint?: string; cause?: unknown } | undefined; current; current = current.cause as typeof current) {
+    if (typeof current.code === 'string' && /^[0-9A-Z]{5}$/.test(current.code)) return { code: current.code, constraint: current.constraint };
   }
   return undefined;
 }
 
-/** The SQLSTATE of a database error, from either driver (drizzle wraps it as `cause`); undefined for other errors. */
-export function sqlStateOf(error: unknown): string | undefined {
-  for (let current = error as { code?: unknown; cause?: unknown } | undefined; current; current = current.cause as typeof current) {
-    if (typeof current.code === 'string' && /^[0-9A-Z]{5}$/.test(current.code)) return current.code;
-  }
-  return undefined;
+/** The constraint a unique violation (SQLSTATE 23505) hit, from either driver; undefined for other errors. */
+export function uniqueViolation(error: unknown): string | undefined {
+  const found = databaseErrorOf(error);
+  return found?.code === '23505' ? (found.constraint ?? '') : undefined;
 }
+
+/** The SQLSTATE of a database error, from either driver; undefined for other errors. */
+export const sqlStateOf = (error: unknown): string | undefined => databaseErrorOf(error)?.code;
 
 /** SQLSTATEs of a server that is shutting down, restarting or full (class 08 is matched as a prefix). */
 const unavailableStates = new Set(['57P01', '57P02', '57P03', '53300']);

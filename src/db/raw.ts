@@ -17,3 +17,11 @@ export function toDate(value: unknown): Date {
 export function toDateOrNull(value: unknown): Date | null {
   return value === null || value === undefined ? null : toDate(value);
 }
+
+/**
+ * A Postgres array literal of `values` (`{"a","b"}`), each element quoted and escaped, to bind as one
+ * parameter cast to `text[]` or `uuid[]` (drizzle's `sql` turns a JS array into a list of parameters).
+ */
+export function arrayLiteral(values: readonly string[]): string {
+  return `{${values.map((v) => `"${v.replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
+}

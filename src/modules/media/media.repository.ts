@@ -1,6 +1,6 @@
 import { and, eq, inArray, isNull, lt, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
-import { rowsOf, toNumber } from '../../db/raw.js';
+import { arrayLiteral, rowsOf, toNumber } from '../../db/raw.js';
 import { media, mediaUsage } from '../../db/schema.js';
 
 export type MediaRecord = typeof media.$inferSelect;
@@ -127,10 +127,10 @@ export function createMediaRepository(db: Database) {
       await db.execute(sql`
         update messages m set attachments = coalesce((
           select jsonb_agg(a order by n) from jsonb_array_elements(m.attachments) with ordinality as x(a, n)
-          where not (a->>'id' = any(${`{${ids.join(',')}}`}::text[]))
+          where not (a->>'id' = any(${arrayLiteral(ids)}::text[]))
         ), '[]'::jsonb)
         where m.attachments <> '[]'::jsonb and (${carries})`);
-      await db.execute(sql`update conversations set avatar_url = null where avatar_url = any(${`{${paths.map((p) => `"${p}"`).join(',')}}`}::text[])`);
+      await db.execute(sql`update conversations set avatar_url = null where avatar_url = any(${arrayLiteral(paths)}::text[])`);
     },
 
     /** Up to `batch` media never attached and created before `cutoff`. */

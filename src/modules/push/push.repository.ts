@@ -1,6 +1,6 @@
 import { and, asc, count, eq, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
-import { rowsOf, toNumber } from '../../db/raw.js';
+import { arrayLiteral, rowsOf, toNumber } from '../../db/raw.js';
 import { pushDevices } from '../../db/schema.js';
 import { newId } from '../../lib/ids.js';
 
@@ -31,8 +31,8 @@ export interface DueDelivery {
 /** Which delivery: one message to one device, as a message push or its retraction, under one claim. */
 export type DeliveryKey = Pick<DueDelivery, 'messageId' | 'deviceId' | 'kind' | 'claim'>;
 
-/** How a claimed delivery ended: settled (sent, skipped, failed for good), or back to pending, due at `retryAt`. */
-export type Settlement = DeliveryKey & ({ state: 'sent' | 'skipped' | 'failed'; error: string | null } | { state: 'retry'; error: string; retryAt: Date });
+/** How a claimed delivery ended: sent, failed for good, or back to pending, due at `retryAt` (claimDue settles the skipped ones). */
+export type Settlement = DeliveryKey & ({ state: 'sent' | 'failed'; error: string | null } | { state: 'retry'; error: string; retryAt: Date });
 
 /**
  * Where the messages committed since snapshot `since` can be: written by a transaction at or after
@@ -167,7 +167,7 @@ export function createPushRepository(db: Database) {
                   join users u on u.id = cm.user_id and ${wantsPush}
                   join push_devices d on d.user_id = cm.user_id
                   join sessions s on s.id = d.session_id and s.revoked_at is null and s.expires_at > now()
-                  where m.id = any(${`{${fresh.join(',')}}`}::uuid[])
+                  where m.id = any(${arrayLiteral(fresh)}::uuid[])
                     and not exists (select 1 from user_blocks b where b.blocker_id = cm.user_id and b.blocked_id = m.sender_id)
                   on conflict do nothing
                   returning 1`),
@@ -300,7 +300,7 @@ export function createPushRepository(db: Database) {
       const rows = rowsOf<{ claim: string; message_id: string; device_id: string }>(
         await db.execute(sql`
           update push_deliveries set claimed_until = now() + make_interval(secs => ${leaseMs / 1000})
-          where state = 'pending' and claim = any(${`{${claims.join(',')}}`}::uuid[])
+          where state = 'pending' and claim = any(${arrayLiteral(claims)}::uuid[])
           returning claim, message_id, device_id`),
       );
       return new Set(rows.map((r) => heldKey({ claim: String(r.claim), messageId: String(r.message_id), deviceId: String(r.device_id) })));
