@@ -6,7 +6,7 @@
 # Plain Dockerfile syntax (no BuildKit-only features such as RUN --mount) so that the legacy
 # builder used by docker-compose 1.x builds it as well as BuildKit does.
 
-ARG NODE_IMAGE=node:22-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # ---- build: full dependency tree (TypeScript) and compile src -> dist ----
 FROM ${NODE_IMAGE} AS build

@@ -93,17 +93,20 @@ export class AppError extends Error {
   override name = 'AppError';
   readonly status: number;
   readonly title: string;
+  readonly code: ErrorCode;
+  readonly detail?: string;
+  /** Extra members of the problem body (e.g. `retryAfter`), part of the contract of that code. */
+  readonly extensions: Record<string, unknown>;
+  readonly errors?: FieldError[];
 
-  constructor(
-    readonly code: ErrorCode,
-    readonly detail?: string,
-    /** Extra members of the problem body (e.g. `retryAfter`), part of the contract of that code. */
-    readonly extensions: Record<string, unknown> = {},
-    readonly errors?: FieldError[],
-  ) {
+  constructor(code: ErrorCode, detail?: string, extensions: Record<string, unknown> = {}, errors?: FieldError[]) {
     super(detail ?? errorCatalog[code].title);
     this.status = errorCatalog[code].status;
     this.title = errorCatalog[code].title;
+    this.code = code;
+    this.detail = detail;
+    this.extensions = extensions;
+    this.errors = errors;
   }
 
   /** fastify reads statusCode from thrown errors (e.g. inside plugins). */

@@ -28,7 +28,11 @@ export interface Bus {
 export class HandlerRegistry {
   private readonly handlers = new Map<string, Set<BusHandler>>();
 
-  constructor(private readonly onHandlerError: (error: unknown, channel: string) => void) {}
+  private readonly onHandlerError: (error: unknown, channel: string) => void;
+
+  constructor(onHandlerError: (error: unknown, channel: string) => void) {
+    this.onHandlerError = onHandlerError;
+  }
 
   /** Adds a handler; returns true when it is the channel's first. */
   add(channel: string, handler: BusHandler): boolean {

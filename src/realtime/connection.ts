@@ -72,7 +72,10 @@ export class Connection implements HubConnection {
   private early: Array<() => void> | null = [];
   private holding: boolean;
 
-  constructor(private readonly options: ConnectionOptions) {
+  private readonly options: ConnectionOptions;
+
+  constructor(options: ConnectionOptions) {
+    this.options = options;
     this.actor = options.actor;
     this.userId = options.actor.userId;
     this.followsUser = options.roomConversationId === null;

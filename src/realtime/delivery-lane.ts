@@ -77,12 +77,14 @@ export class DeliveryLane {
   private closed = false;
   private waiters: Array<{ seq: number; resolve: (position: number) => void }> = [];
 
-  constructor(
-    position: number,
-    private readonly io: LaneIo,
-    private holding = false,
-    private readonly timing: LaneTiming = defaultLaneTiming,
-  ) {
+  private readonly io: LaneIo;
+  private holding: boolean;
+  private readonly timing: LaneTiming;
+
+  constructor(position: number, io: LaneIo, holding = false, timing: LaneTiming = defaultLaneTiming) {
+    this.io = io;
+    this.holding = holding;
+    this.timing = timing;
     this.position = this.start = this.want = position;
   }
 

@@ -7,7 +7,11 @@
 
 /** A number literal written into JSON (or a query string) exactly as given. */
 export class RawNumber {
-  constructor(readonly text: string) {}
+  readonly text: string;
+
+  constructor(text: string) {
+    this.text = text;
+  }
   toString(): string {
     return this.text;
   }

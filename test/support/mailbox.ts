@@ -139,7 +139,9 @@ export async function startMailbox(t: Test): Promise<Mailbox> {
 
   return {
     url,
-    env: { SMTP_URL: url, MAIL_FROM },
+    // Pooled (an SMTP_URL option operators may use too): smtp-server holds every new connection 100 ms
+    // to catch early talkers, which a connection per mail paid on every sign-up of the suite.
+    env: { SMTP_URL: `${url}?pool=true`, MAIL_FROM },
     received,
     sentTo: (address) => received.filter((m) => isFor(m, address)),
     nextMessage,

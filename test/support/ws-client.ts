@@ -86,7 +86,12 @@ export async function connect(t: Test, url: string, options: WebSocket.ClientOpt
       socket.send(JSON.stringify(data === undefined ? { type, id } : { type, id, data }));
       return waitFor(() => frames.find((f) => f.id === id && !handed.has(f)), `reply to ${type}`, ms);
     },
-    closed: (ms = 5000) => Promise.race([closedPromise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('socket not closed in time')), ms))]),
+    closed: (ms = 5000) => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('socket not closed in time')), ms)));
+      // The timer is cleared either way: a pending one would keep the test process alive after its last test.
+      return Promise.race([closedPromise, late]).finally(() => clearTimeout(timer));
+    },
     close: () => socket.close(),
   };
 }

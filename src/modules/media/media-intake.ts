@@ -51,8 +51,11 @@ class Gatekeeper extends Transform {
   type: { mime: string; ext: string; kind: MediaKind } | undefined;
   readonly hash = createHash('sha256');
 
-  constructor(private readonly rules: IntakeRules) {
+  private readonly rules: IntakeRules;
+
+  constructor(rules: IntakeRules) {
     super();
+    this.rules = rules;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {

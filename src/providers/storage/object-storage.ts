@@ -24,7 +24,10 @@ export interface ObjectStorage {
 
 export class ObjectNotFoundError extends Error {
   override name = 'ObjectNotFoundError';
-  constructor(readonly key: string) {
+  readonly key: string;
+
+  constructor(key: string) {
     super(`no stored object ${key}`);
+    this.key = key;
   }
 }

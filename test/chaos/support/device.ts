@@ -103,7 +103,10 @@ export class Device {
   /** Close codes seen, for scenario checks (1013 for the slow consumer, 1001 for SIGTERM). */
   readonly closeCodes: number[] = [];
 
-  constructor(private readonly options: DeviceOptions) {
+  private readonly options: DeviceOptions;
+
+  constructor(options: DeviceOptions) {
+    this.options = options;
     this.nextEndpoint = options.home;
     for (const id of options.conversations) {
       this.holdings.set(id, new Set());
