@@ -1,5 +1,5 @@
 // Compiles src/ to dist/ only when dist/ is missing or older than a source: run after `npm ci`
-// (postinstall) and before `npm start` (prestart), so a start never waits for a build it does not
+// (postinstall) and before `npm start` and `npm test` (prestart, pretest), so neither waits for a build it does not
 // need. `--force` (npm run build) always builds. Does nothing where there is nothing to build with (a production install without TypeScript,
 // or a Docker stage that has not copied src/ yet).
 import { execFileSync } from 'node:child_process';

@@ -1,7 +1,7 @@
 // Builds tap's test class for the plugin list in package.json (`tap build`), once per install and list.
 // tap notices a changed list only after its runner has started, and rebuilds then: the test processes of
 // that first run still load the default plugins, @tapjs/typescript's loader among them, which made the
-// first `npm test` after `npm ci` about half as slow again. `npm test` runs this before tap.
+// first `npm test` after `npm ci` about half as slow again. `npm test` runs this before tap (pretest).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
