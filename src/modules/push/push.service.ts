@@ -55,8 +55,15 @@ export function deliveryUuid(messageId: string, deviceId: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
-/** Backoff before try `attempt + 1`: exponential from 2 s, capped at 10 min, with full jitter. */
-export const backoffMs = (attempt: number, random = Math.random) => Math.round(random() * Math.min(600_000, 2000 * 2 ** (attempt - 1)));
+/**
+ * Backoff before try `attempt + 1`: exponential from 2 s, capped at 10 min, jittered over its upper half
+ * (1-2 s, then 2-4 s, ...). Never sooner than 1 s: FCM asks for at least that before a retry, and a
+ * retry within milliseconds of a 503 only adds to the provider's load.
+ */
+export const backoffMs = (attempt: number, random = Math.random) => {
+  const ceiling = Math.min(600_000, 2000 * 2 ** (attempt - 1));
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+};
 
 /**
  * Push notifications: devices registered per session, and a worker on every instance that turns new

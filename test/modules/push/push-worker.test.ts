@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import t from 'tap';
 import { rowsOf } from '../../../src/db/raw.js';
 import { createPushRepository, type DueDelivery } from '../../../src/modules/push/push.repository.js';
+import { backoffMs } from '../../../src/modules/push/push.service.js';
 import { type Handled, createPushWorker } from '../../../src/modules/push/push.worker.js';
 import { type Account, call, expectStatus, registerAndVerify } from '../../support/accounts.js';
 import { buildAuthApp } from '../../support/auth-app.js';
@@ -259,4 +260,10 @@ t.test('queued deliveries of a claim another worker took over are not sent', asy
   await until('the hung push recorded', async () => (await pending(devices[0]!))[0]?.state === 'sent');
   await new Promise((resolve) => setTimeout(resolve, 200));
   t.same(handled.map((d) => d.deviceId), [devices[0]], 'the taken-over deliveries were dropped from the queue, not sent a second time');
+});
+
+t.test('a retry waits at least 1 s, then the upper half of an exponential step, at most 10 min', async (t) => {
+  t.same([backoffMs(1, () => 0), backoffMs(1, () => 0.999_999)], [1000, 2000], 'the first retry: 1 to 2 s, never at once');
+  t.same([backoffMs(3, () => 0), backoffMs(3, () => 0.999_999)], [4000, 8000], 'the third: 4 to 8 s');
+  t.same([backoffMs(40, () => 0), backoffMs(40, () => 0.999_999)], [300_000, 600_000], 'capped at 10 min');
 });
