@@ -695,6 +695,12 @@ export const pushCursor = pgTable(
   {
     id: boolean('id').primaryKey().default(true),
     snapshot: text('snapshot'),
+    /**
+     * Snapshots taken by earlier rounds, oldest first, with when (database clock, ms since the epoch):
+     * the cursor moves to one only once it is PUSH_GRACE_MS old, so a message is planned only after
+     * its recipients had the grace to acknowledge it, and one they did acknowledge gets no row.
+     */
+    waiting: jsonb('waiting').$type<Array<{ snapshot: string; at: number }>>().notNull().default([]),
     scannedAt: timestamp('scanned_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [check('push_cursor_single_row', sql`${t.id}`)],

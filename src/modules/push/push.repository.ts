@@ -42,6 +42,10 @@ export type Settlement = DeliveryKey & ({ state: 'sent' | 'failed'; error: strin
 const writtenSince = (since: string | null) =>
   since === null ? sql`m.created_at > now() - interval '10 minutes'` : sql`((m.xid::text)::bigint) >= (pg_snapshot_xmin(${since}::pg_snapshot)::text)::bigint`;
 
+/** Whether message `m` mentions member `cm` or replies to one of their messages (what gets through a mute or `notify: mentions`). */
+const concernsMember = sql`(coalesce(m.mentions, '[]'::jsonb) @> jsonb_build_array(cm.user_id::text)
+  or exists (select 1 from messages r where r.id = m.reply_to_id and r.sender_id = cm.user_id))`;
+
 /**
  * Whether member `cm` (user `u`) wants a push for message `m` now: never in do not disturb or with
  * notify `none`; with notify `all` unless muted; and whatever the mute, for a message that mentions
@@ -50,8 +54,34 @@ const writtenSince = (since: string | null) =>
 const wantsPush = sql`(
   (u.dnd_until is null or u.dnd_until <= now()) and cm.notify <> 'none' and (
     (cm.notify = 'all' and (cm.muted_until is null or cm.muted_until <= now()))
-    or coalesce(m.mentions, '[]'::jsonb) @> jsonb_build_array(cm.user_id::text)
-    or exists (select 1 from messages r where r.id = m.reply_to_id and r.sender_id = cm.user_id)))`;
+    or ${concernsMember}))`;
+
+/** A snapshot a plan round took, and when (database clock, ms since the epoch). */
+export interface WaitingSnapshot {
+  snapshot: string;
+  at: number;
+}
+
+/** Snapshots a grace keeps waiting at most: a round records its own only when the newest is older than grace / this. */
+const WAITING_MAX = 16;
+
+/**
+ * Where a plan round moves the cursor, and what stays waiting. With a grace, the newest waiting
+ * snapshot that is grace old (every message it sees was committed at least that long ago; null when
+ * none is yet), and this round's snapshot joins the waiting ones unless a recent one is there (so a
+ * message waits at most grace + grace / WAITING_MAX + a poll to be planned). Without one, this
+ * round's snapshot at once. Snapshots only grow (each sees all that an earlier one saw), so moving
+ * through them in the order they were taken plans every message exactly once.
+ */
+export function planTarget(waiting: readonly WaitingSnapshot[], taken: WaitingSnapshot, graceMs: number): { target: string | null; waiting: WaitingSnapshot[] } {
+  if (graceMs === 0) return { target: taken.snapshot, waiting: [] };
+  // By position, not by time alone: the list is in the order taken, and the cursor never moves back.
+  const ripe = waiting.findLastIndex((w) => w.at <= taken.at - graceMs);
+  const left = waiting.slice(ripe + 1);
+  const newest = left.at(-1);
+  if (newest === undefined || taken.at - newest.at >= graceMs / WAITING_MAX) left.push(taken);
+  return { target: ripe < 0 ? null : waiting[ripe]!.snapshot, waiting: left };
+}
 
 /** A delivery under a claim, as PushRepository.renew answers it. */
 export const heldKey = (d: Pick<DeliveryKey, 'claim' | 'messageId' | 'deviceId'>): string => `${d.claim}/${d.messageId}/${d.deviceId}`;
@@ -124,18 +154,28 @@ export function createPushRepository(db: Database) {
     },
 
     /**
-     * Turns the messages committed since the cursor into deliveries, one per recipient device, due
-     * `graceMs` after the message, and moves the cursor, in one transaction; answers how many were
-     * planned, or null when another instance holds the cursor. Recipients: current members who
-     * joined before the message, not the sender, wanting it (wantsPush), not blocking the sender,
-     * on devices of live sessions, and whose devices have not acknowledged it yet (a `delivered`
-     * receipt already at or past it: no row, as claimDue would skip it).
+     * Turns the messages committed since the cursor, and at least `graceMs` ago, into deliveries, one
+     * per recipient device, due `graceMs` after the message, and moves the cursor, in one
+     * transaction; answers how many were planned, or null when another instance holds the cursor.
+     * Recipients: current members who joined before the message, not the sender, wanting it
+     * (wantsPush), not blocking the sender, on devices of live sessions, and whose devices have not
+     * acknowledged it yet (a `delivered` receipt already at or past it: no row, as claimDue would
+     * skip it). Of a burst (several new messages of one conversation to one recipient) only the
+     * latest and the latest that concerns them get rows, as claimDue would skip the rest.
+     * Planning only what is grace old (see planTarget) is what keeps push cheap for recipients who
+     * are online: their receipt comes first, and their messages never get a row.
      */
     async plan(graceMs: number): Promise<number | null> {
       return db.transaction(async (tx) => {
-        const [cursor] = rowsOf<{ snapshot: string | null }>(await tx.execute(sql`select snapshot from push_cursor for update skip locked`));
+        const [cursor] = rowsOf<{ snapshot: string | null; waiting: WaitingSnapshot[] }>(await tx.execute(sql`select snapshot, waiting from push_cursor for update skip locked`));
         if (!cursor) return null;
-        const [now] = rowsOf<{ snapshot: string }>(await tx.execute(sql`select pg_current_snapshot()::text as snapshot`));
+        const [taken] = rowsOf<{ snapshot: string; at: unknown }>(await tx.execute(sql`select pg_current_snapshot()::text as snapshot, extract(epoch from clock_timestamp()) * 1000 as at`));
+        const { target, waiting } = planTarget(cursor.waiting, { snapshot: taken!.snapshot, at: Number(taken!.at) }, graceMs);
+        if (target === null) {
+          // Nothing grace old yet: only this round's snapshot to keep, if it was kept.
+          if (waiting.length !== cursor.waiting.length) await tx.execute(sql`update push_cursor set waiting = ${JSON.stringify(waiting)}::jsonb, scanned_at = now()`);
+          return 0;
+        }
         const since = cursor.snapshot;
         // The new messages first, on their own: the planner has no statistic for the snapshot tests, so
         // in one statement with the joins it would start from the devices (a round's cost would follow
@@ -149,7 +189,7 @@ export function createPushRepository(db: Database) {
           await tx.execute(sql`
             select m.id from messages m
             where ${writtenSince(since)}
-              and m.xid is not null and pg_visible_in_snapshot(m.xid, ${now!.snapshot}::pg_snapshot)
+              and m.xid is not null and pg_visible_in_snapshot(m.xid, ${target}::pg_snapshot)
               ${since === null ? sql`` : sql`and not pg_visible_in_snapshot(m.xid, ${since}::pg_snapshot)`}`),
         ).map((r) => r.id);
         await tx.execute(sql`set local enable_seqscan = default`);
@@ -159,20 +199,31 @@ export function createPushRepository(db: Database) {
             ? 0
             : rowsOf(
                 await tx.execute(sql`
+                  with wanted as (
+                    select m.id, m.conversation_id, m.seq, m.created_at, cm.user_id, ${concernsMember} as concerns_them
+                    from messages m
+                    join conversation_members cm on cm.conversation_id = m.conversation_id and cm.user_id <> m.sender_id
+                      and cm.left_at is null and cm.joined_seq < m.seq and cm.delivered_seq < m.seq
+                    join users u on u.id = cm.user_id and ${wantsPush}
+                    where m.id = any(${arrayLiteral(fresh)}::uuid[]) and m.deleted_at is null
+                      and not exists (select 1 from user_blocks b where b.blocker_id = cm.user_id and b.blocked_id = m.sender_id)),
+                  -- A burst is collapsed here already: per recipient and conversation, the latest message, and
+                  -- the latest that mentions them or replies to them (it must still go if they switch to
+                  -- mentions only before it is due). The earlier ones come back only if the latest is deleted
+                  -- before it goes (retract).
+                  picked as (
+                    (select distinct on (user_id, conversation_id) * from wanted order by user_id, conversation_id, seq desc)
+                    union
+                    (select distinct on (user_id, conversation_id) * from wanted where concerns_them order by user_id, conversation_id, seq desc))
                   insert into push_deliveries (message_id, device_id, user_id, platform, conversation_id, seq, send_after)
-                  select m.id, d.id, d.user_id, d.platform, m.conversation_id, m.seq, m.created_at + make_interval(secs => ${graceMs / 1000})
-                  from messages m
-                  join conversation_members cm on cm.conversation_id = m.conversation_id and cm.user_id <> m.sender_id
-                    and cm.left_at is null and cm.joined_seq < m.seq and cm.delivered_seq < m.seq
-                  join users u on u.id = cm.user_id and ${wantsPush}
-                  join push_devices d on d.user_id = cm.user_id
+                  select w.id, d.id, d.user_id, d.platform, w.conversation_id, w.seq, w.created_at + make_interval(secs => ${graceMs / 1000})
+                  from picked w
+                  join push_devices d on d.user_id = w.user_id
                   join sessions s on s.id = d.session_id and s.revoked_at is null and s.expires_at > now()
-                  where m.id = any(${arrayLiteral(fresh)}::uuid[])
-                    and not exists (select 1 from user_blocks b where b.blocker_id = cm.user_id and b.blocked_id = m.sender_id)
                   on conflict do nothing
                   returning 1`),
               ).length;
-        await tx.execute(sql`update push_cursor set snapshot = ${now!.snapshot}, scanned_at = now()`);
+        await tx.execute(sql`update push_cursor set snapshot = ${target}, waiting = ${JSON.stringify(waiting)}::jsonb, scanned_at = now()`);
         return planned;
       });
     },
@@ -310,9 +361,29 @@ export function createPushRepository(db: Database) {
      * In the transaction that deletes a message for everyone: its pushes that went out become
      * retractions, due at once; one going out now becomes a retraction still under its claim, due when
      * that send ends (settle releases it) or its lease runs out, so it never overtakes the push it
-     * takes back. Those not yet sent are skipped when due (deleted).
+     * takes back. Those not yet sent are skipped when due (deleted), and the latest earlier message
+     * of the burst they stood for, wanted and not yet acknowledged, is due in their place.
      */
     async retract(messageId: string, tx: Database): Promise<void> {
+      // A push not yet claimed may stand for a burst (plan keeps only its latest message): the latest
+      // earlier message of the burst that is still to be shown to that device takes its place.
+      await tx.execute(sql`
+        insert into push_deliveries (message_id, device_id, user_id, platform, conversation_id, seq, send_after)
+        select prev.id, p.device_id, p.user_id, p.platform, p.conversation_id, prev.seq, p.send_after
+        from push_deliveries p
+        join conversation_members cm on cm.conversation_id = p.conversation_id and cm.user_id = p.user_id and cm.left_at is null
+        join users u on u.id = p.user_id
+        cross join lateral (
+          select m.id, m.seq from messages m
+          where m.conversation_id = p.conversation_id and m.seq < p.seq and m.seq > cm.delivered_seq and m.seq > cm.joined_seq
+            and m.deleted_at is null and m.sender_id <> p.user_id and ${wantsPush}
+            and not exists (select 1 from user_blocks b where b.blocker_id = p.user_id and b.blocked_id = m.sender_id)
+            -- Not reaching back past a push the device has (or will get) from this conversation.
+            and m.seq > coalesce((select max(o.seq) from push_deliveries o where o.device_id = p.device_id and o.conversation_id = p.conversation_id and o.seq < p.seq and o.kind = 'message'), 0)
+          order by m.seq desc limit 1) prev
+        where p.message_id = ${messageId} and p.kind = 'message' and p.state = 'pending' and (p.claimed_until is null or p.claimed_until <= now())
+          and not exists (select 1 from push_deliveries later where later.device_id = p.device_id and later.conversation_id = p.conversation_id and later.seq > p.seq and later.kind = 'message' and later.state in ('pending', 'sent'))
+        on conflict do nothing`);
       await tx.execute(sql`
         update push_deliveries set kind = 'retract', state = 'pending', attempts = 0, send_after = now(), last_error = null
         where message_id = ${messageId} and kind = 'message' and (state = 'sent' or (state = 'pending' and claimed_until > now()))`);

@@ -152,8 +152,38 @@ t.test('a burst in a group is one push (the latest), per device', async (t) => {
   const received = pushes(bobs);
   t.same(received.map((p) => p.seq), [last.seq], 'one push, for the last message');
   t.equal(received[0]?.badge, 30, 'whose badge counts the whole burst');
-  const [state] = rowsOf<{ collapsed: number }>(await app.db.execute(sql`select count(*) filter (where state = 'skipped' and last_error like 'collapsed%')::int as collapsed from push_deliveries d join push_devices v on v.id = d.device_id where v.user_id = ${bob.user.id}`));
-  t.equal(state?.collapsed, 29, 'the others are settled as collapsed, not left pending');
+  const rows = rowsOf<{ seq: number; state: string }>(await app.db.execute(sql`select seq::int, state from push_deliveries where user_id = ${bob.user.id}`));
+  t.same(rows, [{ seq: last.seq, state: 'sent' }], 'planned in one round, the burst is one delivery row, not thirty');
+});
+
+t.test('the latest of a burst deleted before its push went: the one before it goes instead, once', async (t) => {
+  const [alice, bob] = await users('Alice', 'Bob');
+  const chat = await directChat(app, alice, bob);
+  const bobs = await browserOf(bob);
+  await sendText(app, alice, chat.id, 'one');
+  const two = await sendText(app, alice, chat.id, 'two');
+  const three = await sendText(app, alice, chat.id, 'three');
+  t.equal(await app.services.push.plan(), 1, 'planned as one push, for the latest');
+  expectStatus(await call(app, 'DELETE', `/message/${three.id}?for=everyone`, { token: alice.accessToken }), 204, 'the latest deleted before it is due');
+  await drain();
+  t.same(pushes(bobs).map((p) => [p.seq, p.body]), [[two.seq, 'two']], 'the message before it is pushed, and nothing else');
+
+  // Everything of the next burst deleted: nothing goes, and nothing older (already shown) comes back.
+  const four = await sendText(app, alice, chat.id, 'four');
+  const five = await sendText(app, alice, chat.id, 'five');
+  await app.services.push.plan();
+  for (const message of [five, four]) expectStatus(await call(app, 'DELETE', `/message/${message.id}?for=everyone`, { token: alice.accessToken }), 204, 'deleted');
+  await drain();
+  t.equal(pushes(bobs).length, 1, 'no push: what was new is gone, and "two" was shown already');
+
+  // Acknowledged on a socket meanwhile: the earlier message is not pushed in the deleted one's place.
+  const six = await sendText(app, alice, chat.id, 'six');
+  const seven = await sendText(app, alice, chat.id, 'seven');
+  await app.services.push.plan();
+  await rest(app, bob, 'POST', `/chat/${chat.id}/delivered`, { seq: six.seq });
+  expectStatus(await call(app, 'DELETE', `/message/${seven.id}?for=everyone`, { token: alice.accessToken }), 204, 'deleted');
+  await drain();
+  t.equal(pushes(bobs).length, 1, 'Bob has seen "six": no push for it');
 });
 
 t.test('deleted for everyone: a push already shown is retracted (same Topic); one not yet sent never goes', async (t) => {

@@ -86,8 +86,11 @@ t.test('a burst collapses across claims: of the pushes due to one device from on
   const chat = await directChat(app, alice, bob);
   await deviceOf(bob);
   const sent = [];
-  for (let i = 0; i < 3; i++) sent.push(await sendText(app, alice, chat.id, `burst ${i}`));
-  await app.services.push.plan();
+  // A plan round each: one round keeps only the latest of what it finds (push-rules.test.ts).
+  for (let i = 0; i < 3; i++) {
+    sent.push(await sendText(app, alice, chat.id, `burst ${i}`));
+    await app.services.push.plan();
+  }
   const skips = [];
   for (let i = 0; i < 3; i++) {
     const [delivery] = await repository.claimDue('webpush', 1, 60_000, crypto.randomUUID());
@@ -198,7 +201,7 @@ t.test('planning keeps the messages index summarized: a round reads what is new,
   const chat = await directChat(app, alice, bob);
   await deviceOf(bob);
   for (let i = 0; i < 3; i++) await sendText(app, alice, chat.id, `m${i}`);
-  t.ok((await app.services.push.plan()) >= 3, 'planned');
+  t.ok((await app.services.push.plan()) >= 1, 'planned (the burst as one push)');
   const [left] = rowsOf<{ n: number }>(await app.db.execute(sql`select brin_summarize_new_values('messages_xid_brin_idx')::int as n`));
   t.equal(left?.n, 0, 'no page range left unsummarized (an unsummarized range matches every search)');
 });

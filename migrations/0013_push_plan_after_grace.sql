@@ -1,0 +1,1 @@
+ALTER TABLE "push_cursor" ADD COLUMN "waiting" jsonb DEFAULT '[]'::jsonb NOT NULL;
