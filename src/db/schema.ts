@@ -721,6 +721,14 @@ export const pushDeliveries = pgTable(
     /** The message's conversation and seq: a burst to one device collapses into its latest due push. */
     conversationId: uuid('conversation_id').notNull(),
     seq: bigint('seq', { mode: 'number' }).notNull(),
+    /**
+     * The first seq of the burst this push stands for (a plan round keeps only the latest message of
+     * a burst): when it is claimed, it shows the latest message of the burst still to be shown (its
+     * own, unless that was deleted, hidden or is no longer wanted). Null: its own message only.
+     */
+    burstFromSeq: bigint('burst_from_seq', { mode: 'number' }),
+    /** The message the push showed (set when claimed: its own, or an earlier one of its burst): a delete of that message takes the notification back. */
+    shownMessageId: uuid('shown_message_id'),
     /** `message` shows the message; `retract` takes back the notification sent for it (deleted for everyone). */
     kind: text('kind', { enum: pushDeliveryKinds }).notNull().default('message'),
     state: text('state', { enum: pushDeliveryStates }).notNull().default('pending'),
@@ -738,5 +746,7 @@ export const pushDeliveries = pgTable(
     // The later pushes of a burst (claimDue's collapse); also the device foreign key's index.
     index('push_deliveries_device_idx').on(t.deviceId, t.conversationId, t.seq),
     index('push_deliveries_claim_idx').on(t.claim).where(sql`${t.state} = 'pending'`),
+    // What a delete for everyone takes back (retract).
+    index('push_deliveries_shown_idx').on(t.shownMessageId).where(sql`${t.shownMessageId} is not null`),
   ],
 );

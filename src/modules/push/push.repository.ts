@@ -19,7 +19,8 @@ export interface DueDelivery {
   /** The claim that holds it (see PushRepository.claimDue). */
   claim: string;
   device: Pick<PushDeviceRow, 'platform' | 'token' | 'p256dh' | 'auth' | 'appId' | 'locale'>;
-  message: { conversationId: string; seq: number; type: string; body: string | null; senderId: string; senderName: string; conversationKind: string; conversationTitle: string | null };
+  /** What it shows: a retraction, the message it takes back; a message push, the latest of its burst still to be shown (see claimDue). */
+  message: { id: string; conversationId: string; seq: number; type: string; body: string | null; senderId: string; senderName: string; conversationKind: string; conversationTitle: string | null };
   /**
    * Why it does not go out any more (delivered on a socket meanwhile, deleted, left, muted, do not
    * disturb, session ended, a later one of the burst is due too), or null. A skipped delivery was
@@ -75,6 +76,9 @@ const WAITING_MAX = 16;
  */
 export function planTarget(waiting: readonly WaitingSnapshot[], taken: WaitingSnapshot, graceMs: number): { target: string | null; waiting: WaitingSnapshot[] } {
   if (graceMs === 0) return { target: taken.snapshot, waiting: [] };
+  // A clock that stepped back: what was taken "later" than now counts as taken now (it waits one
+  // more grace at most), so rounds keep recording and planning instead of waiting for the clock.
+  waiting = waiting.map((w) => (w.at > taken.at ? { ...w, at: taken.at } : w));
   // By position, not by time alone: the list is in the order taken, and the cursor never moves back.
   const ripe = waiting.findLastIndex((w) => w.at <= taken.at - graceMs);
   const left = waiting.slice(ripe + 1);
@@ -160,8 +164,9 @@ export function createPushRepository(db: Database) {
      * Recipients: current members who joined before the message, not the sender, wanting it
      * (wantsPush), not blocking the sender, on devices of live sessions, and whose devices have not
      * acknowledged it yet (a `delivered` receipt already at or past it: no row, as claimDue would
-     * skip it). Of a burst (several new messages of one conversation to one recipient) only the
-     * latest and the latest that concerns them get rows, as claimDue would skip the rest.
+     * skip it). A burst (several new messages of one conversation to one recipient) gets one row,
+     * for its latest message, that stands for all of it (burst_from_seq): claimDue shows the latest
+     * of them that is still to be shown when it goes.
      * Planning only what is grace old (see planTarget) is what keeps push cheap for recipients who
      * are online: their receipt comes first, and their messages never get a row.
      */
@@ -200,24 +205,20 @@ export function createPushRepository(db: Database) {
             : rowsOf(
                 await tx.execute(sql`
                   with wanted as (
-                    select m.id, m.conversation_id, m.seq, m.created_at, cm.user_id, ${concernsMember} as concerns_them
+                    select m.id, m.conversation_id, m.seq, m.created_at, cm.user_id,
+                      min(m.seq) over (partition by cm.user_id, m.conversation_id) as burst_from_seq
                     from messages m
                     join conversation_members cm on cm.conversation_id = m.conversation_id and cm.user_id <> m.sender_id
                       and cm.left_at is null and cm.joined_seq < m.seq and cm.delivered_seq < m.seq
                     join users u on u.id = cm.user_id and ${wantsPush}
                     where m.id = any(${arrayLiteral(fresh)}::uuid[]) and m.deleted_at is null
                       and not exists (select 1 from user_blocks b where b.blocker_id = cm.user_id and b.blocked_id = m.sender_id)),
-                  -- A burst is collapsed here already: per recipient and conversation, the latest message, and
-                  -- the latest that mentions them or replies to them (it must still go if they switch to
-                  -- mentions only before it is due). The earlier ones come back only if the latest is deleted
-                  -- before it goes (retract).
-                  picked as (
-                    (select distinct on (user_id, conversation_id) * from wanted order by user_id, conversation_id, seq desc)
-                    union
-                    (select distinct on (user_id, conversation_id) * from wanted where concerns_them order by user_id, conversation_id, seq desc))
-                  insert into push_deliveries (message_id, device_id, user_id, platform, conversation_id, seq, send_after)
-                  select w.id, d.id, d.user_id, d.platform, w.conversation_id, w.seq, w.created_at + make_interval(secs => ${graceMs / 1000})
-                  from picked w
+                  -- A burst is one push: per recipient and conversation, the latest message, standing for
+                  -- the burst from the first (claimDue shows the latest of it still to be shown).
+                  latest as (select distinct on (user_id, conversation_id) * from wanted order by user_id, conversation_id, seq desc)
+                  insert into push_deliveries (message_id, device_id, user_id, platform, conversation_id, seq, burst_from_seq, send_after)
+                  select w.id, d.id, d.user_id, d.platform, w.conversation_id, w.seq, w.burst_from_seq, w.created_at + make_interval(secs => ${graceMs / 1000})
+                  from latest w
                   join push_devices d on d.user_id = w.user_id
                   join sessions s on s.id = d.session_id and s.revoked_at is null and s.expires_at > now()
                   on conflict do nothing
@@ -232,35 +233,37 @@ export function createPushRepository(db: Database) {
      * Claims up to `limit` due deliveries of `platform` (SKIP LOCKED: two workers never claim one),
      * with what each needs, in one statement. Those that should not go out any more are settled as
      * skipped right here and come back with `skip` (why); the others are held under the new claim
-     * `claim` for `leaseMs`. A message push to a device from a conversation whose later message is
-     * due to that device too and wanted (a burst), or was shown there already, is skipped: only the
-     * latest of a burst goes out, and an older one never replaces a newer one.
+     * `claim` for `leaseMs`. A message push shows the latest message of its burst still to be shown
+     * (recorded as shown_message_id), and is skipped when there is none. A message push to a device
+     * from a conversation whose later message is due to that device too and wanted (bursts across
+     * rounds), or was shown there already, is skipped: only the latest goes out, and an older one
+     * never replaces a newer one.
      */
     async claimDue(platform: PushDeviceRow['platform'], limit: number, leaseMs: number, claim: string): Promise<DueDelivery[]> {
       const rows = rowsOf<Record<string, unknown>>(
         await db.execute(sql`
           with picked as (
             -- The rows as locked: a row changed since this statement's snapshot (a retraction) is read as it is now.
-            select message_id, device_id, user_id, kind, attempts, conversation_id, seq from push_deliveries
+            select message_id, device_id, user_id, kind, attempts, conversation_id, seq, burst_from_seq, shown_message_id, send_after from push_deliveries
             where state = 'pending' and platform = ${platform} and send_after <= now() and (claimed_until is null or claimed_until < now())
             order by send_after limit ${limit} for update skip locked),
           due as (
-            select p.message_id, p.device_id, p.user_id, p.attempts + 1 as attempts, p.kind,
+            select p.message_id, p.device_id, p.user_id, p.attempts + 1 as attempts, p.kind, p.send_after,
               d.platform, d.token, d.p256dh, d.auth, d.app_id, d.locale,
-              p.conversation_id, p.seq, m.type, m.body, m.sender_id, coalesce(sender.display_name, '') as sender_name,
+              p.conversation_id, coalesce(m.seq, p.seq) as seq, m.id as shown_id, m.type, m.body, m.sender_id, coalesce(sender.display_name, '') as sender_name,
               conv.kind as conversation_kind, conv.title as conversation_title, u.push_preview,
               case
                 -- Every picked row is settled or held: one whose device, session, message or user is gone is skipped, never left at the head.
-                when d.id is null or s.id is null or m.id is null or u.id is null or conv.id is null then 'gone'
+                when d.id is null or s.id is null or own.id is null or u.id is null or conv.id is null then 'gone'
                 -- A shared phone registered by someone else since: nothing of the previous account's reaches it.
                 when d.user_id <> p.user_id then 'device moved to another account'
                 when s.revoked_at is not null then 'session ended'
                 -- A retraction goes wherever the message's push went; a message only while it still concerns them.
-                when p.kind = 'retract' then null
-                when m.deleted_at is not null then 'deleted'
+                when p.kind = 'retract' then case when m.id is null then 'gone' end
+                when m.id is null and own.deleted_at is not null then 'deleted'
                 when cm.user_id is null or cm.left_at is not null then 'not a member'
                 when cm.delivered_seq >= p.seq then 'delivered'
-                when not ${wantsPush} then 'not wanted (mute, notify setting or do not disturb)'
+                when m.id is null then 'not wanted (mute, notify setting or do not disturb)'
                 when exists (
                   -- A later message of the conversation to the device, already shown, or due now and to be
                   -- shown (not deleted, and wanted: its own message is tested, \`m\` here, with the same member).
@@ -272,19 +275,37 @@ export function createPushRepository(db: Database) {
             from picked p
             left join push_devices d on d.id = p.device_id
             left join sessions s on s.id = d.session_id
-            left join messages m on m.id = p.message_id
-            left join users sender on sender.id = m.sender_id
+            left join messages own on own.id = p.message_id
             left join users u on u.id = p.user_id
-            left join conversations conv on conv.id = m.conversation_id
-            left join conversation_members cm on cm.conversation_id = p.conversation_id and cm.user_id = p.user_id),
+            left join conversations conv on conv.id = p.conversation_id
+            left join conversation_members cm on cm.conversation_id = p.conversation_id and cm.user_id = p.user_id
+            -- What it shows. A retraction: the message it takes back. A message push: the latest message of
+            -- its burst that is still to be shown to them now: not deleted, expired, hidden, cleared or
+            -- acknowledged, not from someone they block, and wanted under their settings as they are now.
+            left join lateral (
+              (select m.id, m.seq, m.type, m.body, m.sender_id from messages m
+               where p.kind = 'retract' and m.id = coalesce(p.shown_message_id, p.message_id))
+              union all
+              (select m.id, m.seq, m.type, m.body, m.sender_id from messages m
+               where p.kind = 'message' and cm.user_id is not null and u.id is not null
+                 and m.conversation_id = p.conversation_id and m.seq between coalesce(p.burst_from_seq, p.seq) and p.seq
+                 and m.deleted_at is null and (m.expires_at is null or m.expires_at > now())
+                 and m.sender_id <> p.user_id and m.seq > cm.cleared_seq and m.seq > cm.delivered_seq
+                 and not exists (select 1 from message_hides h where h.user_id = p.user_id and h.message_id = m.id)
+                 and not exists (select 1 from user_blocks b where b.blocker_id = p.user_id and b.blocked_id = m.sender_id)
+                 and ${wantsPush}
+               order by m.seq desc limit 1)) m on true
+            left join users sender on sender.id = m.sender_id),
           settled as (
             update push_deliveries p set attempts = p.attempts + 1,
               state = case when due.skip is null then 'pending' else 'skipped' end,
               last_error = coalesce(due.skip, p.last_error),
               claimed_until = case when due.skip is null then now() + make_interval(secs => ${leaseMs / 1000}) end,
-              claim = case when due.skip is null then ${claim}::uuid end
+              claim = case when due.skip is null then ${claim}::uuid end,
+              shown_message_id = case when due.skip is null and p.kind = 'message' then due.shown_id else p.shown_message_id end
             from due where p.message_id = due.message_id and p.device_id = due.device_id)
-          select * from due`),
+          -- Oldest due first: the order they are sent in.
+          select * from due order by send_after, message_id, device_id`),
       );
       return rows.map((r): DueDelivery => {
         const seq = toNumber(r.seq);
@@ -300,6 +321,7 @@ export function createPushRepository(db: Database) {
           claim,
           device: { platform: r.platform as PushDeviceRow['platform'], token: String(r.token), p256dh: (r.p256dh as string | null) ?? null, auth: (r.auth as string | null) ?? null, appId: (r.app_id as string | null) ?? null, locale: (r.locale as string | null) ?? null },
           message: {
+            id: r.shown_id === null ? String(r.message_id) : String(r.shown_id),
             conversationId: String(r.conversation_id),
             seq,
             type: String(r.type),
@@ -361,32 +383,14 @@ export function createPushRepository(db: Database) {
      * In the transaction that deletes a message for everyone: its pushes that went out become
      * retractions, due at once; one going out now becomes a retraction still under its claim, due when
      * that send ends (settle releases it) or its lease runs out, so it never overtakes the push it
-     * takes back. Those not yet sent are skipped when due (deleted), and the latest earlier message
-     * of the burst they stood for, wanted and not yet acknowledged, is due in their place.
+     * takes back (a push shows the message it was claimed with: shown_message_id). One not yet sent
+     * shows, when it is claimed, the latest message of its burst still there, or is skipped (deleted).
      */
     async retract(messageId: string, tx: Database): Promise<void> {
-      // A push not yet claimed may stand for a burst (plan keeps only its latest message): the latest
-      // earlier message of the burst that is still to be shown to that device takes its place.
-      await tx.execute(sql`
-        insert into push_deliveries (message_id, device_id, user_id, platform, conversation_id, seq, send_after)
-        select prev.id, p.device_id, p.user_id, p.platform, p.conversation_id, prev.seq, p.send_after
-        from push_deliveries p
-        join conversation_members cm on cm.conversation_id = p.conversation_id and cm.user_id = p.user_id and cm.left_at is null
-        join users u on u.id = p.user_id
-        cross join lateral (
-          select m.id, m.seq from messages m
-          where m.conversation_id = p.conversation_id and m.seq < p.seq and m.seq > cm.delivered_seq and m.seq > cm.joined_seq
-            and m.deleted_at is null and m.sender_id <> p.user_id and ${wantsPush}
-            and not exists (select 1 from user_blocks b where b.blocker_id = p.user_id and b.blocked_id = m.sender_id)
-            -- Not reaching back past a push the device has (or will get) from this conversation.
-            and m.seq > coalesce((select max(o.seq) from push_deliveries o where o.device_id = p.device_id and o.conversation_id = p.conversation_id and o.seq < p.seq and o.kind = 'message'), 0)
-          order by m.seq desc limit 1) prev
-        where p.message_id = ${messageId} and p.kind = 'message' and p.state = 'pending' and (p.claimed_until is null or p.claimed_until <= now())
-          and not exists (select 1 from push_deliveries later where later.device_id = p.device_id and later.conversation_id = p.conversation_id and later.seq > p.seq and later.kind = 'message' and later.state in ('pending', 'sent'))
-        on conflict do nothing`);
       await tx.execute(sql`
         update push_deliveries set kind = 'retract', state = 'pending', attempts = 0, send_after = now(), last_error = null
-        where message_id = ${messageId} and kind = 'message' and (state = 'sent' or (state = 'pending' and claimed_until > now()))`);
+        where (shown_message_id = ${messageId} or (shown_message_id is null and message_id = ${messageId}))
+          and kind = 'message' and (state = 'sent' or (state = 'pending' and claimed_until > now()))`);
     },
 
     /** The outbox's size and lag (metrics), from the pending-deliveries index. */

@@ -115,7 +115,7 @@ export function createPushService(deps: {
       collapseKey: createHash('sha256').update(message.conversationId).digest('base64url').slice(0, 32),
       ttlSeconds: TTL_SECONDS,
     };
-    const about = { conversationId: message.conversationId, seq: message.seq, messageId: delivery.messageId };
+    const about = { conversationId: message.conversationId, seq: message.seq, messageId: message.id };
     if (delivery.kind === 'retract') return { ...common, kind: 'retract', alert: null, badge: null, data: { type: 'message.deleted', ...about } };
     const group = message.conversationKind !== 'direct';
     const text = message.type === 'text' ? message.body : `[${message.type}]`;

@@ -47,6 +47,22 @@ t.test('planTarget: moves through the snapshots in the order taken, each once it
   t.ok(Math.max(...gaps) <= grace / 16 + 10, 'consecutive targets are close: a message waits about the grace, not twice it');
 });
 
+t.test('planTarget: a clock that steps back by an hour delays planning by one grace at most, not by the hour', async (t) => {
+  const grace = 3_000;
+  const hour = 3_600_000;
+  let waiting: WaitingSnapshot[] = [];
+  for (let at = hour; at <= hour + 10_000; at += 1_000) waiting = planTarget(waiting, { snapshot: `fast${at}`, at }, grace).waiting;
+  const targets: Array<{ at: number; target: string }> = [];
+  for (let at = 11_000; at <= 30_000; at += 1_000) {
+    const round = planTarget(waiting, { snapshot: `s${at}`, at }, grace);
+    waiting = round.waiting;
+    if (round.target !== null) targets.push({ at, target: round.target });
+  }
+  t.ok(targets.length > 0 && targets[0]!.at <= 11_000 + grace, `the cursor moves again within a grace of the step (first at ${targets[0]?.at})`);
+  t.ok(targets.some((x) => x.target.startsWith('s')), 'and reaches the snapshots taken after it');
+  t.ok(waiting.length <= 17, 'still few waiting');
+});
+
 t.test('planTarget: a clock that steps back never moves the cursor back', async (t) => {
   const waiting: WaitingSnapshot[] = [
     { snapshot: 'a', at: 5_000 },

@@ -1,11 +1,11 @@
 import { sql } from 'drizzle-orm';
 import t from 'tap';
 import { rowsOf } from '../../../src/db/raw.js';
-import { type Account, call, expectStatus, registerAndVerify } from '../../support/accounts.js';
-import { buildAuthApp } from '../../support/auth-app.js';
+import { type Account, call, expectStatus } from '../../support/accounts.js';
 import { type ConversationBody, createGroup, directChat, inbox, sendText } from '../../support/chat.js';
 import { rest } from '../../support/sync-client.js';
-import { type BrowserSubscription, startWebPushEndpoint } from '../../support/web-push-endpoint.js';
+import type { BrowserSubscription } from '../../support/web-push-endpoint.js';
+import { pushHarness } from './fixtures.js';
 import { expectProblem } from '../messages/fixtures.js';
 
 /*
@@ -15,23 +15,7 @@ import { expectProblem } from '../messages/fixtures.js';
  * worker is driven round by round (runOnce), never on its timer.
  */
 
-const endpoint = await startWebPushEndpoint(t);
-const { app, mailbox } = await buildAuthApp(t, { env: { AUTH_LOGIN_OTP: 'false', WEB_PUSH_ALLOW_PRIVATE: 'true', PUSH_GRACE_MS: '0', PUSH_POLL_MS: '60000' } });
-const user = (displayName: string) => registerAndVerify(app, mailbox, { displayName });
-const users = <const T extends readonly string[]>(...names: T) => Promise.all(names.map(user)) as Promise<{ [K in keyof T]: Account }>;
-
-async function browserOf(account: Account): Promise<BrowserSubscription> {
-  const subscription = endpoint.subscribe();
-  expectStatus(await call(app, 'POST', '/push/devices', { token: account.accessToken, payload: { platform: 'webpush', subscription: subscription.json } }), 201, 'register');
-  return subscription;
-}
-
-async function drain(): Promise<void> {
-  for (let round = 0; round < 10; round++) {
-    const result = await app.services.push.runOnce();
-    if (result.planned === 0 && Object.keys(result.outcomes).length === 0) return;
-  }
-}
+const { endpoint, app, users, browserOf, drain } = await pushHarness(t);
 
 const pushes = (subscription: BrowserSubscription): Array<Record<string, unknown>> => endpoint.received(subscription).map((r) => ({ ...(subscription.decrypt(r.body) as Record<string, unknown>), topic: r.headers.topic }));
 const settings = (who: Account, chat: ConversationBody, patch: Record<string, unknown>) => rest(app, who, 'PATCH', `/chat/${chat.id}/settings`, patch);

@@ -110,7 +110,9 @@ t.test('collapse never hides a push behind one that will not be shown, nor shows
   const claimOne = async () => (await repository.claimDue('webpush', 1, 60_000, crypto.randomUUID()))[0]!;
 
   // Bob switches to mentions only before they are due: a mention followed by a plain message is not collapsed into the plain one.
+  // Two rounds, two rows (within one round they are one burst: push-bursts.test.ts).
   await sendText(app, alice, chat.id, 'Bob, look', { mentions: [bob.user.id] });
+  await app.services.push.plan();
   await sendText(app, alice, chat.id, 'plain');
   await app.services.push.plan();
   expectStatus(await call(app, 'PATCH', `/chat/${chat.id}/settings`, { token: bob.accessToken, payload: { notify: 'mentions' } }), 200, 'mentions only');
