@@ -57,11 +57,24 @@ const wantsPush = sql`(
     (cm.notify = 'all' and (cm.muted_until is null or cm.muted_until <= now()))
     or ${concernsMember}))`;
 
+/**
+ * Whether message `m` is still to be shown to the recipient of push row `p` (member `cm`, user `u`)
+ * now: not deleted or expired, not theirs, not cleared, hidden or acknowledged, not from someone they
+ * block, and wanted under their settings. What a push shows is the latest such message of its burst.
+ */
+const stillToShow = sql`(m.deleted_at is null and (m.expires_at is null or m.expires_at > now())
+  and m.sender_id <> p.user_id and m.seq > cm.cleared_seq and m.seq > cm.delivered_seq
+  and not exists (select 1 from message_hides h where h.user_id = p.user_id and h.message_id = m.id)
+  and not exists (select 1 from user_blocks b where b.blocker_id = p.user_id and b.blocked_id = m.sender_id)
+  and ${wantsPush})`;
+
 /** A snapshot a plan round took, and when (database clock, ms since the epoch). */
 export interface WaitingSnapshot {
   snapshot: string;
   at: number;
 }
+
+const sameWaiting = (a: readonly WaitingSnapshot[], b: readonly WaitingSnapshot[]) => a.length === b.length && a.every((w, i) => w.snapshot === b[i]!.snapshot && w.at === Number(b[i]!.at));
 
 /** Snapshots a grace keeps waiting at most: a round records its own only when the newest is older than grace / this. */
 const WAITING_MAX = 16;
@@ -177,8 +190,8 @@ export function createPushRepository(db: Database) {
         const [taken] = rowsOf<{ snapshot: string; at: unknown }>(await tx.execute(sql`select pg_current_snapshot()::text as snapshot, extract(epoch from clock_timestamp()) * 1000 as at`));
         const { target, waiting } = planTarget(cursor.waiting, { snapshot: taken!.snapshot, at: Number(taken!.at) }, graceMs);
         if (target === null) {
-          // Nothing grace old yet: only this round's snapshot to keep, if it was kept.
-          if (waiting.length !== cursor.waiting.length) await tx.execute(sql`update push_cursor set waiting = ${JSON.stringify(waiting)}::jsonb, scanned_at = now()`);
+          // Nothing grace old yet: kept only if this round changed what waits (its own snapshot, or a clock step).
+          if (!sameWaiting(waiting, cursor.waiting)) await tx.execute(sql`update push_cursor set waiting = ${JSON.stringify(waiting)}::jsonb, scanned_at = now()`);
           return 0;
         }
         const since = cursor.snapshot;
@@ -265,11 +278,13 @@ export function createPushRepository(db: Database) {
                 when cm.delivered_seq >= p.seq then 'delivered'
                 when m.id is null then 'not wanted (mute, notify setting or do not disturb)'
                 when exists (
-                  -- A later message of the conversation to the device, already shown, or due now and to be
-                  -- shown (not deleted, and wanted: its own message is tested, \`m\` here, with the same member).
-                  select 1 from push_deliveries later join messages m on m.id = later.message_id
+                  -- A later push of the conversation to the device, already shown, or due now with something of
+                  -- its burst to show (what its own claim would show: the same test).
+                  select 1 from push_deliveries later
                   where later.device_id = p.device_id and later.conversation_id = p.conversation_id and later.seq > p.seq and later.kind = 'message'
-                    and (later.state = 'sent' or (later.state = 'pending' and later.send_after <= now() and m.deleted_at is null and ${wantsPush})))
+                    and (later.state = 'sent' or (later.state = 'pending' and later.send_after <= now() and exists (
+                      select 1 from messages m
+                      where m.conversation_id = later.conversation_id and m.seq between coalesce(later.burst_from_seq, later.seq) and later.seq and ${stillToShow}))))
                   then 'collapsed into a later push'
               end as skip
             from picked p
@@ -280,8 +295,7 @@ export function createPushRepository(db: Database) {
             left join conversations conv on conv.id = p.conversation_id
             left join conversation_members cm on cm.conversation_id = p.conversation_id and cm.user_id = p.user_id
             -- What it shows. A retraction: the message it takes back. A message push: the latest message of
-            -- its burst that is still to be shown to them now: not deleted, expired, hidden, cleared or
-            -- acknowledged, not from someone they block, and wanted under their settings as they are now.
+            -- its burst still to be shown to them now (stillToShow).
             left join lateral (
               (select m.id, m.seq, m.type, m.body, m.sender_id from messages m
                where p.kind = 'retract' and m.id = coalesce(p.shown_message_id, p.message_id))
@@ -289,11 +303,7 @@ export function createPushRepository(db: Database) {
               (select m.id, m.seq, m.type, m.body, m.sender_id from messages m
                where p.kind = 'message' and cm.user_id is not null and u.id is not null
                  and m.conversation_id = p.conversation_id and m.seq between coalesce(p.burst_from_seq, p.seq) and p.seq
-                 and m.deleted_at is null and (m.expires_at is null or m.expires_at > now())
-                 and m.sender_id <> p.user_id and m.seq > cm.cleared_seq and m.seq > cm.delivered_seq
-                 and not exists (select 1 from message_hides h where h.user_id = p.user_id and h.message_id = m.id)
-                 and not exists (select 1 from user_blocks b where b.blocker_id = p.user_id and b.blocked_id = m.sender_id)
-                 and ${wantsPush}
+                 and ${stillToShow}
                order by m.seq desc limit 1)) m on true
             left join users sender on sender.id = m.sender_id),
           settled as (

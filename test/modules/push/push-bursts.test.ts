@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import t from 'tap';
 import { rowsOf } from '../../../src/db/raw.js';
 import { type Account, call, expectStatus } from '../../support/accounts.js';
-import { directChat, sendText } from '../../support/chat.js';
+import { createGroup, directChat, sendText } from '../../support/chat.js';
 import { rest } from '../../support/sync-client.js';
 import type { BrowserSubscription } from '../../support/web-push-endpoint.js';
 import { pushHarness } from './fixtures.js';
@@ -103,4 +103,39 @@ t.test('what a member cleared, hid or no longer wants is never what a burst show
   t.same(bodies(bobs), [], 'nor what someone Bob blocked since sent');
   const [row] = rowsOf<{ state: string; last_error: string }>(await app.db.execute(sql`select state, last_error from push_deliveries where message_id = ${last.id}`));
   t.same(row, { state: 'skipped', last_error: 'deleted' }, 'the row is settled as skipped, with why');
+});
+
+t.test('across rounds, an earlier push collapses into a later one only if the later burst has something to show', async (t) => {
+  const [alice, bob, carol] = await users('Alice', 'Bob', 'Carol');
+  const group = await createGroup(app, alice, [bob, carol], { title: 'G' });
+  const bobs = await browserOf(bob);
+  await sendText(app, alice, group.id, 'from Alice');
+  await app.services.push.plan(); // round 1 (its push held up: a backlog, a retry)
+  await sendText(app, carol, group.id, 'spam 1');
+  await sendText(app, carol, group.id, 'spam 2');
+  await app.services.push.plan(); // round 2: Carol's burst
+  await rest(app, bob, 'POST', `/users/${carol.user.id}/block`);
+  await drain();
+  t.same(bodies(bobs), ['Alice: from Alice'], "all of the later burst is from someone Bob blocks: Alice's message goes");
+
+  const chat = await directChat(app, alice, bob);
+  const direct = await browserOf(bob);
+  await sendText(app, alice, chat.id, 'important');
+  await app.services.push.plan();
+  const oops = await sendText(app, alice, chat.id, 'oops');
+  await app.services.push.plan();
+  expectStatus(await call(app, 'DELETE', `/message/${oops.id}?for=me`, { token: bob.accessToken }), 204, 'Bob deletes "oops" for himself');
+  await drain();
+  t.same(bodies(direct).filter((b) => b === 'important' || b === 'oops'), ['important'], 'the later burst is hidden: "important" goes');
+
+  const again = await directChat(app, carol, alice);
+  const alices = await browserOf(alice);
+  await sendText(app, carol, again.id, 'Alice (1)', { mentions: [alice.user.id] });
+  await app.services.push.plan();
+  await sendText(app, carol, again.id, 'Alice (2)', { mentions: [alice.user.id] });
+  await sendText(app, carol, again.id, 'plain');
+  await app.services.push.plan();
+  await rest(app, alice, 'PATCH', `/chat/${again.id}/settings`, { notify: 'mentions' });
+  await drain();
+  t.same(bodies(alices), ['Alice (2)'], 'the later burst shows its mention: the earlier mention collapses into it, one push');
 });

@@ -5,7 +5,7 @@ import type { App } from '../../../src/app.js';
 import { rowsOf } from '../../../src/db/raw.js';
 import { type WaitingSnapshot, planTarget } from '../../../src/modules/push/push.repository.js';
 import { type Account, call, expectStatus } from '../../support/accounts.js';
-import { createGroup, sendText } from '../../support/chat.js';
+import { createGroup, directChat, sendText } from '../../support/chat.js';
 import { rest } from '../../support/sync-client.js';
 import { type BrowserSubscription, startWebPushEndpoint } from '../../support/web-push-endpoint.js';
 import { buildCluster } from '../realtime/cluster-support.js';
@@ -123,4 +123,21 @@ t.test('acknowledged within the grace: never a row; not acknowledged: one push o
   const rounds = [await a.services.push.runOnce(), await b.services.push.runOnce()];
   t.same(rounds.map((r) => r.planned), [0, 0], 'nothing is planned twice');
   t.equal(endpoint.received(carols).length, 2, 'nor sent twice');
+});
+
+t.test('a database clock that stepped back (the last rounds ran on a clock an hour fast): planning goes on within a grace', async (t) => {
+  const [alice, bob] = [await c.user('Alice'), await c.user('Bob')];
+  const chat = await directChat(a, alice, bob);
+  const bobs = await browserOf(a, bob);
+  await a.services.push.runOnce();
+  // What rounds leave in the cursor row while clock_timestamp() runs an hour ahead.
+  await a.db.execute(sql`update push_cursor set waiting = jsonb_build_array(jsonb_build_object('snapshot', pg_current_snapshot()::text, 'at', extract(epoch from clock_timestamp()) * 1000 + 3600000))`);
+  await sendText(a, alice, chat.id, 'after the clock was fixed');
+  let planned = 0;
+  for (let round = 0; round < 4 && planned === 0; round++) {
+    await graceOver();
+    planned += (await a.services.push.runOnce()).planned;
+  }
+  t.equal(planned, 1, 'planned within a few graces, not an hour');
+  t.equal(endpoint.received(bobs).length, 1, 'and pushed');
 });
