@@ -12,6 +12,13 @@ export function createSessionRepository(db: Database, onRevoked: SessionsRevoked
   const revoked = (rows: Array<{ userId: string; sessionId: string }>) => {
     if (rows.length > 0) onRevoked(rows);
   };
+  // Every authenticated request runs it: built once, and on Postgres parsed and planned once per connection.
+  const sessionForAccess = db
+    .select({ session: sessions, userStatus: users.status, role: users.role })
+    .from(sessions)
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .where(eq(sessions.id, sql.placeholder('sessionId')))
+    .prepare('session_for_access');
   return {
     async create(
       values: { userId: string; deviceName?: string | null; userAgent?: string | null; ip?: string | null; expiresAt: Date; tokenHash: string },
@@ -28,11 +35,7 @@ export function createSessionRepository(db: Database, onRevoked: SessionsRevoked
 
     /** The session of a live access token with its user's status and role: one primary-key join. */
     async findForAccess(sessionId: string) {
-      const [row] = await db
-        .select({ session: sessions, userStatus: users.status, role: users.role })
-        .from(sessions)
-        .innerJoin(users, eq(users.id, sessions.userId))
-        .where(eq(sessions.id, sessionId));
+      const [row] = await sessionForAccess.execute({ sessionId });
       return row;
     },
 
