@@ -161,7 +161,8 @@ export async function startInstance(options: {
   onSpawn?: (child: ChildProcess) => void;
 }): Promise<Instance> {
   const entry = options.entry ?? 'src/server.ts';
-  const nodeArgs = entry.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  // As `npm start` and the Docker image run it.
+  const nodeArgs = ['--max-semi-space-size=16', ...(entry.endsWith('.ts') ? ['--import', 'tsx'] : [])];
   // One directory per instance: tsx's loader thread writes a profile of its own next to the main thread's.
   if (options.cpuProfDir) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', join(options.cpuProfDir, options.name));
   const [command, ...args] = [...(options.launcher ?? []), process.execPath, ...nodeArgs, entry];
