@@ -16,14 +16,17 @@ const now = () => new Date();
 
 /** Conversations, memberships and the per-member view (receipts, flags). */
 export function createConversationRepository(db: Database) {
+  // Every request about a conversation runs it (authorization): built once, and on Postgres parsed and planned once per connection.
+  const access = db
+    .select({ conversation: conversations, member: conversationMembers })
+    .from(conversations)
+    .innerJoin(conversationMembers, and(eq(conversationMembers.conversationId, conversations.id), eq(conversationMembers.userId, sql.placeholder('userId'))))
+    .where(eq(conversations.id, sql.placeholder('conversationId')))
+    .prepare('conversation_access');
   return {
     /** The conversation and the caller's membership row (current or former), in one read. */
     async findAccess(conversationId: string, userId: string): Promise<{ conversation: ConversationRecord; member: MemberRecord } | undefined> {
-      const [row] = await db
-        .select({ conversation: conversations, member: conversationMembers })
-        .from(conversations)
-        .innerJoin(conversationMembers, and(eq(conversationMembers.conversationId, conversations.id), eq(conversationMembers.userId, userId)))
-        .where(eq(conversations.id, conversationId));
+      const [row] = await access.execute({ conversationId, userId });
       return row;
     },
 
