@@ -52,6 +52,7 @@ import {
   sleep,
   startInstance,
   stopInstance,
+  untilReady,
 } from './ws-support.js';
 
 const CASES = ['live', 'me', 'history', 'inbox', 'send'] as const;
@@ -94,27 +95,13 @@ const cleanUp = async () => {
 const watchdog = cleanUpOnAbort(intOption('timeout-minutes', options['timeout-minutes']), cleanUp);
 
 /** The floor server, as a child process (same readiness wait and CPU accounting as the instance). */
-async function startBare(databaseUrl: string): Promise<Instance> {
+function startBare(databaseUrl: string): Promise<Instance> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/rest-baseline.ts'], {
     cwd: process.cwd(),
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, PORT: String(BARE_PORT), DATABASE_URL: databaseUrl, DATABASE_POOL_MAX: '10', NODE_ENV: 'production' },
   });
-  const log: string[] = [];
-  child.stdout!.on('data', (chunk: Buffer) => log.push(String(chunk)));
-  child.stderr!.on('data', (chunk: Buffer) => log.push(String(chunk)));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  for (let tries = 0; tries < 150; tries++) {
-    if (child.exitCode !== null) break;
-    try {
-      if ((await fetch(`http://127.0.0.1:${BARE_PORT}/bare`)).ok) return { name: 'bare', port: BARE_PORT, child, pid: child.pid!, log, exited };
-    } catch {
-      // not listening yet
-    }
-    await sleep(200);
-  }
-  child.kill('SIGKILL');
-  throw new Error(`the floor server did not start:\n${log.join('')}`);
+  return untilReady(child, 'bare', BARE_PORT, '/bare');
 }
 
 function buildIfStale(): Promise<void> {

@@ -194,6 +194,14 @@ export async function startInstance(options: {
     },
   });
   options.onSpawn?.(child);
+  return untilReady(child, options.name, options.port, '/health/ready');
+}
+
+/**
+ * Waits up to 60 s until `child` answers 2xx on `readyPath` at 127.0.0.1:`port`, keeping the last
+ * lines of its output; kills it and throws (with them) if it exits or never answers.
+ */
+export async function untilReady(child: ChildProcess, name: string, port: number, readyPath: string): Promise<Instance> {
   const log: string[] = [];
   const keep = (chunk: Buffer) => {
     for (const line of String(chunk).split('\n')) {
@@ -205,14 +213,14 @@ export async function startInstance(options: {
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const instance: Instance = { name: options.name, port: options.port, child, pid: child.pid!, log, exited };
+  const instance: Instance = { name, port, child, pid: child.pid!, log, exited };
   const deadline = Date.now() + 60_000;
   let done = false;
   void exited.then(() => (done = true));
   while (Date.now() < deadline) {
-    if (done) throw new Error(`${options.name} exited while starting:\n${log.join('\n')}`);
+    if (done) throw new Error(`${name} exited while starting:\n${log.join('\n')}`);
     try {
-      const response = await fetch(`http://127.0.0.1:${options.port}/health/ready`);
+      const response = await fetch(`http://127.0.0.1:${port}${readyPath}`);
       if (response.ok) return instance;
     } catch {
       // not listening yet
@@ -220,7 +228,7 @@ export async function startInstance(options: {
     await sleep(200);
   }
   child.kill('SIGKILL');
-  throw new Error(`${options.name} not ready within 60 s:\n${log.join('\n')}`);
+  throw new Error(`${name} not ready within 60 s:\n${log.join('\n')}`);
 }
 
 /** SIGTERM (graceful: closes sockets, writes a --cpu-prof profile), SIGKILL after `ms`. */

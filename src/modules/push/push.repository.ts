@@ -43,10 +43,6 @@ export type Settlement = DeliveryKey & ({ state: 'sent' | 'failed'; error: strin
 const writtenSince = (since: string | null) =>
   since === null ? sql`m.created_at > now() - interval '10 minutes'` : sql`((m.xid::text)::bigint) >= (pg_snapshot_xmin(${since}::pg_snapshot)::text)::bigint`;
 
-/** Whether message `m` mentions member `cm` or replies to one of their messages (what gets through a mute or `notify: mentions`). */
-const concernsMember = sql`(coalesce(m.mentions, '[]'::jsonb) @> jsonb_build_array(cm.user_id::text)
-  or exists (select 1 from messages r where r.id = m.reply_to_id and r.sender_id = cm.user_id))`;
-
 /**
  * Whether member `cm` (user `u`) wants a push for message `m` now: never in do not disturb or with
  * notify `none`; with notify `all` unless muted; and whatever the mute, for a message that mentions
@@ -55,7 +51,8 @@ const concernsMember = sql`(coalesce(m.mentions, '[]'::jsonb) @> jsonb_build_arr
 const wantsPush = sql`(
   (u.dnd_until is null or u.dnd_until <= now()) and cm.notify <> 'none' and (
     (cm.notify = 'all' and (cm.muted_until is null or cm.muted_until <= now()))
-    or ${concernsMember}))`;
+    or coalesce(m.mentions, '[]'::jsonb) @> jsonb_build_array(cm.user_id::text)
+    or exists (select 1 from messages r where r.id = m.reply_to_id and r.sender_id = cm.user_id)))`;
 
 /**
  * Whether message `m` is still to be shown to the recipient of push row `p` (member `cm`, user `u`)
