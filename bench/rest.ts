@@ -28,7 +28,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -298,7 +298,7 @@ async function main(): Promise<void> {
         for (const f of hot.functions) console.log(`  ${String(f.selfPct).padStart(5)}%  ${f.fn}  ${f.where}`);
       }
     }
-    rmSync(profDir, { recursive: true, force: true });
+    console.log(`\nprofiles kept in ${profDir} (open them in Chrome DevTools)`);
   }
   clearTimeout(watchdog);
   if (options['keep-database']) {

@@ -8,6 +8,7 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import pg from 'pg';
 import { lockDataDir } from './data-dir-lock.js';
 import * as schema from './schema.js';
+import { namingClient, StatementNames } from './statement-names.js';
 
 export type Schema = typeof schema;
 /** One query API for both drivers: repositories take this and never know which one runs. */
@@ -41,7 +42,8 @@ export function createDatabase(options: DatabaseOptions): DatabaseHandle {
 }
 
 function createPgDatabase(url: string, poolMax: number): DatabaseHandle {
-  const pool = new pg.Pool({ connectionString: url, max: poolMax, connectionTimeoutMillis: 5000 });
+  // Every repeated statement is prepared once per connection: see StatementNames.
+  const pool = new pg.Pool({ connectionString: url, max: poolMax, connectionTimeoutMillis: 5000, Client: namingClient(new StatementNames()) });
   // An idle client losing its server must not crash the process; the next query reconnects.
   pool.on('error', () => {});
   const db = drizzlePg(pool, { schema, casing: 'snake_case' }) as unknown as Database;

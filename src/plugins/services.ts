@@ -14,6 +14,7 @@ import { createOtpService } from '../modules/auth/otp.service.js';
 import { createPasswordHasher } from '../modules/auth/password.js';
 import { createSessionRepository } from '../modules/auth/session.repository.js';
 import { createConversationAccess } from '../modules/conversations/conversation.access.js';
+import { createConversationExtrasRepository } from '../modules/conversations/conversation-extras.repository.js';
 import { createConversationPresenter } from '../modules/conversations/conversation.presenter.js';
 import { createConversationRepository } from '../modules/conversations/conversation.repository.js';
 import { createChangeLog } from '../modules/conversations/change-log.js';
@@ -186,7 +187,7 @@ function createChatServices(
   const messageRepository = createMessageRepository(app.db);
   const changeLog = createChangeLog(app.db);
   const access = createConversationAccess(conversationRepository);
-  const presenter = createConversationPresenter({ conversations: conversationRepository, messages: messageRepository });
+  const presenter = createConversationPresenter({ conversations: conversationRepository, messages: messageRepository, extras: createConversationExtrasRepository(app.db) });
   const chat = { maxGroupMembers: config.chat.maxGroupMembers };
   const messages = createMessagesService({
     messages: messageRepository,

@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { and, eq, sql, type SQL } from 'drizzle-orm';
+import { and, eq, getTableColumns, sql, type SQL } from 'drizzle-orm';
 import t, { type Test } from 'tap';
 import { type Database, type DatabaseHandle, createDatabase, createPgliteDatabase } from '../../src/db/client.js';
+import { jsonRecordReader } from '../../src/db/json-records.js';
 import { migrate, migrationsFolder } from '../../src/db/migrate.js';
 import { conversationMembers, conversations, messages, users } from '../../src/db/schema.js';
+import { createMessageRepository, lastMessageJsonOf, messageRowFromJson } from '../../src/modules/messages/message.repository.js';
 import { createPostgresDatabase, runConfig, uniqueName } from '../helper.js';
 
 /*
@@ -219,6 +221,41 @@ for (const driver of drivers) {
       t.equal(joined[0]?.seq, 1);
       t.equal(joined[0]?.lastSeq, 5_000_000_000);
       t.ok(joined[0]?.createdAt instanceof Date, 'timestamps are Dates in partial selects over joins too');
+    });
+
+    t.test('rows written as JSON by Postgres read back as the records drizzle returns', async (t) => {
+      const [full] = await db
+        .insert(users)
+        .values({ ...newUser(uniqueName('Json')), email: 'j@example.com', emailVerifiedAt: sql`'2024-05-06 07:08:09.123456+00'::timestamptz`, dndUntil: new Date('2030-01-01T00:00:00.001Z') })
+        .returning();
+      const [bare] = await db.insert(users).values(newUser(uniqueName('Bare'))).returning();
+      const [conversation] = await db.insert(conversations).values({ kind: 'group', roomName: uniqueName('room'), createdBy: full!.id }).returning();
+      const cid = conversation!.id;
+      const base = { conversationId: cid, senderId: full!.id, type: 'text' };
+      const [first] = await db.insert(messages).values({ ...base, seq: 1, clientId: uniqueName('c'), body: 'replied to', metadata: { s: '123' } }).returning();
+      await db.insert(messages).values({
+        ...base,
+        seq: 2,
+        clientId: uniqueName('c'),
+        body: 'line\n"quoted" é 🙂',
+        replyToId: first!.id,
+        mentions: [bare!.id],
+        metadata: { nested: { ok: true }, n: 5_000_000_000, list: [1, 'x', null] },
+        attachments: [{ id: first!.id, kind: 'file', url: 'https://x.test/a', mime: 'text/plain', size: 3 } as never],
+        editedAt: sql`'2024-05-06 07:08:09.999999+00'::timestamptz`,
+      });
+      const repository = createMessageRepository(db);
+      for (const [upTo, label] of [[2, 'a reply with jsonb, arrays and microsecond timestamps'], [1, 'a message without reply, mentions or attachments']] as const) {
+        const [row] = await rows<{ last: Record<string, unknown> }>(db, sql`select ${lastMessageJsonOf({ conversationId: sql`${cid}::uuid`, lower: sql`0`, upTo: sql`${upTo}::bigint` })} as last`);
+        const expected = await repository.findById(upTo === 2 ? (await db.select().from(messages).where(and(eq(messages.conversationId, cid), eq(messages.seq, 2))))[0]!.id : first!.id);
+        t.strictSame(messageRowFromJson(row!.last), expected, label);
+      }
+      const readUser = jsonRecordReader(getTableColumns(users));
+      for (const user of [full!, bare!]) {
+        const [row] = await rows<{ u: Record<string, unknown> }>(db, sql`select to_jsonb(u) as u from users u where id = ${user.id}`);
+        const [expected] = await db.select().from(users).where(eq(users.id, user.id));
+        t.strictSame(readUser(row!.u), expected, `user ${user.username}`);
+      }
     });
 
     t.test('usernames are unique case-insensitively', async (t) => {

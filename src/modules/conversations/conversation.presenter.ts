@@ -1,3 +1,4 @@
+import type { ConversationExtrasRepository } from './conversation-extras.repository.js';
 import type { MessageRepository } from '../messages/message.repository.js';
 import { toMessage } from '../messages/message.views.js';
 import type { ConversationRecord, ConversationRepository, MemberRecord } from './conversation.repository.js';
@@ -6,11 +7,10 @@ import { type ConversationView, seqWindow, toConversation, unreadWindow, visible
 type Membership = { conversation: ConversationRecord; member: MemberRecord };
 
 /**
- * Turns (conversation, membership) rows into conversation resources with a fixed number of queries
- * per page, whatever its size: peers, member previews, last messages and unread counts are each read
- * in one batch.
+ * Turns (conversation, membership) rows into conversation resources with one statement per page,
+ * whatever its size: peers, member previews, last messages and unread counts are read together.
  */
-export function createConversationPresenter(deps: { conversations: ConversationRepository; messages: MessageRepository }) {
+export function createConversationPresenter(deps: { conversations: ConversationRepository; messages: MessageRepository; extras: ConversationExtrasRepository }) {
   const { conversations, messages } = deps;
 
   const peerOf = (conversation: ConversationRecord, viewerId: string): string | null => {
@@ -30,27 +30,23 @@ export function createConversationPresenter(deps: { conversations: ConversationR
 
   async function present(rows: Membership[]): Promise<ConversationView[]> {
     if (rows.length === 0) return [];
-    const peerIds = rows.map((r) => peerOf(r.conversation, r.member.userId)).filter((id): id is string => id !== null);
-    const lastSeqs = rows
-      .map(({ conversation, member }) => ({ conversationId: conversation.id, upTo: Math.min(visibleLastSeq(conversation, member), conversation.lastMessageSeq), lower: seqWindow(member).lower }))
-      .filter((p) => p.upTo > p.lower);
-    const [peers, previews, lastMessages, unread] = await Promise.all([
-      conversations.usersByIds([...new Set(peerIds)]),
-      conversations.previews(rows.map((r) => r.conversation.id)),
-      messages.lastMessages(lastSeqs),
-      unreadCounts(rows),
-    ]);
-    const peerById = new Map(peers.map((u) => [u.id, u]));
-    const lastByConversation = new Map(lastMessages.map((m) => [m.conversationId, m]));
-    return rows.map(({ conversation, member }) => {
-      const peerId = peerOf(conversation, member.userId);
-      const last = lastByConversation.get(conversation.id);
-      return toConversation(conversation, member, {
-        peer: peerId ? (peerById.get(peerId) ?? null) : null,
-        preview: previews.get(conversation.id) ?? [],
-        lastMessage: last ? toMessage(last) : null,
-        unreadCount: unread.get(conversation.id) ?? 0,
-      });
+    const extras = await deps.extras.extras(
+      rows.map(({ conversation, member }) => {
+        const unread = unreadWindow(conversation, member);
+        return {
+          conversationId: conversation.id,
+          viewerId: member.userId,
+          peerId: peerOf(conversation, member.userId),
+          lower: seqWindow(member).lower,
+          upTo: Math.min(visibleLastSeq(conversation, member), conversation.lastMessageSeq),
+          unreadAfter: unread.after,
+          unreadUpTo: unread.upTo,
+        };
+      }),
+    );
+    return rows.map(({ conversation, member }, i) => {
+      const { peer, preview, lastMessage, unreadCount } = extras[i]!;
+      return toConversation(conversation, member, { peer, preview, lastMessage: lastMessage ? toMessage(lastMessage) : null, unreadCount });
     });
   }
 

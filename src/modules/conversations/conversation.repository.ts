@@ -154,29 +154,6 @@ export function createConversationRepository(db: Database) {
         .where(and(inArray(m.userId, [...userIds]), sql`greatest(${m.readSeq}, ${m.clearedSeq}, ${m.joinedSeq}) < coalesce(${m.leftSeq}, ${conversations.lastSeq})`));
     },
 
-    /** Up to `per` current members (broadcast lists: recipients) of each conversation, earliest first. */
-    async previews(conversationIds: string[], per = 5): Promise<Map<string, UserRecord[]>> {
-      const result = new Map<string, UserRecord[]>();
-      if (conversationIds.length === 0) return result;
-      const ids = sql.join(conversationIds.map((id) => sql`${id}::uuid`), sql`, `);
-      const rows = rowsOf<{ cid: string; uid: string }>(
-        await db.execute(sql`
-          select v.cid, p.uid from unnest(array[${ids}]) as v(cid)
-          cross join lateral (
-            (select user_id as uid, joined_at as at from conversation_members where conversation_id = v.cid and left_at is null order by joined_at, user_id limit ${per})
-            union all
-            (select user_id as uid, created_at as at from broadcast_recipients where conversation_id = v.cid order by created_at, user_id limit ${per})
-            order by at limit ${per}
-          ) p`),
-      );
-      const byId = new Map((await this.usersByIds([...new Set(rows.map((r) => String(r.uid)))])).map((u) => [u.id, u]));
-      for (const row of rows) {
-        const user = byId.get(String(row.uid));
-        if (user) result.set(String(row.cid), [...(result.get(String(row.cid)) ?? []), user]);
-      }
-      return result;
-    },
-
     async update(id: string, patch: Partial<Pick<ConversationRecord, 'title' | 'description' | 'avatarUrl' | 'retention' | 'ttlSeconds'>>, tx: Database = db): Promise<ConversationRecord | undefined> {
       const [row] = await tx.update(conversations).set({ ...patch, updatedAt: now() }).where(eq(conversations.id, id)).returning();
       return row;

@@ -1,11 +1,12 @@
 import { type SQL, and, asc, desc, eq, getTableColumns, gt, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import type { Database } from '../../db/client.js';
+import { jsonRecordReader } from '../../db/json-records.js';
 import { rowsOf, toDate, toDateOrNull, toNumber } from '../../db/raw.js';
 import { type MessageAttachment, messageHides, messagePins, messageReactions, messageVersions, messages } from '../../db/schema.js';
 import { newId } from '../../lib/ids.js';
 import { UNREAD_COUNT_CAP } from '../../schemas/chat.js';
-import type { MessageRow } from './message.views.js';
+import type { MessageRow, ReplyRecord } from './message.views.js';
 
 /** Seqs a member may see: (lower, upper]; upper null while they are a member. */
 export interface SeqWindow {
@@ -35,6 +36,29 @@ export interface NewMessage {
 const reply = alias(messages, 'reply');
 const { searchVector: _searchVector, xid: _xid, ...messageColumns } = getTableColumns(messages);
 const replyColumns = { id: reply.id, seq: reply.seq, senderId: reply.senderId, type: reply.type, body: reply.body, deletedAt: reply.deletedAt };
+const readMessageJson = jsonRecordReader<Omit<MessageRow, 'reply'>>(messageColumns);
+const readReplyJson = jsonRecordReader<ReplyRecord>(replyColumns);
+
+/** A message row that `lastMessageJsonOf` wrote. */
+export function messageRowFromJson(json: Record<string, unknown>): MessageRow {
+  const replied = json.reply as Record<string, unknown> | null;
+  return { ...readMessageJson(json), reply: replied ? readReplyJson(replied) : null };
+}
+
+/**
+ * The last live message of a conversation in (lower, upTo] (SQL expressions), as JSON for
+ * messageRowFromJson. One backward step on (conversation_id, seq),
+ * whatever the length of the history.
+ */
+export const lastMessageJsonOf = (w: { conversationId: SQL; lower: SQL; upTo: SQL }) => sql`(
+  select (to_jsonb(m) - 'search_vector' - 'xid') || jsonb_build_object('reply', (
+    select jsonb_build_object('id', r.id, 'seq', r.seq, 'sender_id', r.sender_id, 'type', r.type, 'body', r.body, 'deleted_at', r.deleted_at)
+    from messages r where r.id = m.reply_to_id))
+  from messages m
+  where m.conversation_id = ${w.conversationId} and m.seq > ${w.lower} and m.seq <= ${w.upTo} and (m.expires_at is null or m.expires_at > now())
+  order by m.seq desc limit 1
+)`;
+
 const notExpired = or(isNull(messages.expiresAt), gt(messages.expiresAt, sql`now()`));
 
 function inWindow(window: SeqWindow) {
@@ -46,6 +70,23 @@ export const reactionSummaryOf = (messageId: SQL) => sql`coalesce((
   select jsonb_agg(jsonb_build_object('emoji', emoji, 'count', n) order by first_at, emoji)
   from (select emoji, count(*)::int as n, min(created_at) as first_at from message_reactions where message_id = ${messageId} group by emoji) s
 ), '[]'::jsonb)`;
+
+/**
+ * The unread count of a viewer's window (after, upTo] of a conversation (SQL expressions): the
+ * messages in it that the viewer's history shows and that still ask to be read,
+ * i.e. not their own, not deleted for everyone, not hidden by them, not expired. It reads at most
+ * UNREAD_COUNT_CAP index entries, so its cost follows the unread backlog (capped), never the history.
+ */
+export const unreadCountOf = (w: { viewerId: SQL; conversationId: SQL; after: SQL; upTo: SQL }) => sql`(
+  select count(*) from (
+    select 1 from messages m
+    where m.conversation_id = ${w.conversationId} and m.seq > ${w.after} and m.seq <= ${w.upTo}
+      and m.deleted_at is null and m.sender_id is distinct from ${w.viewerId}
+      and (m.expires_at is null or m.expires_at > now())
+      and not exists (select 1 from message_hides h where h.user_id = ${w.viewerId} and h.message_id = m.id)
+    limit ${sql.raw(String(UNREAD_COUNT_CAP))}
+  ) unread
+)::int`;
 
 /** The durable log: every read walks (conversation_id, seq) or a primary key, never a whole history. */
 export function createMessageRepository(db: Database) {
@@ -65,48 +106,15 @@ export function createMessageRepository(db: Database) {
     },
 
     /**
-     * The last live message of each conversation in (lower, upTo]: one backward step on
-     * (conversation_id, seq) each, whatever the length of the history.
-     */
-    async lastMessages(points: ReadonlyArray<{ conversationId: string; lower: number; upTo: number }>): Promise<MessageRow[]> {
-      if (points.length === 0) return [];
-      const input = JSON.stringify(points.map((p) => ({ conversation_id: p.conversationId, lower: p.lower, up_to: p.upTo })));
-      const ids = rowsOf<{ id: string }>(
-        await db.execute(sql`
-          select last.id from jsonb_to_recordset(${input}::jsonb) as p(conversation_id uuid, lower bigint, up_to bigint)
-          cross join lateral (
-            select m.id from messages m
-            where m.conversation_id = p.conversation_id and m.seq > p.lower and m.seq <= p.up_to and (m.expires_at is null or m.expires_at > now())
-            order by m.seq desc limit 1
-          ) last`),
-      ).map((r) => String(r.id));
-      if (ids.length === 0) return [];
-      return selectRows().where(inArray(messages.id, ids));
-    },
-
-    /**
-     * Unread messages of each (viewer, conversation) window, in input order: the messages in
-     * (after, upTo] that the viewer's history shows and that still ask to be read, i.e. not their own,
-     * not deleted for everyone, not hidden by them, not expired. One statement for any number of
-     * windows, of any number of viewers; each count reads at
-     * most UNREAD_COUNT_CAP index entries, so its cost follows the unread backlog (capped), never the
-     * history.
+     * The unread count (unreadCountOf) of each (viewer, conversation) window, in input order. One
+     * statement for any number of windows, of any number of viewers.
      */
     async unreadCounts(windows: ReadonlyArray<{ viewerId: string; conversationId: string; after: number; upTo: number }>): Promise<number[]> {
       const counts = windows.map(() => 0);
       const open = windows.flatMap((w, i) => (w.upTo > w.after ? [{ i, viewer_id: w.viewerId, conversation_id: w.conversationId, after: w.after, up_to: w.upTo }] : []));
       if (open.length === 0) return counts;
       const result = await db.execute(sql`
-        select w.i, (
-          select count(*) from (
-            select 1 from messages m
-            where m.conversation_id = w.conversation_id and m.seq > w.after and m.seq <= w.up_to
-              and m.deleted_at is null and m.sender_id is distinct from w.viewer_id
-              and (m.expires_at is null or m.expires_at > now())
-              and not exists (select 1 from message_hides h where h.user_id = w.viewer_id and h.message_id = m.id)
-            limit ${UNREAD_COUNT_CAP}
-          ) unread
-        )::int as unread
+        select w.i, ${unreadCountOf({ viewerId: sql`w.viewer_id`, conversationId: sql`w.conversation_id`, after: sql`w.after`, upTo: sql`w.up_to` })} as unread
         from jsonb_to_recordset(${JSON.stringify(open)}::jsonb) as w(i int, viewer_id uuid, conversation_id uuid, after bigint, up_to bigint)`);
       for (const row of rowsOf<{ i: number; unread: number | string }>(result)) counts[Number(row.i)] = Number(row.unread);
       return counts;
@@ -160,7 +168,8 @@ export function createMessageRepository(db: Database) {
      * A page in ascending seq within the viewer's window, minus what they hid (and, with `visibleIn`,
      * what that snapshot does not see). Without `after` it reads
      * downwards from `before` (or the end), so the newest page is the default. Reads limit + 1 rows to
-     * tell whether more exist on the far side.
+     * tell whether more exist on the far side. Each row carries the viewer's own reactions
+     * (`myReactions`, oldest first, null for none).
      */
     async page(input: { conversationId: string; viewerId: string; window: SeqWindow; before?: number; after?: number; limit: number; visibleIn?: string }) {
       const hidden = sql`not exists (select 1 from ${messageHides} h where h.user_id = ${input.viewerId} and h.message_id = ${messages.id})`;
@@ -174,7 +183,11 @@ export function createMessageRepository(db: Database) {
         input.visibleIn === undefined ? undefined : sql`(${messages.xid} is null or pg_visible_in_snapshot(${messages.xid}, ${input.visibleIn}::pg_snapshot))`,
       );
       const upwards = input.after !== undefined;
-      const rows = await selectRows()
+      const myReactions = sql<string[] | null>`(select array_agg(r.emoji order by r.created_at, r.emoji) from ${messageReactions} r where r.message_id = ${messages.id} and r.user_id = ${input.viewerId})`;
+      const rows = await db
+        .select({ ...messageColumns, reply: replyColumns, myReactions })
+        .from(messages)
+        .leftJoin(reply, eq(reply.id, messages.replyToId))
         .where(where)
         .orderBy(upwards ? asc(messages.seq) : desc(messages.seq))
         .limit(input.limit + 1);
@@ -260,18 +273,6 @@ export function createMessageRepository(db: Database) {
     },
 
     /** messageId -> the viewer's emojis, for a page of messages. */
-    async myReactions(userId: string, messageIds: string[]): Promise<Record<string, string[]>> {
-      if (messageIds.length === 0) return {};
-      const rows = await db
-        .select({ messageId: messageReactions.messageId, emoji: messageReactions.emoji })
-        .from(messageReactions)
-        .where(and(eq(messageReactions.userId, userId), inArray(messageReactions.messageId, messageIds)))
-        .orderBy(asc(messageReactions.createdAt));
-      const result: Record<string, string[]> = {};
-      for (const row of rows) (result[row.messageId] ??= []).push(row.emoji);
-      return result;
-    },
-
     /** Pins a message unless the conversation already has `max` pins; in the caller's transaction, which holds the conversation's lock. */
     async pin(input: { conversationId: string; messageId: string; by: string; max: number }, tx: Database): Promise<'pinned' | 'already' | 'full'> {
       const existing = await tx.select({ id: messagePins.messageId }).from(messagePins).where(eq(messagePins.messageId, input.messageId));

@@ -244,7 +244,7 @@ export function createMessagesService(deps: {
         items: rows.map(toMessage),
         olderCursor,
         newerCursor,
-        myReactions: await messages.myReactions(actor.userId, rows.map((r) => r.id)),
+        myReactions: Object.fromEntries(rows.flatMap((r) => (r.myReactions?.length ? [[r.id, r.myReactions]] : []))),
       };
     },
 
