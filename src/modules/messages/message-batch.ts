@@ -37,8 +37,12 @@ const APPEND_PLAIN_BATCH = `
     ), fresh as (
       -- A retried clientId (already stored, or twice in this batch) is left to the one-message path,
       -- which answers the original; it must not fail the statement for everyone else in it.
+      -- A lateral probe with a limit is one index lookup per input by construction: as an anti join
+      -- the planner may hash the whole table instead when its statistics are stale (a growing table,
+      -- a plan cached while it was small).
       select distinct on (i.sender_id, i.client_id) i.* from input i
-      where not exists (select 1 from messages x where x.sender_id = i.sender_id and x.client_id = i.client_id)
+      left join lateral (select true as stored from messages x where x.sender_id = i.sender_id and x.client_id = i.client_id limit 1) d on true
+      where d.stored is null
       order by i.sender_id, i.client_id, i.ord
     ), eligible as (
       select i.* from fresh i
