@@ -27,7 +27,7 @@ export class StatementNames {
     const known = this.names.get(text);
     if (known !== undefined || this.names.size >= this.limit) return known;
     if (!this.seen.has(text)) {
-      // Bounded like the names: past the limit the oldest sightings are forgotten.
+      // Bounded like the names: at four times the limit, every sighting so far is forgotten.
       if (this.seen.size >= this.limit * 4) this.seen.clear();
       this.seen.add(text);
       return undefined;
@@ -43,7 +43,7 @@ export class StatementNames {
   }
 }
 
-type QueryConfig = { text?: unknown; name?: unknown; values?: unknown; submit?: unknown; queryMode?: unknown };
+type QueryConfig = { text?: unknown; name?: unknown; values?: unknown; submit?: unknown };
 
 /**
  * A pg Client class whose statements with parameters run under the names of `names`. Only those:

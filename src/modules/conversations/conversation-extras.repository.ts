@@ -29,7 +29,8 @@ export interface Extras {
 }
 
 /** Members shown with a conversation (broadcast lists: recipients). */
-export const PREVIEW_SIZE = 5;
+const PREVIEW_SIZE = 5;
+const previewLimit = sql.raw(String(PREVIEW_SIZE));
 
 const readUser = jsonRecordReader<UserRecord>(getTableColumns(users));
 
@@ -49,10 +50,10 @@ export function createConversationExtrasRepository(db: Database) {
         select w.i,
           (select to_jsonb(u) from users u where u.id = w.peer_id) as peer,
           (select coalesce(jsonb_agg(to_jsonb(u) order by p.at, p.uid), '[]'::jsonb) from (
-            (select user_id as uid, joined_at as at from conversation_members where conversation_id = w.conversation_id and left_at is null order by joined_at, user_id limit ${sql.raw(String(PREVIEW_SIZE))})
+            (select user_id as uid, joined_at as at from conversation_members where conversation_id = w.conversation_id and left_at is null order by joined_at, user_id limit ${previewLimit})
             union all
-            (select user_id as uid, created_at as at from broadcast_recipients where conversation_id = w.conversation_id order by created_at, user_id limit ${sql.raw(String(PREVIEW_SIZE))})
-            order by at, uid limit ${sql.raw(String(PREVIEW_SIZE))}
+            (select user_id as uid, created_at as at from broadcast_recipients where conversation_id = w.conversation_id order by created_at, user_id limit ${previewLimit})
+            order by at, uid limit ${previewLimit}
           ) p join users u on u.id = p.uid) as preview,
           ${lastMessageJsonOf({ conversationId: sql`w.conversation_id`, lower: sql`w.lower`, upTo: sql`w.up_to` })} as last_message,
           ${unreadCountOf({ viewerId: sql`w.viewer_id`, conversationId: sql`w.conversation_id`, after: sql`w.after`, upTo: sql`w.unread_up_to` })} as unread

@@ -90,8 +90,9 @@ export const unreadCountOf = (w: { viewerId: SQL; conversationId: SQL; after: SQ
 
 /** The durable log: every read walks (conversation_id, seq) or a primary key, never a whole history. */
 export function createMessageRepository(db: Database) {
-  const selectRows = (tx: Database = db) =>
-    tx.select({ ...messageColumns, reply: replyColumns }).from(messages).leftJoin(reply, eq(reply.id, messages.replyToId));
+  /** Message rows with their replied-to message; `extra` adds computed fields to each. */
+  const selectRows = <Extra extends Record<string, SQL>>(tx: Database = db, extra = {} as Extra) =>
+    tx.select({ ...messageColumns, reply: replyColumns, ...extra }).from(messages).leftJoin(reply, eq(reply.id, messages.replyToId));
 
   return {
     /** A live message (expired ones no longer exist for anyone). */
@@ -184,10 +185,7 @@ export function createMessageRepository(db: Database) {
       );
       const upwards = input.after !== undefined;
       const myReactions = sql<string[] | null>`(select array_agg(r.emoji order by r.created_at, r.emoji) from ${messageReactions} r where r.message_id = ${messages.id} and r.user_id = ${input.viewerId})`;
-      const rows = await db
-        .select({ ...messageColumns, reply: replyColumns, myReactions })
-        .from(messages)
-        .leftJoin(reply, eq(reply.id, messages.replyToId))
+      const rows = await selectRows(db, { myReactions })
         .where(where)
         .orderBy(upwards ? asc(messages.seq) : desc(messages.seq))
         .limit(input.limit + 1);
