@@ -54,27 +54,36 @@ const APPEND_PLAIN_BATCH = `
           and p.status = 'active'
           and not exists (select 1 from user_blocks b where (b.blocker_id = i.sender_id and b.blocked_id = p.id) or (b.blocker_id = p.id and b.blocked_id = i.sender_id))
       )
-    ), counts as (
-      select conversation_id, count(*)::int as n from eligible group by conversation_id
+    ), grouped as (
+      -- Each conversation's inputs travel as arrays in input order from here on, so that no step joins
+      -- two of these intermediate results: they have no index and the planner takes each for one row,
+      -- so such a join is a nested loop, quadratic in the batch (a third of a 200-message batch's time).
+      select conversation_id, count(*)::int as n, array_agg(ord order by ord) as ords, array_agg(id order by ord) as ids,
+        array_agg(sender_id order by ord) as senders, array_agg(client_id order by ord) as client_ids,
+        array_agg(type order by ord) as types, array_agg(body order by ord) as bodies
+      from eligible group by conversation_id
     ), locked as (
-      select c.id from conversations c where c.id in (select conversation_id from counts) order by c.id for update
+      select c.id, g.n, g.ords, g.ids, g.senders, g.client_ids, g.types, g.bodies
+      from grouped g join conversations c on c.id = g.conversation_id order by c.id for update of c
     ), bumped as (
-      update conversations c set last_seq = c.last_seq + k.n, last_message_seq = c.last_seq + k.n, last_xid = pg_current_xact_id(), last_message_at = date_trunc('milliseconds', now())
-      from counts k where c.id = k.conversation_id and c.id in (select id from locked)
-      returning c.id, c.last_seq, k.n, c.retention, c.ttl_seconds
+      update conversations c set last_seq = c.last_seq + l.n, last_message_seq = c.last_seq + l.n, last_xid = pg_current_xact_id(), last_message_at = date_trunc('milliseconds', now())
+      from locked l where c.id = l.id
+      returning c.id, c.last_seq - l.n as base_seq, c.retention, c.ttl_seconds, l.ords, l.ids, l.senders, l.client_ids, l.types, l.bodies
     ), numbered as (
-      select e.*, b.last_seq - b.n + row_number() over (partition by e.conversation_id order by e.ord) as seq,
+      select b.id as conversation_id, u.ord, u.id, u.sender_id, u.client_id, u.type, u.body, b.base_seq + u.k as seq,
         case when b.retention = 'disappearing' and b.ttl_seconds is not null
           then date_trunc('milliseconds', now()) + make_interval(secs => b.ttl_seconds) end as expires_at
-      from eligible e join bumped b on b.id = e.conversation_id
+      from bumped b, unnest(b.ords, b.ids, b.senders, b.client_ids, b.types, b.bodies) with ordinality as u(ord, id, sender_id, client_id, type, body, k)
     ), inserted as (
       insert into messages (id, conversation_id, seq, sender_id, client_id, type, body, mentions, created_at, expires_at)
       select id, conversation_id, seq, sender_id, client_id, type, body, '[]'::jsonb, date_trunc('milliseconds', now()), expires_at from numbered
       returning id
     ), touched as (
+      -- A sender has read and received up to its own last message in the batch.
       update conversation_members m set activity_at = date_trunc('milliseconds', now()),
-        read_seq = coalesce((select max(n.seq) from numbered n where n.conversation_id = m.conversation_id and n.sender_id = m.user_id), m.read_seq),
-        delivered_seq = coalesce((select max(n.seq) from numbered n where n.conversation_id = m.conversation_id and n.sender_id = m.user_id), m.delivered_seq)
+        (read_seq, delivered_seq) = (
+          select coalesce(own.seq, m.read_seq), coalesce(own.seq, m.delivered_seq)
+          from (select max(b.base_seq + s.k) as seq from unnest(b.senders) with ordinality as s(sender_id, k) where s.sender_id = m.user_id) own)
       from bumped b where m.conversation_id = b.id and m.left_at is null
     )
     select ord, id, seq::text as seq, date_trunc('milliseconds', now()) as created_at, expires_at
