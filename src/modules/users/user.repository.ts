@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, inArray, isNull, lt, ne, notExists, or, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, isNotNull, isNull, lt, ne, notExists, or, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { userBlocks, users } from '../../db/schema.js';
 
@@ -39,13 +39,24 @@ export function createUserRepository(db: Database) {
     },
 
     /**
-     * Removes an account that never verified any contact and is older than `before`: a sign-up that
-     * was abandoned must not hold a username, address or number forever.
+     * Removes an account that is an abandoned sign-up, older than `before`: it must not hold a username,
+     * address or number forever. A sign-up always gives a contact and never verified one; an account
+     * without any contact (the operator's admin, made without email or phone) or with a role other
+     * than `user` is not a sign-up and is never removed here.
      */
     async deleteAbandoned(id: string, before: Date, tx: Database = db): Promise<boolean> {
       const deleted = await tx
         .delete(users)
-        .where(and(eq(users.id, id), isNull(users.emailVerifiedAt), isNull(users.phoneVerifiedAt), lt(users.createdAt, before)))
+        .where(
+          and(
+            eq(users.id, id),
+            eq(users.role, 'user'),
+            or(isNotNull(users.email), isNotNull(users.phone)),
+            isNull(users.emailVerifiedAt),
+            isNull(users.phoneVerifiedAt),
+            lt(users.createdAt, before),
+          ),
+        )
         .returning({ id: users.id });
       return deleted.length > 0;
     },
