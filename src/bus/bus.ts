@@ -19,6 +19,8 @@ export interface Bus {
   subscribe(channel: string, handler: BusHandler): Promise<Unsubscribe>;
   /** Called after the transport recovered from an outage, once its subscriptions are active again. */
   onReconnect(listener: () => void): () => void;
+  /** Called when the transport stops delivering (its connection closed): what is published until `onReconnect` is lost. */
+  onOutage(listener: () => void): () => void;
   /** Resolves when the transport is reachable. */
   ping(): Promise<void>;
   close(): Promise<void>;

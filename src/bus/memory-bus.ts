@@ -18,6 +18,7 @@ export function createMemoryBus(onHandlerError: (error: unknown, channel: string
       };
     },
     onReconnect: () => () => {},
+    onOutage: () => () => {},
     ping: async () => {
       if (closed) throw new Error('bus is closed');
     },

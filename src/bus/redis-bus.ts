@@ -20,6 +20,7 @@ export function createRedisBus({ redis, prefix, onHandlerError = () => {} }: Red
   subscriber.on('error', () => {});
   const registry = new HandlerRegistry(onHandlerError);
   const reconnectListeners = new Set<() => void>();
+  const outageListeners = new Set<() => void>();
   /** Per-channel chain of SUBSCRIBE/UNSUBSCRIBE so they reach Redis in the order handlers changed. */
   const chains = new Map<string, Promise<void>>();
   /** The SUBSCRIBE of each channel with local handlers; every handler waits for (and fails with) it. */
@@ -40,6 +41,10 @@ export function createRedisBus({ redis, prefix, onHandlerError = () => {} }: Red
 
   subscriber.on('message', (channel: string, payload: string) => {
     if (channel.startsWith(prefix)) registry.dispatch(channel.slice(prefix.length), payload);
+  });
+
+  subscriber.on('close', () => {
+    for (const listener of outageListeners) listener();
   });
 
   subscriber.on('ready', () => {
@@ -85,10 +90,15 @@ export function createRedisBus({ redis, prefix, onHandlerError = () => {} }: Red
       reconnectListeners.add(listener);
       return () => reconnectListeners.delete(listener);
     },
+    onOutage(listener) {
+      outageListeners.add(listener);
+      return () => outageListeners.delete(listener);
+    },
     ping: () => pingRedis(redis),
     async close() {
       registry.clear();
       reconnectListeners.clear();
+      outageListeners.clear();
       await closeRedis(subscriber);
     },
   };

@@ -48,6 +48,11 @@ export async function pingRedis(client: Redis, timeoutMs = 1000): Promise<void> 
 
 export async function closeRedis(client: Redis): Promise<void> {
   if (client.status === 'end') return;
+  // QUIT needs a live connection: on one still trying to connect (Redis down) it would wait forever.
+  if (client.status !== 'ready') {
+    client.disconnect();
+    return;
+  }
   try {
     await client.quit();
   } catch {

@@ -48,6 +48,8 @@ export interface OperatorDeps {
   userLog: UserLog;
   /** Users online on any instance (the socket gateway's presence; read at request time). */
   onlineUsers: () => Promise<number>;
+  /** A user's access changed (role): every instance re-reads it on the user's next request. */
+  accessChanged: (change: { userId: string }) => void;
 }
 
 export function createOperatorServices(db: Database, deps: OperatorDeps): OperatorServices {
@@ -60,6 +62,7 @@ export function createOperatorServices(db: Database, deps: OperatorDeps): Operat
     sessions,
     audit,
     deleteAccount: (userId) => deps.account.deleteById(userId),
+    accessChanged: (userId) => deps.accessChanged({ userId }),
     async onStaffRemoved(userId, by) {
       for (const conversationId of await supportRepository.staffConversations(userId)) {
         const { changes } = await deps.changeLog.write(conversationId, async (tx) => {

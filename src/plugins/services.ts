@@ -13,6 +13,7 @@ import { createOtpRepository } from '../modules/auth/otp.repository.js';
 import { createOtpService } from '../modules/auth/otp.service.js';
 import { createPasswordHasher } from '../modules/auth/password.js';
 import { createSessionRepository } from '../modules/auth/session.repository.js';
+import { ACCESS_CHANNEL, type AccessChange, createLiveSessions } from '../modules/auth/live-sessions.js';
 import { createConversationAccess } from '../modules/conversations/conversation.access.js';
 import { createConversationExtrasRepository } from '../modules/conversations/conversation-extras.repository.js';
 import { createConversationPresenter } from '../modules/conversations/conversation.presenter.js';
@@ -83,7 +84,21 @@ export const servicesPlugin = fp<{ config: Config; argon2: { memoryCost: number;
   async (app, { config, argon2, sms, mail, ownsMail, storage, ownsStorage }) => {
     const passwords = await createPasswordHasher(argon2);
     const userRepository = createUserRepository(app.db);
-    const events = createChatEvents(app.bus, (error, channel) => app.log.warn({ err: error, channel }, 'event publish failed'));
+    const publishFailed = (error: unknown, channel: string) => app.log.warn({ err: error, channel }, 'event publish failed');
+    const liveSessions = createLiveSessions({ bus: app.bus });
+    // Not awaited: with Redis down at boot the subscription waits for it, and the app serves meanwhile (every session read from the database).
+    liveSessions.start().catch((error: unknown) => app.log.warn({ err: error }, 'live-session cache not started: every session is read from the database'));
+    app.addHook('onClose', async () => liveSessions.stop());
+    const accessChanged = (change: AccessChange) => liveSessions.changed(change, (error) => publishFailed(error, ACCESS_CHANNEL));
+    const chatEvents = createChatEvents(app.bus, publishFailed);
+    // Every end of a session (revocation, ban, erasure) is announced here: it leaves every instance's live-session cache too.
+    const events: ChatEvents = {
+      ...chatEvents,
+      sessionsRevoked(userId, sessionIds) {
+        accessChanged({ userId, sessionIds });
+        chatEvents.sessionsRevoked(userId, sessionIds);
+      },
+    };
     const sessionRepository = createSessionRepository(app.db, (revoked) => {
       const byUser = new Map<string, string[]>();
       for (const { userId, sessionId } of revoked) byUser.set(userId, [...(byUser.get(userId) ?? []), sessionId]);
@@ -104,6 +119,7 @@ export const servicesPlugin = fp<{ config: Config; argon2: { memoryCost: number;
       otp,
       passwords,
       tokens: app.accessTokens,
+      liveSessions,
       config: { ...config.auth, otpTtlSeconds: config.otp.ttlSeconds },
     });
     const media = createMediaService({
@@ -140,6 +156,7 @@ export const servicesPlugin = fp<{ config: Config; argon2: { memoryCost: number;
       userLog,
       // The gateway registers after the services; without it (no sockets) nobody is online.
       onlineUsers: () => (app.hasDecorator('onlineUsers') ? app.onlineUsers() : Promise.resolve(0)),
+      accessChanged,
     });
     // Read (or made) on first use, like the sync key: the configured pair, or one generated once and kept in the database.
     let vapid: Promise<{ publicKey: string; privateKey: string }> | undefined;

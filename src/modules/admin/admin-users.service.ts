@@ -42,10 +42,12 @@ export function createAdminUsersService(deps: {
   audit: AuditRepository;
   /** Erases an account (AccountService.deleteById). */
   deleteAccount: (userId: string) => Promise<UserRow>;
+  /** Called once a user's role changed: instances that cached the old one (live sessions) must read it again. */
+  accessChanged: (userId: string) => void;
   /** Called when a staff member becomes an ordinary user: they must lose what staff could reach. */
   onStaffRemoved: (userId: string, by: Actor) => Promise<void>;
 }) {
-  const { users, adminUsers, sessions, audit, onStaffRemoved } = deps;
+  const { users, adminUsers, sessions, audit, accessChanged, onStaffRemoved } = deps;
 
   async function load(id: string): Promise<UserRow> {
     const user = await users.findById(id);
@@ -63,6 +65,8 @@ export function createAdminUsersService(deps: {
     const target = await load(userId);
     if (target.role === 'admin') throw new AppError('FORBIDDEN', 'An admin cannot be banned; change their role first');
     const updated = (await users.update(userId, { status: 'banned', bannedAt: new Date(), banReason: reason.trim() }))!;
+    // Dropped from every cache now, not only through the revocation: that may fail after the ban is stored.
+    accessChanged(userId);
     await sessions.revokeAllOfUser(userId, 'banned');
     await audit.record({ actorId: actor.userId, action: 'user.banned', targetType: 'user', targetId: userId, details: { reason: updated.banReason, ...details } });
     return toAdminUser(updated);
@@ -94,7 +98,7 @@ export function createAdminUsersService(deps: {
     },
 
     /**
-     * Takes effect on the user's next request: the role is read from the database on every one. A
+     * Takes effect on the user's next request, on every instance (their cached live sessions are dropped). A
      * demoted staff member also leaves every support conversation they were in.
      */
     async setRole(actor: Actor, userId: string, role: Role) {
@@ -102,6 +106,7 @@ export function createAdminUsersService(deps: {
       notSelf(actor, userId, 'change the role of');
       const before = await load(userId);
       const updated = (await users.update(userId, { role }))!;
+      accessChanged(userId);
       if (STAFF_ROLES.includes(before.role) && !STAFF_ROLES.includes(role)) await onStaffRemoved(userId, actor);
       await audit.record({ actorId: actor.userId, action: 'user.role_changed', targetType: 'user', targetId: userId, details: { from: before.role, to: role } });
       return toAdminUser(updated);

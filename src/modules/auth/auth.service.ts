@@ -11,6 +11,7 @@ import type { ChallengeView, OtpService } from './otp.service.js';
 import { type PasswordHasher, assertPasswordPolicy } from './password.js';
 import type { SessionRepository } from './session.repository.js';
 import { toSessionView } from './session.views.js';
+import type { LiveSessions } from './live-sessions.js';
 import type { AccessTokens, Actor } from './tokens.js';
 
 /** Who is asking, as far as the transport knows. */
@@ -36,12 +37,14 @@ export interface AuthServiceDeps {
   otp: OtpService;
   passwords: PasswordHasher;
   tokens: AccessTokens;
+  /** Live sessions already checked on this instance (see live-sessions.ts). */
+  liveSessions: Pick<LiveSessions, 'get' | 'begin' | 'store'>;
   config: Pick<Config['auth'], 'accessTokenTtlSeconds' | 'refreshTokenTtlDays' | 'loginOtp'> & { otpTtlSeconds: number };
 }
 
 /** Sign-up, sign-in (password + code, or code alone), tokens and sessions. Knows nothing of HTTP. */
 export function createAuthService(deps: AuthServiceDeps) {
-  const { db, users, sessions, otp, passwords, tokens, config } = deps;
+  const { db, users, sessions, otp, passwords, tokens, liveSessions, config } = deps;
 
   async function startSession(user: UserRow, ctx: RequestContext, deviceName?: string) {
     if (user.status === 'banned') throw new AppError('ACCOUNT_BANNED');
@@ -77,10 +80,14 @@ export function createAuthService(deps: AuthServiceDeps) {
   }
 
   async function actorForSession(userId: string, sessionId: string): Promise<Actor> {
+    const live = liveSessions.get(sessionId);
+    if (live && live.userId === userId) return { userId, sessionId, role: live.role };
+    const begun = liveSessions.begin();
     const found = await sessions.findForAccess(sessionId);
     if (!found || found.session.userId !== userId) throw new AppError('UNAUTHORIZED');
     if (found.session.revokedAt || found.session.expiresAt.getTime() <= Date.now()) throw new AppError('SESSION_REVOKED');
     if (found.userStatus === 'banned') throw new AppError('ACCOUNT_BANNED');
+    if (found.userStatus === 'active') liveSessions.store(begun, sessionId, { userId, role: found.role, expiresAt: found.session.expiresAt.getTime() });
     return { userId, sessionId, role: found.role };
   }
 
