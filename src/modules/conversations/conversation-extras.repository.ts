@@ -49,12 +49,15 @@ export function createConversationExtrasRepository(db: Database) {
       const result = await db.execute(sql`
         select w.i,
           (select to_jsonb(u) from users u where u.id = w.peer_id) as peer,
-          (select coalesce(jsonb_agg(to_jsonb(u) order by p.at, p.uid), '[]'::jsonb) from (
+          (select coalesce(jsonb_agg(pu.u order by p.at, p.uid), '[]'::jsonb) from (
             (select user_id as uid, joined_at as at from conversation_members where conversation_id = w.conversation_id and left_at is null order by joined_at, user_id limit ${previewLimit})
             union all
             (select user_id as uid, created_at as at from broadcast_recipients where conversation_id = w.conversation_id order by created_at, user_id limit ${previewLimit})
             order by at, uid limit ${previewLimit}
-          ) p join users u on u.id = p.uid) as preview,
+          ) p
+          -- One primary-key probe per member shown, by construction (a subquery with a limit is never
+          -- turned into a join): as a join, the planner hashed the whole users table for each row.
+          cross join lateral (select to_jsonb(u) as u from users u where u.id = p.uid limit 1) pu) as preview,
           ${lastMessageJsonOf({ conversationId: sql`w.conversation_id`, lower: sql`w.lower`, upTo: sql`w.up_to` })} as last_message,
           ${unreadCountOf({ viewerId: sql`w.viewer_id`, conversationId: sql`w.conversation_id`, after: sql`w.after`, upTo: sql`w.unread_up_to` })} as unread
         from jsonb_to_recordset(${input}::jsonb) as w(i int, conversation_id uuid, viewer_id uuid, peer_id uuid, lower bigint, up_to bigint, after bigint, unread_up_to bigint)`);
