@@ -59,6 +59,12 @@ export function createLiveSessions({ bus, ttlMs = 30_000, maxEntries = 50_000, n
 
   const forget = (change: AccessChange) => {
     changes++;
+    // Not a change this code publishes (another version's, or damaged): forget everything rather than guess.
+    if (typeof change?.userId !== 'string' || (change.sessionIds !== undefined && !Array.isArray(change.sessionIds))) {
+      entries.clear();
+      byUser.clear();
+      return;
+    }
     for (const sessionId of change.sessionIds ?? [...(byUser.get(change.userId) ?? [])]) remove(sessionId);
   };
 

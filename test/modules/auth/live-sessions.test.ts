@@ -110,6 +110,19 @@ t.test('a change is forgotten here before `changed` returns, and on the other in
   }
 });
 
+t.test('a message on the channel that is not a change empties the cache rather than being ignored', async (t) => {
+  const bus = memoryBus(t);
+  const cache = await started(t, bus);
+  const [user, sid] = [newId(), newId()];
+  for (const junk of [null, 'x', { sessionIds: [sid] }, { userId: user, sessionIds: sid }]) {
+    cache.store(cache.begin(), sid, session(user, Date.now() + HOUR));
+    t.ok(cache.get(sid), 'stored');
+    await bus.publish(ACCESS_CHANNEL, junk);
+    await sentinel(bus);
+    t.equal(cache.get(sid), undefined, `forgotten after ${JSON.stringify(junk)}`);
+  }
+});
+
 t.test('never more than maxEntries: the oldest stored goes first', async (t) => {
   const cache = await started(t, memoryBus(t), { maxEntries: 3 });
   const user = newId();
