@@ -48,7 +48,7 @@ export interface OperatorDeps {
   userLog: UserLog;
   /** Users online on any instance (the socket gateway's presence; read at request time). */
   onlineUsers: () => Promise<number>;
-  /** A user's access changed (role): every instance re-reads it on the user's next request. */
+  /** A user's access changed (role, ban): every instance re-reads it on the user's next request. */
   accessChanged: (change: { userId: string }) => void;
 }
 

@@ -42,7 +42,7 @@ export function createAdminUsersService(deps: {
   audit: AuditRepository;
   /** Erases an account (AccountService.deleteById). */
   deleteAccount: (userId: string) => Promise<UserRow>;
-  /** Called once a user's role changed: instances that cached the old one (live sessions) must read it again. */
+  /** Called once a user's role or status changed: instances that cached the old one (live sessions) must read it again. */
   accessChanged: (userId: string) => void;
   /** Called when a staff member becomes an ordinary user: they must lose what staff could reach. */
   onStaffRemoved: (userId: string, by: Actor) => Promise<void>;
