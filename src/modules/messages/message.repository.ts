@@ -38,6 +38,8 @@ const { searchVector: _searchVector, xid: _xid, ...messageColumns } = getTableCo
 const replyColumns = { id: reply.id, seq: reply.seq, senderId: reply.senderId, type: reply.type, body: reply.body, deletedAt: reply.deletedAt };
 const readMessageJson = jsonRecordReader<Omit<MessageRow, 'reply'>>(messageColumns);
 const readReplyJson = jsonRecordReader<ReplyRecord>(replyColumns);
+/** The columns of replyColumns of the message row `r`, as JSON for readReplyJson (column names come from the schema). */
+const replyJsonOf = (r: string) => sql.raw(`jsonb_build_object(${Object.values(replyColumns).map((c) => `'${c.name}', ${r}.${c.name}`).join(', ')})`);
 
 /** A message row that `lastMessageJsonOf` wrote. */
 export function messageRowFromJson(json: Record<string, unknown>): MessageRow {
@@ -52,8 +54,7 @@ export function messageRowFromJson(json: Record<string, unknown>): MessageRow {
  */
 export const lastMessageJsonOf = (w: { conversationId: SQL; lower: SQL; upTo: SQL }) => sql`(
   select (to_jsonb(m) - 'search_vector' - 'xid') || jsonb_build_object('reply', (
-    select jsonb_build_object('id', r.id, 'seq', r.seq, 'sender_id', r.sender_id, 'type', r.type, 'body', r.body, 'deleted_at', r.deleted_at)
-    from messages r where r.id = m.reply_to_id))
+    select ${replyJsonOf('r')} from messages r where r.id = m.reply_to_id))
   from messages m
   where m.conversation_id = ${w.conversationId} and m.seq > ${w.lower} and m.seq <= ${w.upTo} and (m.expires_at is null or m.expires_at > now())
   order by m.seq desc limit 1
@@ -270,7 +271,6 @@ export function createMessageRepository(db: Database) {
         .orderBy(asc(messages.conversationId), asc(messageReactions.messageId));
     },
 
-    /** messageId -> the viewer's emojis, for a page of messages. */
     /** Pins a message unless the conversation already has `max` pins; in the caller's transaction, which holds the conversation's lock. */
     async pin(input: { conversationId: string; messageId: string; by: string; max: number }, tx: Database): Promise<'pinned' | 'already' | 'full'> {
       const existing = await tx.select({ id: messagePins.messageId }).from(messagePins).where(eq(messagePins.messageId, input.messageId));
